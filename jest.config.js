@@ -1,0 +1,35 @@
+// Nest 12 packages are ESM-only; jest on Node 20 cannot require() ESM, so SWC compiles them to CJS.
+const esmOnly = ['@nestjs', '@fastify/cookie', 'cookie', 'set-cookie-parser', 'file-type', 'strtok3',
+  'token-types', '@tokenizer', 'uint8array-extras', '@borewit', '@electric-sql'];
+
+const swc = ['@swc/jest', {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2023',
+  },
+  module: { type: 'commonjs', ignoreDynamic: false },
+}];
+
+const shared = {
+  transform: { '^.+\\.(t|j|cj)s$': swc },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  testEnvironment: 'node',
+};
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
+    {
+      ...shared,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test'],
+      testRegex: '\\.(e2e|int)-spec\\.ts$',
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 60000,
+    },
+  ],
+};

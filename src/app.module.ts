@@ -1,0 +1,40 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AuthModule } from './auth/auth.module.js';
+import { AllErrorsFilter } from './common/exception-filters.js';
+import { createValidationPipe } from './common/validation.js';
+import { loadConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { GATEHOUSE_OPTIONS, type GatehouseOptions } from './gatehouse-options.js';
+import { HealthModule } from './health/health.controller.js';
+import { SessionsModule } from './sessions/sessions.module.js';
+import { UsersModule } from './users/users.module.js';
+
+/** The whole service as one module; main.ts wraps it, and an app needing hooks imports it itself. */
+@Module({})
+export class GatehouseModule {
+  static forRoot(options: GatehouseOptions = {}): DynamicModule {
+    const config = options.config ?? loadConfig();
+    return {
+      module: GatehouseModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        EventEmitterModule.forRoot(),
+        DatabaseModule,
+        UsersModule,
+        SessionsModule,
+        AuthModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: GATEHOUSE_OPTIONS, useValue: options },
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: AllErrorsFilter },
+      ],
+      exports: [GATEHOUSE_OPTIONS],
+      global: true,
+    };
+  }
+}

@@ -1,0 +1,35 @@
+import { Injectable } from '@nestjs/common';
+import { unauthorized } from '../common/app-error.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import { toPublicUser } from '../users/user.mapper.js';
+import { UsersService } from '../users/users.service.js';
+import type { AuthContext } from './auth-context.js';
+
+/**
+ * The second half of verifying an access token (the signature being the first): its session must
+ * still be live and its user active. This is what makes logout and revocation bite at once.
+ */
+@Injectable()
+export class AuthStateService {
+  constructor(
+    private readonly sessions: SessionsService,
+    private readonly users: UsersService,
+  ) {}
+
+  async resolve(claims: Record<string, unknown>): Promise<AuthContext> {
+    const { sub, sid } = claims;
+    if (typeof sub !== 'string' || typeof sid !== 'string') throw unauthorized('invalid access token');
+    const [session, user] = await Promise.all([this.sessions.findLive(sid, sub), this.users.findById(sub)]);
+    if (!session || !user || user.deactivatedAt) throw unauthorized('session is no longer valid');
+    return {
+      userId: user.id,
+      sessionId: session.id,
+      // The current roles, not the token's: a demoted admin loses access at once.
+      roles: [...user.roles],
+      isImpersonated: session.impersonatorId !== null,
+      impersonatorId: session.impersonatorId,
+      claims,
+      user: toPublicUser(user),
+    };
+  }
+}

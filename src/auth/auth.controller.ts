@@ -1,0 +1,54 @@
+import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { connectionOf } from '../common/http-connection.js';
+import type { PublicUser } from '../users/user.mapper.js';
+import type { UserEntity } from '../users/user.entity.js';
+import type { AuthContext } from './auth-context.js';
+import { CurrentAuth } from './current-auth.decorator.js';
+import { Public } from './decorators.js';
+import { LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
+import { LoginGuard } from './guards/login.guard.js';
+import { LoginResult, LoginService } from './login.service.js';
+import { RegistrationResult, RegistrationService } from './registration.service.js';
+
+@Controller('auth')
+export class AuthController {
+  constructor(
+    private readonly registration: RegistrationService,
+    private readonly login: LoginService,
+  ) {}
+
+  @Public()
+  @Post('register')
+  async register(@Body() dto: RegisterDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<RegistrationResult> {
+    const result = await this.registration.register(dto);
+    void reply.status('user' in result ? 201 : 202);
+    return result;
+  }
+
+  @Public()
+  @UseGuards(LoginGuard)
+  @Post('login')
+  @HttpCode(200)
+  signIn(@Req() request: FastifyRequest & { user: UserEntity }, @Body() dto: LoginDto): Promise<LoginResult> {
+    return this.login.startSession(request.user, { ttl: dto.ttl, connection: connectionOf(request) });
+  }
+
+  @Public()
+  @Post('refresh')
+  @HttpCode(200)
+  refresh(@Body() dto: RefreshDto): Promise<LoginResult> {
+    return this.login.refresh(dto.refreshToken);
+  }
+
+  @Post('logout')
+  @HttpCode(204)
+  async logout(@CurrentAuth() auth: AuthContext): Promise<void> {
+    await this.login.logout(auth);
+  }
+
+  @Get('me')
+  me(@CurrentAuth() auth: AuthContext): { user: PublicUser } {
+    return { user: auth.user };
+  }
+}

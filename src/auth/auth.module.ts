@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SessionsModule } from '../sessions/sessions.module.js';
+import { UsersModule } from '../users/users.module.js';
+import { AccessTokensService } from './access-tokens.service.js';
+import { AuthController } from './auth.controller.js';
+import { AuthRpcController } from './auth.rpc.controller.js';
+import { AuthStateService } from './auth-state.service.js';
+import { CredentialsService } from './credentials.service.js';
+import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
+import { JwksController } from './jwks.controller.js';
+import { LoginService } from './login.service.js';
+import { RegistrationService } from './registration.service.js';
+import { SigningKeyEntity } from './signing-key.entity.js';
+import { SigningKeysService } from './signing-keys.service.js';
+import { JwtStrategy } from './strategies/jwt.strategy.js';
+import { LocalStrategy } from './strategies/local.strategy.js';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([SigningKeyEntity]),
+    PassportModule,
+    // Keys are passed per call (KeyObjects from SigningKeysService), never configured globally.
+    JwtModule.register({}),
+    UsersModule,
+    SessionsModule,
+  ],
+  controllers: [AuthController, AuthRpcController, JwksController],
+  providers: [
+    SigningKeysService,
+    AccessTokensService,
+    AuthStateService,
+    CredentialsService,
+    RegistrationService,
+    LoginService,
+    LocalStrategy,
+    JwtStrategy,
+    { provide: APP_GUARD, useClass: JwtAuthGuard },
+  ],
+})
+export class AuthModule {}

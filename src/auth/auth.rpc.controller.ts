@@ -1,0 +1,55 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { AuthContext } from './auth-context.js';
+import { CurrentAuth } from './current-auth.decorator.js';
+import { Public } from './decorators.js';
+import { AccessTokenDto, LoginWithUserDto, RegisterDto, RpcLoginDto, RpcRefreshDto } from './dto/auth.dto.js';
+import { LoginResult, LoginService } from './login.service.js';
+import { RegistrationResult, RegistrationService } from './registration.service.js';
+
+/** The auth message patterns: the same services as the REST controller, for sibling services. */
+@Controller()
+export class AuthRpcController {
+  constructor(
+    private readonly registration: RegistrationService,
+    private readonly login: LoginService,
+  ) {}
+
+  @Public()
+  @MessagePattern('auth.register')
+  register(@Payload() dto: RegisterDto): Promise<RegistrationResult> {
+    return this.registration.register(dto);
+  }
+
+  @Public()
+  @MessagePattern('auth.login')
+  signIn(@Payload() dto: RpcLoginDto): Promise<LoginResult> {
+    return this.login.loginWithPassword(dto, dto.connection);
+  }
+
+  @Public()
+  @MessagePattern('auth.refresh')
+  refresh(@Payload() dto: RpcRefreshDto): Promise<LoginResult> {
+    return this.login.refresh(dto.refreshToken);
+  }
+
+  /** Guarded: the payload's accessToken is verified exactly as a bearer header over REST. */
+  @MessagePattern('auth.logout')
+  async logout(@Payload() _dto: AccessTokenDto, @CurrentAuth() auth: AuthContext): Promise<{ revoked: true }> {
+    await this.login.logout(auth);
+    return { revoked: true };
+  }
+
+  @MessagePattern('auth.verify')
+  verify(@Payload() _dto: AccessTokenDto, @CurrentAuth() auth: AuthContext): Omit<AuthContext, 'impersonatorId'> {
+    const { userId, sessionId, roles, isImpersonated, claims, user } = auth;
+    return { userId, sessionId, roles, isImpersonated, claims, user };
+  }
+
+  /** Trusted callers only: opens a session without a password. */
+  @Public()
+  @MessagePattern('auth.loginWithUser')
+  loginWithUser(@Payload() dto: LoginWithUserDto): Promise<LoginResult> {
+    return this.login.loginWithUser(dto.userId, dto.connection);
+  }
+}

@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { PasswordHasher } from '../users/password-hasher.service.js';
+import type { UserEntity } from '../users/user.entity.js';
+import { UsersService } from '../users/users.service.js';
+
+export interface PasswordLogin {
+  email?: string;
+  username?: string;
+  password: string;
+}
+
+/** Checks a login's password. Unknown user and wrong password are one answer at one cost. */
+@Injectable()
+export class CredentialsService {
+  constructor(
+    private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async verify(login: PasswordLogin): Promise<UserEntity> {
+    const user = await this.users.findByLoginWithPassword(login);
+    // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
+    const ok = await this.hasher.verify(user?.passwordHash, login.password);
+    if (!user || !ok) throw invalidCredentials();
+    // Account state is revealed only to whoever proved the password.
+    if (user.deactivatedAt) throw new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
+    if (this.config.requireEmailVerification && !user.emailVerified) {
+      throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'the email address is not verified');
+    }
+    return user;
+  }
+}

@@ -1,0 +1,65 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import { unauthorized } from '../../common/app-error.js';
+import type { AuthContext } from '../auth-context.js';
+import { IS_PUBLIC } from '../decorators.js';
+
+interface AuthCarrier {
+  headers: Record<string, string | string[] | undefined>;
+  user?: AuthContext;
+}
+
+// Over RPC there is no request object: the payload's accessToken is carried to passport-jwt in a
+// stand-in request, remembered per payload so that @CurrentAuth() can read the result.
+const rpcCarriers = new WeakMap<object, AuthCarrier>();
+
+function rpcCarrier(context: ExecutionContext): AuthCarrier {
+  const data: unknown = context.switchToRpc().getData();
+  if (!data || typeof data !== 'object') return { headers: {} };
+  let carrier = rpcCarriers.get(data);
+  if (!carrier) {
+    const token = (data as { accessToken?: unknown }).accessToken;
+    carrier = { headers: typeof token === 'string' ? { authorization: `Bearer ${token}` } : {} };
+    rpcCarriers.set(data, carrier);
+  }
+  return carrier;
+}
+
+function carrierOf(context: ExecutionContext): AuthCarrier {
+  return context.getType() === 'rpc' ? rpcCarrier(context) : context.switchToHttp().getRequest<AuthCarrier>();
+}
+
+export function authContextOf(context: ExecutionContext): AuthContext {
+  const auth = carrierOf(context).user;
+  if (!auth) throw unauthorized();
+  return auth;
+}
+
+/**
+ * The global guard: every REST route and message pattern needs a valid access token unless marked
+ * @Public(). One verifier (passport-jwt) for both transports: the bearer header over HTTP, the
+ * payload's `accessToken` over RPC.
+ */
+@Injectable()
+export class JwtAuthGuard extends AuthGuard('jwt') {
+  constructor(private readonly reflector: Reflector) {
+    super();
+  }
+
+  override canActivate(context: ExecutionContext): Promise<boolean> | boolean {
+    const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
+    if (isPublic) return true;
+    return super.canActivate(context) as Promise<boolean>;
+  }
+
+  override getRequest(context: ExecutionContext): AuthCarrier {
+    return carrierOf(context);
+  }
+
+  override handleRequest<T>(err: unknown, user: T): T {
+    if (err) throw err;
+    if (!user) throw unauthorized();
+    return user;
+  }
+}

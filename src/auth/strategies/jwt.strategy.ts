@@ -1,0 +1,65 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { IncomingMessage } from 'node:http';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { unauthorized } from '../../common/app-error.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { ACCESS_TOKEN_TYPE } from '../access-tokens.service.js';
+import type { AuthContext } from '../auth-context.js';
+import { AuthStateService } from '../auth-state.service.js';
+import { SigningKeysService } from '../signing-keys.service.js';
+
+interface DecodedToken {
+  header: { alg?: string; kid?: string; typ?: string };
+  payload: Record<string, unknown>;
+}
+
+/** Allowed leeway on exp and nbf, seconds. */
+const CLOCK_TOLERANCE = 30;
+
+/**
+ * Verifies a bearer access token: signature by the key its kid names (and only with that key's
+ * algorithm, so `none` and HS256-with-a-public-key are refused), iss, aud, exp, nbf, typ, and then
+ * the live session. Used for HTTP requests and, through the guard, for message patterns.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    keys: SigningKeysService,
+    private readonly authState: AuthStateService,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      secretOrKeyProvider: (_req: IncomingMessage, rawJwt: string, done: (err: unknown, key?: string | Buffer) => void) => {
+        const header = decodeHeader(rawJwt);
+        if (!header?.kid || typeof header.alg !== 'string') return done(unauthorized('invalid access token'));
+        const alg = header.alg;
+        keys.verificationKey(header.kid).then(
+          // jsonwebtoken takes the parsed KeyObject (fast path); the typings only know strings and Buffers.
+          (key) => (key && key.algorithm === alg ? done(null, key.key as unknown as Buffer) : done(unauthorized('invalid access token'))),
+          (error: unknown) => done(error),
+        );
+      },
+      algorithms: config.jwt.algorithm === 'HS256' ? ['HS256'] : ['ES256', 'RS256'],
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE, complete: true },
+    });
+  }
+
+  async validate(decoded: DecodedToken): Promise<AuthContext> {
+    if (decoded.header.typ !== ACCESS_TOKEN_TYPE) throw unauthorized('invalid access token');
+    return this.authState.resolve(decoded.payload);
+  }
+}
+
+function decodeHeader(token: string): DecodedToken['header'] | undefined {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'));
+    return header && typeof header === 'object' ? (header as DecodedToken['header']) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,22 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { Strategy } from 'passport-local';
+import type { UserEntity } from '../../users/user.entity.js';
+import { CredentialsService } from '../credentials.service.js';
+import type { LoginDto } from '../dto/auth.dto.js';
+
+/**
+ * Password login. The body reaching passport is the validated LoginDto (see LoginGuard), whose
+ * `identifier` is the email or, failing that, the username.
+ */
+@Injectable()
+export class LocalStrategy extends PassportStrategy(Strategy, 'local') {
+  constructor(private readonly credentials: CredentialsService) {
+    super({ usernameField: 'identifier', passwordField: 'password', passReqToCallback: true });
+  }
+
+  validate(request: { body: LoginDto }): Promise<UserEntity> {
+    const { email, username, password } = request.body;
+    return this.credentials.verify({ email, username, password });
+  }
+}

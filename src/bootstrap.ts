@@ -1,0 +1,60 @@
+import { Logger, LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { GatehouseModule } from './app.module.js';
+import { AppConfig, loadConfig } from './config/app-config.js';
+import type { LogLevel } from './config/env.schema.js';
+import type { GatehouseOptions } from './gatehouse-options.js';
+
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+const LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  fatal: ['fatal'],
+  error: ['fatal', 'error'],
+  warn: ['fatal', 'error', 'warn'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
+};
+
+const NO_STORE_PREFIXES = ['/auth', '/sessions'];
+
+/**
+ * Builds the hybrid application: REST on Fastify, message patterns on TCP (always) and Redis (when
+ * configured), all sharing the global pipe, guard and filter. Used by main.ts, the tests and the bench.
+ */
+export async function createGatehouseApp(options: GatehouseOptions = {}): Promise<{ app: NestFastifyApplication; config: AppConfig }> {
+  const config = options.config ?? loadConfig();
+  const adapter = new FastifyAdapter({ trustProxy: config.http.trustProxy, bodyLimit: BODY_LIMIT_BYTES });
+  adapter.getInstance().addHook('onSend', async (request, reply) => {
+    void reply.header('X-Content-Type-Options', 'nosniff');
+    if (NO_STORE_PREFIXES.some((p) => request.url === p || request.url.startsWith(`${p}/`) || request.url.startsWith(`${p}?`))) {
+      void reply.header('Cache-Control', 'no-store');
+    }
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
+    logger: LEVELS[config.logLevel],
+  });
+  app.connectMicroservice<MicroserviceOptions>(
+    { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port } },
+    { inheritAppConfig: true },
+  );
+  if (config.redis) {
+    const { host, port, db, username, password, tls } = config.redis;
+    app.connectMicroservice<MicroserviceOptions>(
+      { transport: Transport.REDIS, options: { host, port, db, username, password, ...(tls ? { tls: {} } : {}) } },
+      { inheritAppConfig: true },
+    );
+  }
+  app.enableShutdownHooks();
+  return { app, config };
+}
+
+export async function startGatehouse(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  await app.startAllMicroservices();
+  await app.listen({ port: config.http.port, host: config.http.host });
+  const logger = new Logger('Gatehouse');
+  logger.log(`HTTP on ${await app.getUrl()}; TCP message patterns on ${config.rpc.host}:${config.rpc.port}` +
+    (config.redis ? `; Redis message patterns on ${config.redis.host}:${config.redis.port}/${config.redis.db}` : ''));
+}

@@ -1,0 +1,83 @@
+/** Stable, machine-readable error codes of the contract; the only errors services throw. */
+export enum ErrorCode {
+  VALIDATION_FAILED = 'VALIDATION_FAILED',
+  INVALID_CREDENTIALS = 'INVALID_CREDENTIALS',
+  UNAUTHORIZED = 'UNAUTHORIZED',
+  INVALID_REFRESH_TOKEN = 'INVALID_REFRESH_TOKEN',
+  REFRESH_TOKEN_REUSED = 'REFRESH_TOKEN_REUSED',
+  EMAIL_NOT_VERIFIED = 'EMAIL_NOT_VERIFIED',
+  USER_DEACTIVATED = 'USER_DEACTIVATED',
+  FORBIDDEN = 'FORBIDDEN',
+  NOT_FOUND = 'NOT_FOUND',
+  EMAIL_TAKEN = 'EMAIL_TAKEN',
+  USERNAME_TAKEN = 'USERNAME_TAKEN',
+  INVALID_TOKEN = 'INVALID_TOKEN',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  TOO_MANY_REQUESTS = 'TOO_MANY_REQUESTS',
+  SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
+  INTERNAL_ERROR = 'INTERNAL_ERROR',
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  [ErrorCode.VALIDATION_FAILED]: 400,
+  [ErrorCode.INVALID_CREDENTIALS]: 401,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.INVALID_REFRESH_TOKEN]: 401,
+  [ErrorCode.REFRESH_TOKEN_REUSED]: 401,
+  [ErrorCode.EMAIL_NOT_VERIFIED]: 403,
+  [ErrorCode.USER_DEACTIVATED]: 403,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.EMAIL_TAKEN]: 409,
+  [ErrorCode.USERNAME_TAKEN]: 409,
+  [ErrorCode.INVALID_TOKEN]: 400,
+  // The contract answers an oversized body with 413 and the VALIDATION_FAILED code.
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.TOO_MANY_REQUESTS]: 429,
+  [ErrorCode.SERVICE_UNAVAILABLE]: 503,
+  [ErrorCode.INTERNAL_ERROR]: 500,
+};
+
+export interface FieldError {
+  field: string;
+  messages: string[];
+}
+
+/** The error body of the contract, identical over REST and every RPC transport. */
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  message: string;
+  errors?: FieldError[];
+  retryAfter?: number;
+}
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: { errors?: FieldError[]; retryAfter?: number } = {},
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  get statusCode(): number {
+    return STATUS[this.code];
+  }
+
+  toBody(): ErrorBody {
+    const code = this.code === ErrorCode.PAYLOAD_TOO_LARGE ? ErrorCode.VALIDATION_FAILED : this.code;
+    const body: ErrorBody = { statusCode: this.statusCode, code, message: this.message };
+    if (this.details.errors) body.errors = this.details.errors;
+    if (this.details.retryAfter !== undefined) body.retryAfter = this.details.retryAfter;
+    return body;
+  }
+}
+
+export const invalidCredentials = (): AppError => new AppError(ErrorCode.INVALID_CREDENTIALS, 'login failed');
+export const unauthorized = (message = 'authentication required'): AppError =>
+  new AppError(ErrorCode.UNAUTHORIZED, message);
+export const notFound = (message = 'not found'): AppError => new AppError(ErrorCode.NOT_FOUND, message);
+export const validationFailed = (message: string, errors: FieldError[]): AppError =>
+  new AppError(ErrorCode.VALIDATION_FAILED, message, { errors });

@@ -1,0 +1,130 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { createPrivateKey, createSecretKey, KeyObject } from 'node:crypto';
+import { resolve } from 'node:path';
+import { EnvironmentVariables, JwtAlgorithm, LogLevel } from './env.schema.js';
+
+/** Thrown for a bad environment; its message is the one line printed before the process stops. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export interface RedisConnection {
+  url: string;
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** The typed configuration every part of the service reads; built once from the environment. */
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  http: { host: string; port: number; trustProxy: boolean };
+  rpc: { host: string; port: number };
+  redis?: RedisConnection & { prefix: string };
+  database: { url?: string; poolSize: number; migrationsRun: boolean };
+  dataDir: string;
+  appUrl: string;
+  jwt: {
+    algorithm: JwtAlgorithm;
+    privateKey?: KeyObject;
+    secret?: KeyObject;
+    issuer: string;
+    audience?: string;
+    accessTokenTtl: number;
+  };
+  sessions: { defaultTtl: number; maxTtl: number; refreshReuseInterval: number };
+  requireEmailVerification: boolean;
+  logLevel: LogLevel;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+const PLACEHOLDER_SECRET = /change.?me|placeholder|example|^(secret|password)+$/i;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const vars = plainToInstance(EnvironmentVariables, { ...env });
+  const [error] = validateSync(vars, { stopAtFirstError: true });
+  if (error) {
+    const shown = error.property.includes('SECRET') || error.property.includes('KEY') ? '' : ` (got "${String(env[error.property])}")`;
+    throw new ConfigError(`${error.property} ${Object.values(error.constraints ?? {})[0] ?? 'is invalid'}${shown}`);
+  }
+  if (vars.SESSION_TTL > vars.MAX_SESSION_TTL) {
+    throw new ConfigError('SESSION_TTL must not exceed MAX_SESSION_TTL');
+  }
+  return {
+    env: vars.NODE_ENV as AppConfig['env'],
+    http: { host: vars.HOST, port: vars.PORT, trustProxy: vars.TRUST_PROXY },
+    rpc: { host: vars.RPC_HOST, port: vars.RPC_PORT },
+    redis: vars.REDIS_URL ? { ...parseRedisUrl(vars.REDIS_URL), prefix: vars.REDIS_PREFIX } : undefined,
+    database: { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE, migrationsRun: vars.MIGRATIONS_RUN },
+    dataDir: resolve(vars.DATA_DIR),
+    appUrl: vars.APP_URL.replace(/\/+$/, ''),
+    jwt: {
+      algorithm: vars.JWT_ALGORITHM,
+      ...jwtKeys(vars),
+      issuer: vars.JWT_ISSUER ?? vars.APP_URL.replace(/\/+$/, ''),
+      audience: vars.JWT_AUDIENCE,
+      accessTokenTtl: vars.ACCESS_TOKEN_TTL,
+    },
+    sessions: {
+      defaultTtl: vars.SESSION_TTL,
+      maxTtl: vars.MAX_SESSION_TTL,
+      refreshReuseInterval: vars.REFRESH_REUSE_INTERVAL,
+    },
+    requireEmailVerification: vars.REQUIRE_EMAIL_VERIFICATION,
+    logLevel: vars.LOG_LEVEL,
+  };
+}
+
+function jwtKeys(vars: EnvironmentVariables): { privateKey?: KeyObject; secret?: KeyObject } {
+  if (vars.JWT_ALGORITHM === 'HS256') {
+    if (vars.JWT_PRIVATE_KEY) throw new ConfigError('JWT_PRIVATE_KEY is for ES256/RS256; HS256 takes JWT_SECRET');
+    if (!vars.JWT_SECRET) throw new ConfigError('JWT_SECRET is required when JWT_ALGORITHM is HS256');
+    if (Buffer.byteLength(vars.JWT_SECRET) < 32) throw new ConfigError('JWT_SECRET must be at least 32 bytes');
+    if (vars.NODE_ENV === 'production' && PLACEHOLDER_SECRET.test(vars.JWT_SECRET)) {
+      throw new ConfigError('JWT_SECRET looks like a placeholder; set a random secret in production');
+    }
+    // Parsed once: jsonwebtoken re-parses string keys on every call.
+    return { secret: createSecretKey(Buffer.from(vars.JWT_SECRET, 'utf8')) };
+  }
+  if (vars.JWT_SECRET) throw new ConfigError(`JWT_SECRET is for HS256; ${vars.JWT_ALGORITHM} takes JWT_PRIVATE_KEY`);
+  if (!vars.JWT_PRIVATE_KEY) return {};
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(vars.JWT_PRIVATE_KEY.replace(/\\n/g, '\n'));
+  } catch {
+    throw new ConfigError('JWT_PRIVATE_KEY is not a readable PEM private key');
+  }
+  if (vars.JWT_ALGORITHM === 'ES256' && (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
+    throw new ConfigError('JWT_PRIVATE_KEY must be an EC P-256 key for ES256');
+  }
+  if (vars.JWT_ALGORITHM === 'RS256' && (key.asymmetricKeyType !== 'rsa' || (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048)) {
+    throw new ConfigError('JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits for RS256');
+  }
+  return { privateKey: key };
+}
+
+export function parseRedisUrl(url: string): RedisConnection {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('REDIS_URL is not a valid URL');
+  }
+  const dbPart = parsed.pathname.replace(/^\//, '');
+  const db = dbPart === '' ? 0 : Number(dbPart);
+  if (!Number.isInteger(db) || db < 0) throw new ConfigError('REDIS_URL database index must be a whole number');
+  return {
+    url,
+    host: parsed.hostname,
+    port: parsed.port ? Number(parsed.port) : 6379,
+    db,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    tls: parsed.protocol === 'rediss:',
+  };
+}

@@ -1,0 +1,102 @@
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+const toBool = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const v = value.trim().toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(v)) return true;
+  if (['false', '0', 'no', 'off'].includes(v)) return false;
+  return value;
+};
+const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+export const JWT_ALGORITHMS = ['ES256', 'RS256', 'HS256'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const PORT_RANGE = 'must be an integer from 0 to 65535';
+
+/**
+ * Every environment variable the service reads, with its default. Values arrive as strings and are
+ * converted here; anything invalid stops the process at boot (see loadConfig).
+ */
+export class EnvironmentVariables {
+  @Transform(toInt) @IsInt({ message: PORT_RANGE }) @Min(0, { message: PORT_RANGE }) @Max(65535, { message: PORT_RANGE })
+  PORT = 3000;
+
+  @IsString() @MinLength(1)
+  HOST = '0.0.0.0';
+
+  @IsString() @MinLength(1)
+  RPC_HOST = '127.0.0.1';
+
+  @Transform(toInt) @IsInt({ message: PORT_RANGE }) @Min(0, { message: PORT_RANGE }) @Max(65535, { message: PORT_RANGE })
+  RPC_PORT = 4000;
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @Matches(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be 1-64 characters of letters, digits, _ . : -' })
+  REDIS_PREFIX = 'gatehouse';
+
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_URL?: string;
+
+  @IsString() @MinLength(1)
+  DATA_DIR = './.data';
+
+  @Matches(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be an http(s):// URL' })
+  APP_URL = 'http://localhost:3000';
+
+  @IsIn(JWT_ALGORITHMS, { message: `must be one of ${JWT_ALGORITHMS.join(', ')}` })
+  JWT_ALGORITHM: JwtAlgorithm = 'ES256';
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  JWT_PRIVATE_KEY?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @MinLength(32, { message: 'must be at least 32 characters' })
+  JWT_SECRET?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(512)
+  JWT_ISSUER?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(512)
+  JWT_AUDIENCE?: string;
+
+  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(10) @Max(86400)
+  ACCESS_TOKEN_TTL = 900;
+
+  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(60)
+  SESSION_TTL = 1209600;
+
+  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(60)
+  MAX_SESSION_TTL = 7776000;
+
+  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(0) @Max(3600)
+  REFRESH_REUSE_INTERVAL = 10;
+
+  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  REQUIRE_EMAIL_VERIFICATION = true;
+
+  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  TRUST_PROXY = false;
+
+  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  MIGRATIONS_RUN = true;
+
+  @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  DATABASE_POOL_SIZE = 10;
+
+  @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
+  LOG_LEVEL: LogLevel = 'info';
+
+  @IsIn(['development', 'production', 'test'], { message: 'must be development, production or test' })
+  NODE_ENV = 'development';
+}

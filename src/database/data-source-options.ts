@@ -1,0 +1,30 @@
+import type { DataSourceOptions } from 'typeorm';
+import { SigningKeyEntity } from '../auth/signing-key.entity.js';
+import { RefreshTokenEntity, SessionEntity } from '../sessions/session.entity.js';
+import { UserEntity } from '../users/user.entity.js';
+import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.js';
+
+export const ENTITIES = [UserEntity, SessionEntity, RefreshTokenEntity, SigningKeyEntity];
+export const MIGRATIONS = [InitialSchema1763800000000];
+
+/** The one set of DataSource options, used by the app and by the TypeORM CLI (ormconfig.ts). */
+export function dataSourceOptions(url: string, opts: { poolSize?: number; migrationsRun?: boolean } = {}): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    migrationsTransactionMode: 'each',
+    migrationsRun: opts.migrationsRun ?? false,
+    synchronize: false,
+    logging: ['error', 'migration'],
+    poolSize: opts.poolSize ?? 10,
+    extra: {
+      // Fail fast while the database is unreachable instead of queueing requests indefinitely.
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30000,
+      application_name: 'gatehouse',
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { RefreshTokenEntity, SessionEntity } from './session.entity.js';
+import { SessionsController } from './sessions.controller.js';
+import { SessionsRpcController } from './sessions.rpc.controller.js';
+import { SessionsService } from './sessions.service.js';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([SessionEntity, RefreshTokenEntity])],
+  controllers: [SessionsController, SessionsRpcController],
+  providers: [SessionsService],
+  exports: [SessionsService],
+})
+export class SessionsModule {}

@@ -1,0 +1,210 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { AppError, ErrorCode, notFound } from '../common/app-error.js';
+import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
+import { RefreshTokenEntity, SessionEntity } from './session.entity.js';
+
+export interface ConnectionInfo {
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface IssuedSession {
+  session: SessionEntity;
+  refreshToken: string;
+}
+
+export interface PublicSession {
+  id: string;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  ip: string | null;
+  userAgent: string | null;
+  current: boolean;
+  impersonatorId: string | null;
+}
+
+export const SESSION_REVOKED = 'session.revoked';
+export interface SessionRevokedEvent {
+  type: typeof SESSION_REVOKED;
+  userId: string;
+  sessionId: string;
+  reason: string;
+  at: string;
+}
+
+interface RevokedRow {
+  id: string;
+  user_id: string;
+}
+
+const invalidRefreshToken = (): AppError => new AppError(ErrorCode.INVALID_REFRESH_TOKEN, 'invalid refresh token');
+
+@Injectable()
+export class SessionsService {
+  constructor(
+    @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: EventEmitter2,
+  ) {}
+
+  /** Opens a session and its first refresh token in one transaction. */
+  async create(userId: string, opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string }): Promise<IssuedSession> {
+    const { defaultTtl, maxTtl } = this.config.sessions;
+    const ttl = Math.min(opts.ttl ?? defaultTtl, maxTtl);
+    const now = new Date();
+    const refreshToken = generateOpaqueToken();
+    const session = await this.dataSource.transaction(async (em) => {
+      const row = em.create(SessionEntity, {
+        userId,
+        ip: normalizeIp(opts.connection?.ip),
+        userAgent: opts.connection?.userAgent?.slice(0, 512) ?? null,
+        lastUsedAt: now,
+        expiresAt: new Date(now.getTime() + ttl * 1000),
+        revokedAt: null,
+        revokeReason: null,
+        impersonatorId: opts.impersonatorId ?? null,
+      });
+      await em.insert(SessionEntity, row);
+      await em.insert(RefreshTokenEntity, { tokenHash: sha256Hex(refreshToken), sessionId: row.id, rotatedAt: null });
+      return row;
+    });
+    return { session, refreshToken };
+  }
+
+  /**
+   * Exchanges a refresh token for a new one. The conditional UPDATE is the race guard: of any number
+   * of concurrent calls with one token, exactly one sees `rotated_at IS NULL`, so at most one new
+   * token is ever minted from it.
+   */
+  async rotateRefreshToken(refreshToken: string): Promise<IssuedSession> {
+    const tokenHash = sha256Hex(refreshToken);
+    const next = generateOpaqueToken();
+    const rotated = await this.dataSource.transaction(async (em) => {
+      const claimed = updatedRows<{ session_id: string }>(await em.query(
+        `UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id`,
+        [tokenHash],
+      ));
+      if (claimed.length === 0) return null;
+      const session = await this.touchLiveSession(em, claimed[0].session_id);
+      if (!session) throw invalidRefreshToken(); // rolls the claim back; the session is gone anyway
+      await em.insert(RefreshTokenEntity, { tokenHash: sha256Hex(next), sessionId: session.id, rotatedAt: null });
+      return session;
+    });
+    if (rotated) return { session: rotated, refreshToken: next };
+    return this.refuseSpentToken(tokenHash);
+  }
+
+  private async touchLiveSession(em: EntityManager, sessionId: string): Promise<SessionEntity | null> {
+    const touched = updatedRows(await em.query(
+      `UPDATE sessions SET last_used_at = now() WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING id`,
+      [sessionId],
+    ));
+    if (touched.length === 0) return null;
+    return em.findOneBy(SessionEntity, { id: sessionId });
+  }
+
+  /** A token that is unknown, or was already rotated out: refuse, and revoke on a late reuse. */
+  private async refuseSpentToken(tokenHash: string): Promise<never> {
+    const rows: Array<{ session_id: string; user_id: string; rotated_at: Date | null; reused_late: boolean; live: boolean }> =
+      await this.dataSource.query(
+        `SELECT rt.session_id, s.user_id, rt.rotated_at,
+                rt.rotated_at < now() - make_interval(secs => $2) AS reused_late,
+                (s.revoked_at IS NULL AND s.expires_at > now()) AS live
+           FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+          WHERE rt.token_hash = $1`,
+        [tokenHash, this.config.sessions.refreshReuseInterval],
+      );
+    const row = rows[0];
+    if (!row || !row.live || !row.rotated_at) throw invalidRefreshToken();
+    // Within the interval this is most likely two tabs racing: refuse, keep the session.
+    if (!row.reused_late) throw invalidRefreshToken();
+    // A rotated-out token presented late was probably stolen: end the whole session.
+    await this.revoke(row.session_id, 'refresh_token_reused');
+    throw new AppError(ErrorCode.REFRESH_TOKEN_REUSED, 'refresh token reuse detected; the session is revoked');
+  }
+
+  /** The session if it is live (not revoked, not expired) and belongs to the user. */
+  findLive(sessionId: string, userId: string): Promise<SessionEntity | null> {
+    if (!UUID_PATTERN.test(sessionId)) return Promise.resolve(null);
+    return this.sessions.findOneBy({ id: sessionId, userId, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) });
+  }
+
+  async listLive(userId: string, currentSessionId?: string): Promise<PublicSession[]> {
+    const rows = await this.sessions.find({
+      where: { userId, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) },
+      order: { createdAt: 'DESC' },
+    });
+    return rows.map((s) => toPublicSession(s, currentSessionId));
+  }
+
+  /** Revokes one session; true when it was live. */
+  async revoke(sessionId: string, reason: string): Promise<boolean> {
+    if (!UUID_PATTERN.test(sessionId)) return false;
+    const rows = updatedRows<RevokedRow>(await this.dataSource.query(
+      `UPDATE sessions SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id`,
+      [sessionId, reason],
+    ));
+    this.announceRevoked(rows, reason);
+    return rows.length > 0;
+  }
+
+  /** Revokes a session of this user; NOT_FOUND when it is not theirs (or unknown, or already ended). */
+  async revokeOwn(userId: string, sessionId: string): Promise<void> {
+    if (!UUID_PATTERN.test(sessionId)) throw notFound('session not found');
+    const rows = updatedRows<RevokedRow>(await this.dataSource.query(
+      `UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked_by_user'
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now() RETURNING id, user_id`,
+      [sessionId, userId],
+    ));
+    if (rows.length === 0) throw notFound('session not found');
+    this.announceRevoked(rows, 'revoked_by_user');
+  }
+
+  async revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }): Promise<number> {
+    const rows = updatedRows<RevokedRow>(await this.dataSource.query(
+      `UPDATE sessions SET revoked_at = now(), revoke_reason = $3
+        WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id, user_id`,
+      [userId, opts.exceptSessionId ?? null, opts.reason],
+    ));
+    this.announceRevoked(rows, opts.reason);
+    return rows.length;
+  }
+
+  private announceRevoked(rows: RevokedRow[], reason: string): void {
+    const at = new Date().toISOString();
+    for (const row of rows) {
+      const event: SessionRevokedEvent = { type: SESSION_REVOKED, userId: row.user_id, sessionId: row.id, reason, at };
+      this.events.emit(SESSION_REVOKED, event);
+    }
+  }
+}
+
+/** TypeORM answers an UPDATE … RETURNING on PostgreSQL as [rows, affected]. */
+function updatedRows<T>(result: unknown): T[] {
+  return (result as [T[], number])[0];
+}
+
+function toPublicSession(s: SessionEntity, currentSessionId?: string): PublicSession {
+  return {
+    id: s.id,
+    createdAt: s.createdAt.toISOString(),
+    lastUsedAt: s.lastUsedAt.toISOString(),
+    expiresAt: s.expiresAt.toISOString(),
+    ip: s.ip,
+    userAgent: s.userAgent,
+    current: s.id === currentSessionId,
+    impersonatorId: s.impersonatorId,
+  };
+}
+
+/** Stores the plain address: `::ffff:127.0.0.1` becomes `127.0.0.1`. */
+export function normalizeIp(ip: string | null | undefined): string | null {
+  if (!ip) return null;
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,25 @@
+import { Controller } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Public } from '../auth/decorators.js';
+import { UserEmailDto, UserIdDto } from './dto/users.dto.js';
+import { PublicUser, toPublicUser } from './user.mapper.js';
+import { UsersService } from './users.service.js';
+
+/** Trusted callers only (private network). */
+@Public()
+@Controller()
+export class UsersRpcController {
+  constructor(private readonly users: UsersService) {}
+
+  @MessagePattern('users.findById')
+  async findById(@Payload() dto: UserIdDto): Promise<PublicUser | null> {
+    const user = await this.users.findById(dto.id);
+    return user ? toPublicUser(user) : null;
+  }
+
+  @MessagePattern('users.findByEmail')
+  async findByEmail(@Payload() dto: UserEmailDto): Promise<PublicUser | null> {
+    const user = await this.users.findByEmail(dto.email);
+    return user ? toPublicUser(user) : null;
+  }
+}

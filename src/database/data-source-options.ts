@@ -18,7 +18,8 @@ export function dataSourceOptions(url: string, opts: { poolSize?: number; migrat
     migrationsTransactionMode: 'each',
     migrationsRun: opts.migrationsRun ?? false,
     synchronize: false,
-    logging: ['error', 'migration'],
+    // Never 'query' or 'error': TypeORM prints failed queries with their parameters (hashes, tokens).
+    logging: ['migration', 'warn'],
     poolSize: opts.poolSize ?? 10,
     extra: {
       // Fail fast while the database is unreachable instead of queueing requests indefinitely.

@@ -1,0 +1,124 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { createServer } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createGatehouseApp } from '../../src/bootstrap';
+import { loadConfig, type AppConfig } from '../../src/config/app-config';
+import type { GatehouseOptions } from '../../src/gatehouse-options';
+import { TEST_REDIS_URL } from './services';
+
+export type Transports = 'tcp' | 'redis';
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  config: AppConfig;
+  baseUrl: string;
+  http: () => ReturnType<typeof request>;
+  rpc: Record<Transports, RpcClient>;
+  db: DataSource;
+  close(): Promise<void>;
+}
+
+export interface RpcClient {
+  send<T = unknown>(pattern: string, payload: unknown): Promise<T>;
+  /** Resolves to the error body the call rejected with (fails the test if it succeeded). */
+  fail(pattern: string, payload: unknown): Promise<Record<string, unknown>>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function testDatabaseUrl(): string {
+  const url = process.env.GATEHOUSE_TEST_DATABASE_URL;
+  if (!url) throw new Error('GATEHOUSE_TEST_DATABASE_URL is not set: run the tests through jest (global setup creates the database)');
+  return url;
+}
+
+/**
+ * Boots the real service (HTTP, TCP and Redis listeners) on free ports against this run's database,
+ * with the environment overrides given.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: Omit<GatehouseOptions, 'config'> = {}): Promise<TestApp> {
+  const rpcPort = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: testDatabaseUrl(),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: `gatehouse-test-${rpcPort}`,
+    REQUIRE_EMAIL_VERIFICATION: 'false',
+    LOG_LEVEL: 'error',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    RPC_HOST: '127.0.0.1',
+    RPC_PORT: String(rpcPort),
+    DATABASE_POOL_SIZE: '5',
+    ...env,
+  });
+  const { app } = await createGatehouseApp({ ...options, config });
+  await app.startAllMicroservices();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const baseUrl = await app.getUrl();
+  const tcp = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: rpcPort } });
+  const clients: ClientProxy[] = [tcp];
+  let redis: ClientProxy | undefined;
+  if (config.redis) {
+    const { host, port, db } = config.redis;
+    redis = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host, port, db } });
+    clients.push(redis);
+  }
+  await Promise.all(clients.map((c) => c.connect()));
+  return {
+    app,
+    config,
+    baseUrl,
+    http: () => request(baseUrl),
+    rpc: { tcp: rpcClient(tcp), redis: redis ? rpcClient(redis) : missingTransport('redis') },
+    db: app.get(DataSource),
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      await app.close();
+    },
+  };
+}
+
+function rpcClient(proxy: ClientProxy): RpcClient {
+  const send = <T>(pattern: string, payload: unknown): Promise<T> => firstValueFrom(proxy.send<T>(pattern, payload));
+  return {
+    send,
+    async fail(pattern, payload) {
+      try {
+        const reply = await send(pattern, payload);
+        throw new Error(`expected ${pattern} to fail, but it answered ${JSON.stringify(reply)}`);
+      } catch (error) {
+        if (error instanceof Error) throw error;
+        return error as Record<string, unknown>;
+      }
+    },
+  };
+}
+
+function missingTransport(name: string): RpcClient {
+  const fail = (): never => {
+    throw new Error(`${name} transport is not configured for this test app`);
+  };
+  return { send: fail, fail };
+}
+
+let counter = 0;
+/** A unique address (and username) per call, so suites sharing one database never collide. */
+export function uniqueUser(prefix = 'user'): { email: string; username: string; password: string } {
+  counter += 1;
+  const tag = `${prefix}${process.pid}x${Date.now().toString(36)}x${counter}`.toLowerCase();
+  return { email: `${tag}@example.com`, username: tag.slice(0, 32), password: 'correct horse battery staple' };
+}

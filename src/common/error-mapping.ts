@@ -13,15 +13,26 @@ const UNAVAILABLE_MESSAGES = [
   'Connection is not established', 'connect ECONNREFUSED', 'Cannot use a pool after calling end',
 ];
 
-function isDatabaseUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const candidates: unknown[] = [error, (error as { driverError?: unknown }).driverError, error.cause];
-  return candidates.some((e) => {
-    if (!(e instanceof Error)) return false;
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
-    return UNAVAILABLE_MESSAGES.some((m) => e.message.includes(m));
-  });
+interface ErrorLike {
+  message: string;
+  code?: unknown;
+  driverError?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+// Duck-typed on purpose: driver errors may come from another realm, where instanceof Error fails.
+function asErrorLike(value: unknown): ErrorLike | undefined {
+  return value && typeof value === 'object' && typeof (value as ErrorLike).message === 'string' ? (value as ErrorLike) : undefined;
+}
+
+function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  const e = asErrorLike(error);
+  if (!e || depth > 3) return false;
+  if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
+  if (UNAVAILABLE_MESSAGES.some((m) => e.message.includes(m))) return true;
+  const nested = [e.driverError, e.cause, ...(Array.isArray(e.errors) ? e.errors : [])];
+  return nested.some((n) => isDatabaseUnavailable(n, depth + 1));
 }
 
 const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
@@ -42,7 +53,7 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   if (isDatabaseUnavailable(error)) {
-    logger.warn(`database unavailable: ${(error as Error).message}`);
+    logger.warn(`database unavailable: ${asErrorLike(error)?.message ?? 'unknown error'}`);
     return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
   }
   const status = httpStatusOf(error);
@@ -54,14 +65,15 @@ export function toAppError(error: unknown): AppError {
     const code = HTTP_STATUS_CODES[status];
     if (code) return new AppError(code, code.toLowerCase().replace(/_/g, ' '));
   }
-  logger.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  const unknown = asErrorLike(error) as (ErrorLike & { stack?: string }) | undefined;
+  logger.error(unknown ? (unknown.stack ?? unknown.message) : String(error));
   return new AppError(ErrorCode.INTERNAL_ERROR, 'internal error');
 }
 
 /** Status of errors raised by Nest itself (unknown route) or by Fastify (body parsing, size). */
 function httpStatusOf(error: unknown): number | undefined {
   if (error instanceof HttpException) return error.getStatus();
-  if (error instanceof Error) {
+  if (asErrorLike(error)) {
     const status = (error as { statusCode?: unknown }).statusCode;
     if (typeof status === 'number' && status >= 400 && status < 500) return status;
   }

@@ -18,6 +18,8 @@ export function dataSourceOptions(url: string, opts: { poolSize?: number; migrat
     migrationsTransactionMode: 'each',
     migrationsRun: opts.migrationsRun ?? false,
     synchronize: false,
+    // gen_random_uuid() is built in since PostgreSQL 13: no extension to install.
+    installExtensions: false,
     // Never 'query' or 'error': TypeORM prints failed queries with their parameters (hashes, tokens).
     logging: ['migration', 'warn'],
     poolSize: opts.poolSize ?? 10,

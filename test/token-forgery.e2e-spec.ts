@@ -1,4 +1,5 @@
-import { createHmac, createPrivateKey, generateKeyPairSync, sign as rawSign } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign as rawSign } from 'node:crypto';
+import { SigningKeysService } from '../src/auth/signing-keys.service';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 import { b64url, decodeJwt } from './support/tokens';
 
@@ -53,7 +54,6 @@ describe('access tokens that must be refused', () => {
   it('refuses HS256 signed with the published public key as the secret', async () => {
     const jwks = await t.http().get('/.well-known/jwks.json').expect(200);
     const jwk = jwks.body.keys.find((k: { kid: string }) => k.kid === header.kid);
-    const { createPublicKey } = await import('node:crypto');
     const publicKey = createPublicKey({ key: jwk, format: 'jwk' });
     for (const secret of [publicKey.export({ type: 'spki', format: 'pem' }), JSON.stringify(jwk)]) {
       const forged = forge({ ...header, alg: 'HS256' }, payload, (input) => createHmac('sha256', secret).update(input).digest('base64url'));
@@ -79,7 +79,6 @@ describe('access tokens that must be refused', () => {
 
   it('refuses expired tokens and tokens from another issuer, signed with the real key', async () => {
     // Sign with the service's own key through its signing service to isolate the claim checks.
-    const { SigningKeysService } = await import('../src/auth/signing-keys.service');
     const key = t.app.get(SigningKeysService).signingKey();
     const signWithServiceKey = (claims: Record<string, unknown>): string =>
       forge(header, claims, (input) => rawSign('sha256', Buffer.from(input), { key: key.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url'));

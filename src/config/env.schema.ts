@@ -18,14 +18,24 @@ export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-const PORT_RANGE = 'must be an integer from 0 to 65535';
+
+/** A whole number in a range, with one message for every way of missing it. */
+function IntRange(min: number, max: number, unit = ''): PropertyDecorator {
+  const message = `must be a whole number${unit} from ${min} to ${max}`;
+  return (target, key) => {
+    Transform(toInt)(target, key);
+    IsInt({ message })(target, key);
+    Min(min, { message })(target, key);
+    Max(max, { message })(target, key);
+  };
+}
 
 /**
  * Every environment variable the service reads, with its default. Values arrive as strings and are
  * converted here; anything invalid stops the process at boot (see loadConfig).
  */
 export class EnvironmentVariables {
-  @Transform(toInt) @IsInt({ message: PORT_RANGE }) @Min(0, { message: PORT_RANGE }) @Max(65535, { message: PORT_RANGE })
+  @IntRange(0, 65535)
   PORT = 3000;
 
   @IsString() @MinLength(1)
@@ -34,7 +44,7 @@ export class EnvironmentVariables {
   @IsString() @MinLength(1)
   RPC_HOST = '127.0.0.1';
 
-  @Transform(toInt) @IsInt({ message: PORT_RANGE }) @Min(0, { message: PORT_RANGE }) @Max(65535, { message: PORT_RANGE })
+  @IntRange(0, 65535)
   RPC_PORT = 4000;
 
   @Transform(emptyToUndefined) @IsOptional()
@@ -70,16 +80,16 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(512)
   JWT_AUDIENCE?: string;
 
-  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(10) @Max(86400)
+  @IntRange(10, 86400, ' of seconds')
   ACCESS_TOKEN_TTL = 900;
 
-  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(60)
+  @IntRange(60, 10 * 365 * 86400, ' of seconds')
   SESSION_TTL = 1209600;
 
-  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(60)
+  @IntRange(60, 10 * 365 * 86400, ' of seconds')
   MAX_SESSION_TTL = 7776000;
 
-  @Transform(toInt) @IsInt({ message: 'must be a whole number of seconds' }) @Min(0) @Max(3600)
+  @IntRange(0, 3600, ' of seconds')
   REFRESH_REUSE_INTERVAL = 10;
 
   @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
@@ -91,7 +101,7 @@ export class EnvironmentVariables {
   @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
   MIGRATIONS_RUN = true;
 
-  @Transform(toInt) @IsInt() @Min(1) @Max(200)
+  @IntRange(1, 200)
   DATABASE_POOL_SIZE = 10;
 
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })

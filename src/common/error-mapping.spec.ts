@@ -1,0 +1,34 @@
+import { NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { QueryFailedError } from 'typeorm';
+import { AppError, ErrorCode } from './app-error';
+import { toAppError } from './error-mapping';
+
+describe('toAppError', () => {
+  it('passes domain errors through', () => {
+    const e = new AppError(ErrorCode.EMAIL_TAKEN, 'taken');
+    expect(toAppError(e)).toBe(e);
+  });
+
+  it.each([
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    new Error('Connection terminated unexpectedly'),
+    new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })),
+    new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], ''),
+    // A plain object shaped like an error (as from another realm).
+    { message: 'timeout exceeded when trying to connect' },
+  ])('maps database unavailability to SERVICE_UNAVAILABLE: %#', (error) => {
+    expect(toAppError(error).toBody()).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'service temporarily unavailable' });
+  });
+
+  it('maps framework errors to contract codes', () => {
+    expect(toAppError(new NotFoundException('Cannot GET /x')).toBody()).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: 'not found' });
+    expect(toAppError(new PayloadTooLargeException()).toBody()).toMatchObject({ statusCode: 413, code: 'VALIDATION_FAILED' });
+    expect(toAppError(Object.assign(new Error('Body is not valid JSON'), { statusCode: 400 })).toBody()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+  });
+
+  it('hides everything else behind a fixed 500 body', () => {
+    const leaky = new QueryFailedError('SELECT password_hash FROM users', ['secret'], new Error('syntax error at or near "FROM"'));
+    const body = toAppError(leaky).toBody();
+    expect(body).toEqual({ statusCode: 500, code: 'INTERNAL_ERROR', message: 'internal error' });
+  });
+});

@@ -1,0 +1,84 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { ConfigError, loadConfig, parseRedisUrl } from './app-config';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.http).toEqual({ host: '0.0.0.0', port: 3000, trustProxy: false });
+    expect(c.rpc).toEqual({ host: '127.0.0.1', port: 4000 });
+    expect(c.redis).toBeUndefined();
+    expect(c.database.url).toBeUndefined();
+    expect(c.database.migrationsRun).toBe(true);
+    expect(c.jwt).toMatchObject({ algorithm: 'ES256', issuer: 'http://localhost:3000', accessTokenTtl: 900 });
+    expect(c.jwt.audience).toBeUndefined();
+    expect(c.sessions).toEqual({ defaultTtl: 1209600, maxTtl: 7776000, refreshReuseInterval: 10 });
+    expect(c.requireEmailVerification).toBe(true);
+    expect(c.appUrl).toBe('http://localhost:3000');
+  });
+
+  it('reads values and converts types', () => {
+    const c = loadConfig({ PORT: '8080', TRUST_PROXY: 'true', REQUIRE_EMAIL_VERIFICATION: 'false', APP_URL: 'https://id.example.com/', JWT_AUDIENCE: 'api' });
+    expect(c.http.port).toBe(8080);
+    expect(c.http.trustProxy).toBe(true);
+    expect(c.requireEmailVerification).toBe(false);
+    expect(c.appUrl).toBe('https://id.example.com');
+    expect(c.jwt.issuer).toBe('https://id.example.com');
+    expect(c.jwt.audience).toBe('api');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, /^PORT must be a whole number from 0 to 65535 \(got "abc"\)$/],
+    [{ PORT: '70000' }, /^PORT /],
+    [{ RPC_PORT: '-1' }, /^RPC_PORT /],
+    [{ TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
+    [{ JWT_ALGORITHM: 'none' }, /^JWT_ALGORITHM must be one of ES256, RS256, HS256/],
+    [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres:\/\/ URL/],
+    [{ REDIS_URL: 'http://x' }, /^REDIS_URL must be a redis:\/\//],
+    [{ APP_URL: 'ftp://x' }, /^APP_URL must be an http\(s\):\/\/ URL/],
+    [{ ACCESS_TOKEN_TTL: '1.5' }, /^ACCESS_TOKEN_TTL must be a whole number of seconds/],
+    [{ SESSION_TTL: '100000', MAX_SESSION_TTL: '1000' }, /SESSION_TTL must not exceed MAX_SESSION_TTL/],
+    [{ JWT_ALGORITHM: 'HS256' }, /^JWT_SECRET is required when JWT_ALGORITHM is HS256$/],
+    [{ JWT_ALGORITHM: 'HS256', JWT_SECRET: 'short' }, /^JWT_SECRET must be at least 32 characters$/],
+    [{ JWT_SECRET: 'x'.repeat(40) }, /^JWT_SECRET is for HS256/],
+    [{ JWT_PRIVATE_KEY: 'not a pem' }, /^JWT_PRIVATE_KEY is not a readable PEM private key$/],
+    [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+  ])('refuses %j with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('never echoes a secret or key in its error', () => {
+    const secret = 'tooshort-secret-value';
+    expect(() => loadConfig({ JWT_ALGORITHM: 'HS256', JWT_SECRET: secret })).toThrow(ConfigError);
+    try {
+      loadConfig({ JWT_ALGORITHM: 'HS256', JWT_SECRET: secret });
+    } catch (error) {
+      expect((error as Error).message).not.toContain(secret);
+    }
+  });
+
+  it('refuses a placeholder secret in production only', () => {
+    const env = { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'changeme-changeme-changeme-changeme' };
+    expect(loadConfig(env).jwt.secret).toBeDefined();
+    expect(() => loadConfig({ ...env, NODE_ENV: 'production' })).toThrow(/placeholder/);
+  });
+
+  it('accepts a PEM key of the right kind, with escaped newlines, and refuses the wrong kind', () => {
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(loadConfig({ JWT_PRIVATE_KEY: ec.replace(/\n/g, '\\n') }).jwt.privateKey?.asymmetricKeyType).toBe('ec');
+    expect(loadConfig({ JWT_ALGORITHM: 'RS256', JWT_PRIVATE_KEY: rsa }).jwt.privateKey?.asymmetricKeyType).toBe('rsa');
+    expect(() => loadConfig({ JWT_PRIVATE_KEY: rsa })).toThrow(/EC P-256/);
+    expect(() => loadConfig({ JWT_ALGORITHM: 'RS256', JWT_PRIVATE_KEY: ec })).toThrow(/RSA/);
+  });
+});
+
+describe('parseRedisUrl', () => {
+  it('honours host, port, credentials, database index and TLS', () => {
+    expect(parseRedisUrl('rediss://user:p%40ss@cache.internal:6380/3')).toEqual({
+      url: 'rediss://user:p%40ss@cache.internal:6380/3', host: 'cache.internal', port: 6380, db: 3, username: 'user', password: 'p@ss', tls: true,
+    });
+    expect(parseRedisUrl('redis://127.0.0.1')).toMatchObject({ port: 6379, db: 0, tls: false });
+    expect(() => parseRedisUrl('redis://h/x')).toThrow(/database index/);
+  });
+});

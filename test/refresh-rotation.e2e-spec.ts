@@ -1,5 +1,10 @@
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
+interface RefreshBody {
+  code?: string;
+  tokens: { accessToken: string; refreshToken: string };
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)', () => {
@@ -17,7 +22,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
     return { sessionId: res.body.sessionId, accessToken: res.body.tokens.accessToken, refreshToken: res.body.tokens.refreshToken };
   }
 
-  async function refresh(refreshToken: string): Promise<{ status: number; body: Record<string, any> }> {
+  async function refresh(refreshToken: string): Promise<{ status: number; body: RefreshBody }> {
     const res = await t.http().post('/auth/refresh').send({ refreshToken });
     return { status: res.status, body: res.body };
   }
@@ -70,7 +75,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
     const all = await t.db.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1', [s.sessionId]);
     expect(all[0].n).toBe(2);
     // The racers inside the interval did not kill the session.
-    expect((await refresh(ok[0]!.body.tokens.refreshToken)).status).toBe(200);
+    expect((await refresh(ok[0].body.tokens.refreshToken)).status).toBe(200);
   });
 
   it('10 concurrent refreshes over TCP behave the same', async () => {

@@ -31,7 +31,7 @@ function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!e || depth > 3) return false;
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
   if (UNAVAILABLE_MESSAGES.some((m) => e.message.includes(m))) return true;
-  const nested = [e.driverError, e.cause, ...(Array.isArray(e.errors) ? e.errors : [])];
+  const nested = [e.driverError, e.cause, ...(Array.isArray(e.errors) ? (e.errors as unknown[]) : [])];
   return nested.some((n) => isDatabaseUnavailable(n, depth + 1));
 }
 
@@ -65,8 +65,8 @@ export function toAppError(error: unknown): AppError {
     const code = HTTP_STATUS_CODES[status];
     if (code) return new AppError(code, code.toLowerCase().replace(/_/g, ' '));
   }
-  const unknown = asErrorLike(error) as (ErrorLike & { stack?: string }) | undefined;
-  logger.error(unknown ? (unknown.stack ?? unknown.message) : String(error));
+  const unexpected = asErrorLike(error);
+  logger.error(unexpected ? ((error as { stack?: string }).stack ?? unexpected.message) : String(error));
   return new AppError(ErrorCode.INTERNAL_ERROR, 'internal error');
 }
 

@@ -19,6 +19,7 @@ export async function adminQuery(sql: string): Promise<void> {
     throw new Error(
       `The integration and e2e tests need a real PostgreSQL, and none answered at ${redact(ADMIN_DATABASE_URL)} ` +
         `(${(error as Error).message}). Start PostgreSQL or set TEST_DATABASE_ADMIN_URL.`,
+      { cause: error },
     );
   }
   try {
@@ -37,6 +38,7 @@ export async function assertRedisReachable(): Promise<void> {
     throw new Error(
       `The e2e tests need a real Redis, and none answered at ${redact(TEST_REDIS_URL)} ` +
         `(${(error as Error).message}). Start Redis or set TEST_REDIS_URL.`,
+      { cause: error },
     );
   } finally {
     redis.disconnect();

@@ -58,7 +58,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
-    if (err) throw err;
+    if (err) throw err as Error;
     if (!user) throw unauthorized();
     return user;
   }

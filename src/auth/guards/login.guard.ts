@@ -19,7 +19,7 @@ export class LoginGuard extends AuthGuard('local') {
   }
 
   override handleRequest<T>(err: unknown, user: T): T {
-    if (err) throw err;
+    if (err) throw err as Error;
     if (!user) throw invalidCredentials();
     return user;
   }

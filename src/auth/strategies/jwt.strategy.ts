@@ -58,7 +58,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
 function decodeHeader(token: string): DecodedToken['header'] | undefined {
   try {
     const header: unknown = JSON.parse(Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'));
-    return header && typeof header === 'object' ? (header as DecodedToken['header']) : undefined;
+    return header && typeof header === 'object' ? header : undefined;
   } catch {
     return undefined;
   }

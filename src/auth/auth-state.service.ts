@@ -4,6 +4,7 @@ import { SessionsService } from '../sessions/sessions.service.js';
 import { toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from './auth-context.js';
+import { AuthStateCache } from './auth-state.cache.js';
 
 /**
  * The second half of verifying an access token (the signature being the first): its session must
@@ -14,22 +15,30 @@ export class AuthStateService {
   constructor(
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
+    private readonly cache: AuthStateCache,
   ) {}
 
   async resolve(claims: Record<string, unknown>): Promise<AuthContext> {
     const { sub, sid } = claims;
     if (typeof sub !== 'string' || typeof sid !== 'string') throw unauthorized('invalid access token');
+    const cached = this.cache.get(sid);
+    if (cached) {
+      if (cached.userId !== sub) throw unauthorized('session is no longer valid');
+      return { ...cached, claims };
+    }
+    const epoch = this.cache.epoch;
     const [session, user] = await Promise.all([this.sessions.findLive(sid, sub), this.users.findById(sub)]);
     if (!session || !user || user.deactivatedAt) throw unauthorized('session is no longer valid');
-    return {
+    const context: Omit<AuthContext, 'claims'> = {
       userId: user.id,
       sessionId: session.id,
       // The current roles, not the token's: a demoted admin loses access at once.
       roles: [...user.roles],
       isImpersonated: session.impersonatorId !== null,
       impersonatorId: session.impersonatorId,
-      claims,
       user: toPublicUser(user),
     };
+    this.cache.set(context, session.expiresAt, epoch);
+    return { ...context, claims };
   }
 }

@@ -8,15 +8,18 @@ import { UsersModule } from '../users/users.module.js';
 import { AccessTokensService } from './access-tokens.service.js';
 import { AuthController } from './auth.controller.js';
 import { AuthRpcController } from './auth.rpc.controller.js';
+import { AuthStateCache } from './auth-state.cache.js';
 import { AuthStateService } from './auth-state.service.js';
 import { CredentialsService } from './credentials.service.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { JwksController } from './jwks.controller.js';
 import { LoginService } from './login.service.js';
 import { RegistrationService } from './registration.service.js';
+import { RevocationListener } from './revocation-listener.service.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
+import { VerifiedTokensCache } from './verified-tokens.cache.js';
 import { LocalStrategy } from './strategies/local.strategy.js';
 
 @Module({
@@ -32,12 +35,15 @@ import { LocalStrategy } from './strategies/local.strategy.js';
   providers: [
     SigningKeysService,
     AccessTokensService,
+    AuthStateCache,
     AuthStateService,
+    RevocationListener,
     CredentialsService,
     RegistrationService,
     LoginService,
     LocalStrategy,
     JwtStrategy,
+    VerifiedTokensCache,
     { provide: APP_GUARD, useClass: JwtAuthGuard },
   ],
 })

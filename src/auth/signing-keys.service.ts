@@ -73,6 +73,11 @@ export class SigningKeysService implements OnModuleInit {
     return this.verification.get(kid);
   }
 
+  /** Whether tokens signed with this kid still verify (it has not been retired). */
+  isLive(kid: string): boolean {
+    return this.verification.has(kid);
+  }
+
   /** Public keys for GET /.well-known/jwks.json; empty with HS256. */
   jwks(): { keys: JsonWebKey[] } {
     return { keys: [...this.verification.values()].flatMap((k) => (k.jwk ? [k.jwk] : [])) };

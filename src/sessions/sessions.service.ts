@@ -29,6 +29,8 @@ export interface PublicSession {
 }
 
 export const SESSION_REVOKED = 'session.revoked';
+/** PostgreSQL NOTIFY channel announcing revocations to every instance (payload `session:<id>`). */
+export const AUTH_CHANGES_CHANNEL = 'gatehouse_auth_changes';
 export interface SessionRevokedEvent {
   type: typeof SESSION_REVOKED;
   userId: string;
@@ -146,34 +148,37 @@ export class SessionsService {
   /** Revokes one session; true when it was live. */
   async revoke(sessionId: string, reason: string): Promise<boolean> {
     if (!UUID_PATTERN.test(sessionId)) return false;
-    const rows = updatedRows<RevokedRow>(await this.dataSource.query(
-      `UPDATE sessions SET revoked_at = now(), revoke_reason = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id, user_id`,
-      [sessionId, reason],
-    ));
-    this.announceRevoked(rows, reason);
+    const rows = await this.revokeWhere(`id = $1`, [sessionId, reason]);
     return rows.length > 0;
   }
 
   /** Revokes a session of this user; NOT_FOUND when it is not theirs (or unknown, or already ended). */
   async revokeOwn(userId: string, sessionId: string): Promise<void> {
     if (!UUID_PATTERN.test(sessionId)) throw notFound('session not found');
-    const rows = updatedRows<RevokedRow>(await this.dataSource.query(
-      `UPDATE sessions SET revoked_at = now(), revoke_reason = 'revoked_by_user'
-        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now() RETURNING id, user_id`,
-      [sessionId, userId],
-    ));
+    const rows = await this.revokeWhere(`id = $1 AND user_id = $3 AND expires_at > now()`, [sessionId, 'revoked_by_user', userId]);
     if (rows.length === 0) throw notFound('session not found');
-    this.announceRevoked(rows, 'revoked_by_user');
   }
 
   async revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }): Promise<number> {
-    const rows = updatedRows<RevokedRow>(await this.dataSource.query(
-      `UPDATE sessions SET revoked_at = now(), revoke_reason = $3
-        WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id, user_id`,
-      [userId, opts.exceptSessionId ?? null, opts.reason],
-    ));
-    this.announceRevoked(rows, opts.reason);
+    const rows = await this.revokeWhere(`user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)`, [userId, opts.reason, opts.exceptSessionId ?? null]);
     return rows.length;
+  }
+
+  /**
+   * Revokes the live sessions matching `where` ($2 is the reason). The same statement notifies every
+   * instance, so a committed revocation can never go unannounced to their caches.
+   */
+  private async revokeWhere(where: string, params: unknown[]): Promise<RevokedRow[]> {
+    const rows: RevokedRow[] = await this.dataSource.query(
+      `WITH revoked AS (
+         UPDATE sessions SET revoked_at = now(), revoke_reason = $2
+          WHERE revoked_at IS NULL AND ${where}
+          RETURNING id, user_id)
+       SELECT id, user_id, pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM revoked`,
+      params,
+    );
+    this.announceRevoked(rows, String(params[1]));
+    return rows;
   }
 
   private announceRevoked(rows: RevokedRow[], reason: string): void {

@@ -3,7 +3,11 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { unauthorized } from '../../common/app-error.js';
 import type { AuthContext } from '../auth-context.js';
+import { AuthStateService } from '../auth-state.service.js';
 import { IS_PUBLIC } from '../decorators.js';
+import { SigningKeysService } from '../signing-keys.service.js';
+import { bearerToken } from '../strategies/jwt.strategy.js';
+import { VerifiedTokensCache } from '../verified-tokens.cache.js';
 
 interface AuthCarrier {
   headers: Record<string, string | string[] | undefined>;
@@ -43,13 +47,26 @@ export function authContextOf(context: ExecutionContext): AuthContext {
  */
 @Injectable()
 export class JwtAuthGuard extends AuthGuard('jwt') {
-  constructor(private readonly reflector: Reflector) {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly verified: VerifiedTokensCache,
+    private readonly keys: SigningKeysService,
+    private readonly authState: AuthStateService,
+  ) {
     super();
   }
 
-  override canActivate(context: ExecutionContext): Promise<boolean> | boolean {
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
     const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
+    const carrier = carrierOf(context);
+    const token = bearerToken(carrier);
+    // A token passport-jwt verified before needs only the live-session check.
+    const claims = token ? this.verified.get(token, (kid) => this.keys.isLive(kid)) : undefined;
+    if (claims) {
+      carrier.user = await this.authState.resolve(claims);
+      return true;
+    }
     return super.canActivate(context) as Promise<boolean>;
   }
 

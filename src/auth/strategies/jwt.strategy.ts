@@ -8,6 +8,7 @@ import { ACCESS_TOKEN_TYPE } from '../access-tokens.service.js';
 import type { AuthContext } from '../auth-context.js';
 import { AuthStateService } from '../auth-state.service.js';
 import { SigningKeysService } from '../signing-keys.service.js';
+import { VerifiedTokensCache } from '../verified-tokens.cache.js';
 
 interface DecodedToken {
   header: { alg?: string; kid?: string; typ?: string };
@@ -28,6 +29,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     @Inject(APP_CONFIG) config: AppConfig,
     keys: SigningKeysService,
     private readonly authState: AuthStateService,
+    private readonly verified: VerifiedTokensCache,
   ) {
     super({
       jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
@@ -46,14 +48,20 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       audience: config.jwt.audience,
       ignoreExpiration: false,
       jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE, complete: true },
+      passReqToCallback: true,
     });
   }
 
-  async validate(decoded: DecodedToken): Promise<AuthContext> {
-    if (decoded.header.typ !== ACCESS_TOKEN_TYPE) throw unauthorized('invalid access token');
+  async validate(request: IncomingMessage, decoded: DecodedToken): Promise<AuthContext> {
+    if (decoded.header.typ !== ACCESS_TOKEN_TYPE || !decoded.header.kid) throw unauthorized('invalid access token');
+    const token = bearerToken(request);
+    if (token) this.verified.set(token, decoded.header.kid, decoded.payload);
     return this.authState.resolve(decoded.payload);
   }
 }
+
+/** The token of an `Authorization: Bearer …` header, as passport-jwt extracts it. */
+export const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken() as (request: { headers: IncomingMessage['headers'] }) => string | null;
 
 function decodeHeader(token: string): DecodedToken['header'] | undefined {
   try {

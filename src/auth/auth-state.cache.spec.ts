@@ -1,0 +1,59 @@
+import type { AuthContext } from './auth-context';
+import { AUTH_STATE_TTL_MS, AuthStateCache } from './auth-state.cache';
+
+function context(sessionId: string, userId = 'u1'): Omit<AuthContext, 'claims'> {
+  return {
+    userId, sessionId, roles: ['user'], isImpersonated: false, impersonatorId: null,
+    user: { id: userId, email: 'a@example.com', username: null, emailVerified: true, roles: ['user'], deactivated: false, createdAt: '', updatedAt: '' },
+  };
+}
+
+describe('AuthStateCache', () => {
+  const far = new Date(Date.now() + 3600_000);
+  let cache: AuthStateCache;
+  beforeEach(() => {
+    cache = new AuthStateCache();
+    cache.setEnabled(true);
+  });
+
+  it('stores nothing while disabled', () => {
+    cache.setEnabled(false);
+    cache.set(context('s1'), far, cache.epoch);
+    expect(cache.get('s1')).toBeUndefined();
+  });
+
+  it('returns a stored entry until the TTL or the session end, whichever is first', () => {
+    const now = 1_000_000;
+    cache.set(context('s1'), new Date(now + 5_000), cache.epoch, now);
+    expect(cache.get('s1', now + 4_999)?.sessionId).toBe('s1');
+    expect(cache.get('s1', now + 5_000)).toBeUndefined();
+    cache.set(context('s2'), far, cache.epoch, now);
+    expect(cache.get('s2', now + AUTH_STATE_TTL_MS - 1)).toBeDefined();
+    expect(cache.get('s2', now + AUTH_STATE_TTL_MS)).toBeUndefined();
+  });
+
+  it('forgets a revoked session and all sessions of a changed user', () => {
+    cache.set(context('s1', 'u1'), far, cache.epoch);
+    cache.set(context('s2', 'u1'), far, cache.epoch);
+    cache.set(context('s3', 'u2'), far, cache.epoch);
+    cache.invalidateSession('s1');
+    expect(cache.get('s1')).toBeUndefined();
+    cache.invalidateUser('u1');
+    expect(cache.get('s2')).toBeUndefined();
+    expect(cache.get('s3')).toBeDefined();
+  });
+
+  it('refuses state read before an invalidation (a read racing a revocation)', () => {
+    const epoch = cache.epoch;
+    cache.invalidateSession('s1'); // the revocation lands while the read is in flight
+    cache.set(context('s1'), far, epoch);
+    expect(cache.get('s1')).toBeUndefined();
+  });
+
+  it('starts empty after being disabled and enabled again', () => {
+    cache.set(context('s1'), far, cache.epoch);
+    cache.setEnabled(false);
+    cache.setEnabled(true);
+    expect(cache.get('s1')).toBeUndefined();
+  });
+});

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthContext } from './auth-context.js';
+
+interface Entry {
+  /** The context without the per-token claims. */
+  context: Omit<AuthContext, 'claims'>;
+  /** Epoch ms after which the entry is not used: the earlier of the cache TTL and the session's end. */
+  until: number;
+}
+
+/** How long a session's state is trusted without asking the database, at most. */
+export const AUTH_STATE_TTL_MS = 30_000;
+const MAX_ENTRIES = 50_000;
+
+/**
+ * Live-session state by session id, so authenticated calls need no database round trip. Only used
+ * while every revocation is guaranteed to reach it (see RevocationListener); otherwise disabled and
+ * empty, and every call asks the database.
+ */
+@Injectable()
+export class AuthStateCache {
+  private readonly entries = new Map<string, Entry>();
+  private enabled = false;
+  private invalidations = 0;
+
+  /**
+   * Read before loading state from the database and handed back to set(): if any invalidation
+   * happened in between, the loaded state may predate it and is not cached.
+   */
+  get epoch(): number {
+    return this.invalidations;
+  }
+
+  get(sessionId: string, now = Date.now()): Omit<AuthContext, 'claims'> | undefined {
+    if (!this.enabled) return undefined;
+    const entry = this.entries.get(sessionId);
+    if (!entry) return undefined;
+    if (entry.until <= now) {
+      this.entries.delete(sessionId);
+      return undefined;
+    }
+    return entry.context;
+  }
+
+  set(context: Omit<AuthContext, 'claims'>, sessionExpiresAt: Date, epoch: number, now = Date.now()): void {
+    if (!this.enabled || epoch !== this.invalidations) return;
+    if (this.entries.size >= MAX_ENTRIES) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(context.sessionId, { context, until: Math.min(now + AUTH_STATE_TTL_MS, sessionExpiresAt.getTime()) });
+  }
+
+  invalidateSession(sessionId: string): void {
+    this.invalidations += 1;
+    this.entries.delete(sessionId);
+  }
+
+  invalidateUser(userId: string): void {
+    this.invalidations += 1;
+    for (const [sessionId, entry] of this.entries) if (entry.context.userId === userId) this.entries.delete(sessionId);
+  }
+
+  /** Turns the cache on or off; either way it starts empty, so nothing stale survives a gap. */
+  setEnabled(enabled: boolean): void {
+    this.invalidations += 1;
+    this.entries.clear();
+    this.enabled = enabled;
+  }
+
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+}

@@ -1,0 +1,78 @@
+import { AuthStateCache } from '../src/auth/auth-state.cache';
+import { startTestApp, TestApp, uniqueUser } from './support/test-app';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('two instances on one database', () => {
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    a = await startTestApp();
+    b = await startTestApp();
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  async function loginOn(t: TestApp): Promise<{ accessToken: string; refreshToken: string; sessionId: string }> {
+    const u = uniqueUser('multi');
+    await t.http().post('/auth/register').send(u).expect(201);
+    const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    return { ...res.body.tokens, sessionId: res.body.sessionId };
+  }
+
+  it('share one signing key: a token from one is accepted by the other', async () => {
+    const s = await loginOn(a);
+    await b.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
+    const [ka, kb] = await Promise.all([a.http().get('/.well-known/jwks.json'), b.http().get('/.well-known/jwks.json')]);
+    expect(kb.body).toEqual(ka.body);
+  });
+
+  it('a logout on one is refused by the other at once, though the other had the session cached', async () => {
+    expect(b.app.get(AuthStateCache).isEnabled).toBe(true);
+    const s = await loginOn(a);
+    const auth = { authorization: `Bearer ${s.accessToken}` };
+    // Warm b's caches (verified token and live session).
+    await b.http().get('/auth/me').set(auth).expect(200);
+    await b.http().get('/auth/me').set(auth).expect(200);
+    await a.http().post('/auth/logout').set(auth).expect(204);
+    await b.http().get('/auth/me').set(auth).expect(401);
+    expect(await b.rpc.tcp.fail('auth.verify', { accessToken: s.accessToken })).toMatchObject({ code: 'UNAUTHORIZED' });
+  });
+
+  it('revoking other sessions on one instance reaches the other at once', async () => {
+    const s = await loginOn(a);
+    const u = await a.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
+    const second = await a.rpc.tcp.send<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: u.body.user.id });
+    const auth2 = { authorization: `Bearer ${second.tokens.accessToken}` };
+    await b.http().get('/auth/me').set(auth2).expect(200);
+    await a.http().delete('/sessions').set('authorization', `Bearer ${s.accessToken}`).expect(204);
+    await b.http().get('/auth/me').set(auth2).expect(401);
+  });
+
+  it('with its listener connection killed, an instance stops trusting its cache and still refuses revoked sessions', async () => {
+    const s = await loginOn(a);
+    const auth = { authorization: `Bearer ${s.accessToken}` };
+    await b.http().get('/auth/me').set(auth).expect(200);
+    // Kill every listener connection of this test database (a's and b's).
+    await a.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse-listener' AND datname = current_database()`);
+    for (let i = 0; i < 50 && b.app.get(AuthStateCache).isEnabled; i += 1) await sleep(10);
+    // The revocation's notification has nobody to reach on b; b must ask the database instead.
+    await a.http().post('/auth/logout').set(auth).expect(204);
+    await b.http().get('/auth/me').set(auth).expect(401);
+    // And it reconnects by itself.
+    for (let i = 0; i < 100 && !b.app.get(AuthStateCache).isEnabled; i += 1) await sleep(50);
+    expect(b.app.get(AuthStateCache).isEnabled).toBe(true);
+  });
+
+  it('a refresh race across both instances yields exactly one new token', async () => {
+    const s = await loginOn(a);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).http().post('/auth/refresh').send({ refreshToken: s.refreshToken })),
+    );
+    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.status === 401)).toHaveLength(9);
+  });
+});

@@ -267,7 +267,8 @@ function refreshOptions(base, tokens) {
 // Report
 
 const fmtRate = (n) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
-const fmtMs = (n) => (n === undefined ? '—' : n.toFixed(1));
+// autocannon records latency in whole milliseconds, so 0 means "under 1 ms".
+const fmtMs = (n) => (n === undefined ? '—' : n < 1 ? '<1' : n < 10 ? n.toFixed(1) : n.toFixed(0));
 const check = (ok) => (ok ? '✓' : '✗');
 
 function buildRows(m) {
@@ -328,6 +329,8 @@ async function main() {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
+    // On 2 cores any other busy process skews every figure; the load average makes that visible.
+    loadAvgAtStart: os.loadavg()[0],
   };
 
   const databaseUrl = await createDatabase();
@@ -357,10 +360,12 @@ async function main() {
   m.refresh = await load('POST /auth/refresh', async () =>
     refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
 
+  machine.loadAvgAtEnd = os.loadavg()[0];
   const rows = buildRows(m);
   const table = markdownTable(rows);
   const machineLine = `Machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}, ` +
-    `libuv threadpool ${machine.uvThreadpoolSize}; ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup.`;
+    `libuv threadpool ${machine.uvThreadpoolSize}; ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
+    `1-min load average ${machine.loadAvgAtStart.toFixed(2)} before, ${machine.loadAvgAtEnd.toFixed(2)} after (the bench itself adds ~2).`;
   const checks = ['login', 'hello', 'me', 'refresh']
     .map((k) => `${k}: ${m[k].ok2xx} 2xx, ${m[k].non2xx} non-2xx, ${m[k].errors} errors, ${m[k].timeouts} timeouts`)
     .join('; ');
@@ -380,7 +385,7 @@ async function main() {
   return valid;
 }
 
-let exitCode = 0;
+let exitCode;
 try {
   exitCode = (await main()) ? 0 : 1;
 } catch (error) {

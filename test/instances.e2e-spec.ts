@@ -1,4 +1,4 @@
-import { AuthStateCache } from '../src/auth/auth-state.cache';
+import { RevocationFeed } from '../src/sessions/revocation-feed.service';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -31,7 +31,7 @@ describe('two instances on one database', () => {
   });
 
   it('a logout on one is refused by the other at once, though the other had the session cached', async () => {
-    expect(b.app.get(AuthStateCache).isEnabled).toBe(true);
+    expect(b.app.get(RevocationFeed).generation).toBeDefined();
     const s = await loginOn(a);
     const auth = { authorization: `Bearer ${s.accessToken}` };
     // Warm b's caches (verified token and live session).
@@ -58,13 +58,13 @@ describe('two instances on one database', () => {
     await b.http().get('/auth/me').set(auth).expect(200);
     // Kill every listener connection of this test database (a's and b's).
     await a.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse-listener' AND datname = current_database()`);
-    for (let i = 0; i < 50 && b.app.get(AuthStateCache).isEnabled; i += 1) await sleep(10);
+    for (let i = 0; i < 50 && b.app.get(RevocationFeed).generation !== undefined; i += 1) await sleep(10);
     // The revocation's notification has nobody to reach on b; b must ask the database instead.
     await a.http().post('/auth/logout').set(auth).expect(204);
     await b.http().get('/auth/me').set(auth).expect(401);
     // And it reconnects by itself.
-    for (let i = 0; i < 100 && !b.app.get(AuthStateCache).isEnabled; i += 1) await sleep(50);
-    expect(b.app.get(AuthStateCache).isEnabled).toBe(true);
+    for (let i = 0; i < 100 && b.app.get(RevocationFeed).generation === undefined; i += 1) await sleep(50);
+    expect(b.app.get(RevocationFeed).generation).toBeDefined();
   });
 
   it('a refresh race across both instances yields exactly one new token', async () => {

@@ -1,3 +1,4 @@
+import type { RevocationFeed } from '../sessions/revocation-feed.service';
 import type { AuthContext } from './auth-context';
 import { AUTH_STATE_TTL_MS, AuthStateCache } from './auth-state.cache';
 
@@ -11,15 +12,27 @@ function context(sessionId: string, userId = 'u1'): Omit<AuthContext, 'claims'> 
 describe('AuthStateCache', () => {
   const far = new Date(Date.now() + 3600_000);
   let cache: AuthStateCache;
+  let feed: { generation: number | undefined };
   beforeEach(() => {
-    cache = new AuthStateCache();
-    cache.setEnabled(true);
+    feed = { generation: 1 };
+    cache = new AuthStateCache(feed as RevocationFeed);
   });
 
-  it('stores nothing while disabled', () => {
-    cache.setEnabled(false);
+  it('stores nothing while the revocation feed is down', () => {
+    feed.generation = undefined;
     cache.set(context('s1'), far, cache.epoch);
+    feed.generation = 1;
     expect(cache.get('s1')).toBeUndefined();
+  });
+
+  it('serves nothing while the feed is down, nor after it reconnects', () => {
+    cache.set(context('s1'), far, cache.epoch);
+    expect(cache.get('s1')).toBeDefined();
+    feed.generation = undefined;
+    expect(cache.get('s1')).toBeUndefined();
+    cache.set(context('s2'), far, cache.epoch);
+    feed.generation = 2;
+    expect(cache.get('s2')).toBeUndefined();
   });
 
   it('returns a stored entry until the TTL or the session end, whichever is first', () => {
@@ -47,13 +60,6 @@ describe('AuthStateCache', () => {
     const epoch = cache.epoch;
     cache.invalidateSession('s1'); // the revocation lands while the read is in flight
     cache.set(context('s1'), far, epoch);
-    expect(cache.get('s1')).toBeUndefined();
-  });
-
-  it('starts empty after being disabled and enabled again', () => {
-    cache.set(context('s1'), far, cache.epoch);
-    cache.setEnabled(false);
-    cache.setEnabled(true);
     expect(cache.get('s1')).toBeUndefined();
   });
 });

@@ -1,4 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import { RevocationFeed, SESSION_INVALIDATED, type SessionInvalidatedEvent } from '../sessions/revocation-feed.service.js';
+import { SESSION_REVOKED, type SessionRevokedEvent } from '../sessions/sessions.service.js';
 import type { AuthContext } from './auth-context.js';
 
 interface Entry {
@@ -6,6 +9,8 @@ interface Entry {
   context: Omit<AuthContext, 'claims'>;
   /** Epoch ms after which the entry is not used: the earlier of the cache TTL and the session's end. */
   until: number;
+  /** The revocation feed's generation when stored; any other generation means a gap in the feed. */
+  generation: number;
 }
 
 /** How long a session's state is trusted without asking the database, at most. */
@@ -14,14 +19,15 @@ const MAX_ENTRIES = 50_000;
 
 /**
  * Live-session state by session id, so authenticated calls need no database round trip. Only used
- * while every revocation is guaranteed to reach it (see RevocationListener); otherwise disabled and
- * empty, and every call asks the database.
+ * while the revocation feed is live (every revocation, on any instance, reaches it) and only for
+ * entries stored since its last (re)connection; otherwise every call asks the database.
  */
 @Injectable()
 export class AuthStateCache {
   private readonly entries = new Map<string, Entry>();
-  private enabled = false;
   private invalidations = 0;
+
+  constructor(private readonly feed: RevocationFeed) {}
 
   /**
    * Read before loading state from the database and handed back to set(): if any invalidation
@@ -32,10 +38,9 @@ export class AuthStateCache {
   }
 
   get(sessionId: string, now = Date.now()): Omit<AuthContext, 'claims'> | undefined {
-    if (!this.enabled) return undefined;
     const entry = this.entries.get(sessionId);
     if (!entry) return undefined;
-    if (entry.until <= now) {
+    if (entry.until <= now || entry.generation !== this.feed.generation) {
       this.entries.delete(sessionId);
       return undefined;
     }
@@ -43,13 +48,24 @@ export class AuthStateCache {
   }
 
   set(context: Omit<AuthContext, 'claims'>, sessionExpiresAt: Date, epoch: number, now = Date.now()): void {
-    if (!this.enabled || epoch !== this.invalidations) return;
+    const generation = this.feed.generation;
+    if (generation === undefined || epoch !== this.invalidations) return;
     if (this.entries.size >= MAX_ENTRIES) {
       // Maps iterate in insertion order: drop the oldest entry.
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(context.sessionId, { context, until: Math.min(now + AUTH_STATE_TTL_MS, sessionExpiresAt.getTime()) });
+    this.entries.set(context.sessionId, { context, until: Math.min(now + AUTH_STATE_TTL_MS, sessionExpiresAt.getTime()), generation });
+  }
+
+  @OnEvent(SESSION_REVOKED)
+  onRevoked(event: SessionRevokedEvent): void {
+    this.invalidateSession(event.sessionId);
+  }
+
+  @OnEvent(SESSION_INVALIDATED)
+  onInvalidated(event: SessionInvalidatedEvent): void {
+    this.invalidateSession(event.sessionId);
   }
 
   invalidateSession(sessionId: string): void {
@@ -62,14 +78,4 @@ export class AuthStateCache {
     for (const [sessionId, entry] of this.entries) if (entry.context.userId === userId) this.entries.delete(sessionId);
   }
 
-  /** Turns the cache on or off; either way it starts empty, so nothing stale survives a gap. */
-  setEnabled(enabled: boolean): void {
-    this.invalidations += 1;
-    this.entries.clear();
-    this.enabled = enabled;
-  }
-
-  get isEnabled(): boolean {
-    return this.enabled;
-  }
 }

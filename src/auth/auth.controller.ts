@@ -6,7 +6,7 @@ import type { UserEntity } from '../users/user.entity.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public } from './decorators.js';
-import { LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
+import { type LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
 import { LoginGuard } from './guards/login.guard.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
@@ -30,8 +30,9 @@ export class AuthController {
   @UseGuards(LoginGuard)
   @Post('login')
   @HttpCode(200)
-  signIn(@Req() request: FastifyRequest & { user: UserEntity }, @Body() dto: LoginDto): Promise<LoginResult> {
-    return this.login.startSession(request.user, { ttl: dto.ttl, connection: connectionOf(request) });
+  signIn(@Req() request: FastifyRequest & { user: UserEntity; body: LoginDto }): Promise<LoginResult> {
+    // The body was validated into a LoginDto by LoginGuard, before the password check.
+    return this.login.startSession(request.user, { ttl: request.body.ttl, connection: connectionOf(request) });
   }
 
   @Public()

@@ -15,7 +15,6 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { JwksController } from './jwks.controller.js';
 import { LoginService } from './login.service.js';
 import { RegistrationService } from './registration.service.js';
-import { RevocationListener } from './revocation-listener.service.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
@@ -37,7 +36,6 @@ import { LocalStrategy } from './strategies/local.strategy.js';
     AccessTokensService,
     AuthStateCache,
     AuthStateService,
-    RevocationListener,
     CredentialsService,
     RegistrationService,
     LoginService,

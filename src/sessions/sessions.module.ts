@@ -3,12 +3,13 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { RefreshTokenEntity, SessionEntity } from './session.entity.js';
 import { SessionsController } from './sessions.controller.js';
 import { SessionsRpcController } from './sessions.rpc.controller.js';
+import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionsService } from './sessions.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([SessionEntity, RefreshTokenEntity])],
   controllers: [SessionsController, SessionsRpcController],
-  providers: [SessionsService],
-  exports: [SessionsService],
+  providers: [SessionsService, RevocationFeed],
+  exports: [SessionsService, RevocationFeed],
 })
 export class SessionsModule {}

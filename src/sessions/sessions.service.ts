@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
+import { DataSource, IsNull, MoreThan, Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
-import { RefreshTokenEntity, SessionEntity } from './session.entity.js';
+import { AUTH_CHANGES_CHANNEL, RevocationFeed } from './revocation-feed.service.js';
+import { SessionEntity } from './session.entity.js';
 
 export interface ConnectionInfo {
   ip?: string | null;
@@ -29,14 +30,41 @@ export interface PublicSession {
 }
 
 export const SESSION_REVOKED = 'session.revoked';
-/** PostgreSQL NOTIFY channel announcing revocations to every instance (payload `session:<id>`). */
-export const AUTH_CHANGES_CHANNEL = 'gatehouse_auth_changes';
 export interface SessionRevokedEvent {
   type: typeof SESSION_REVOKED;
   userId: string;
   sessionId: string;
   reason: string;
   at: string;
+}
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Date;
+  last_used_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoke_reason: string | null;
+  impersonator_id: string | null;
+}
+
+function fromRow(row: SessionRow | undefined): Partial<SessionEntity> {
+  if (!row) throw new Error('INSERT … RETURNING returned no row');
+  return {
+    id: row.id,
+    userId: row.user_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    revokeReason: row.revoke_reason,
+    impersonatorId: row.impersonator_id,
+  };
 }
 
 interface RevokedRow {
@@ -53,62 +81,55 @@ export class SessionsService {
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: EventEmitter2,
+    private readonly feed: RevocationFeed,
   ) {}
 
-  /** Opens a session and its first refresh token in one transaction. */
+  /** Opens a session and its first refresh token, atomically, in one statement (one round trip). */
   async create(userId: string, opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string }): Promise<IssuedSession> {
     const { defaultTtl, maxTtl } = this.config.sessions;
     const ttl = Math.min(opts.ttl ?? defaultTtl, maxTtl);
-    const now = new Date();
     const refreshToken = generateOpaqueToken();
-    const session = await this.dataSource.transaction(async (em) => {
-      const row = em.create(SessionEntity, {
+    const rows: SessionRow[] = await this.dataSource.query(
+      `WITH s AS (
+         INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id)
+         VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+         RETURNING *),
+       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)
+       SELECT * FROM s`,
+      [
         userId,
-        ip: normalizeIp(opts.connection?.ip),
-        userAgent: opts.connection?.userAgent?.slice(0, 512) ?? null,
-        lastUsedAt: now,
-        expiresAt: new Date(now.getTime() + ttl * 1000),
-        revokedAt: null,
-        revokeReason: null,
-        impersonatorId: opts.impersonatorId ?? null,
-      });
-      await em.insert(SessionEntity, row);
-      await em.insert(RefreshTokenEntity, { tokenHash: sha256Hex(refreshToken), sessionId: row.id, rotatedAt: null });
-      return row;
-    });
-    return { session, refreshToken };
+        normalizeIp(opts.connection?.ip),
+        opts.connection?.userAgent?.slice(0, 512) ?? null,
+        ttl,
+        opts.impersonatorId ?? null,
+        sha256Hex(refreshToken),
+      ],
+    );
+    return { session: this.sessions.create(fromRow(rows[0])), refreshToken };
   }
 
   /**
-   * Exchanges a refresh token for a new one. The conditional UPDATE is the race guard: of any number
-   * of concurrent calls with one token, exactly one sees `rotated_at IS NULL`, so at most one new
+   * Exchanges a refresh token for a new one, in one statement. Claiming the old token is a
+   * conditional UPDATE: of any number of concurrent calls with one token, exactly one sees
+   * `rotated_at IS NULL` (the others wait on its row lock, then see it set), so at most one new
    * token is ever minted from it.
    */
   async rotateRefreshToken(refreshToken: string): Promise<IssuedSession> {
     const tokenHash = sha256Hex(refreshToken);
     const next = generateOpaqueToken();
-    const rotated = await this.dataSource.transaction(async (em) => {
-      const claimed = updatedRows<{ session_id: string }>(await em.query(
-        `UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id`,
-        [tokenHash],
-      ));
-      if (claimed.length === 0) return null;
-      const session = await this.touchLiveSession(em, claimed[0].session_id);
-      if (!session) throw invalidRefreshToken(); // rolls the claim back; the session is gone anyway
-      await em.insert(RefreshTokenEntity, { tokenHash: sha256Hex(next), sessionId: session.id, rotatedAt: null });
-      return session;
-    });
-    if (rotated) return { session: rotated, refreshToken: next };
-    return this.refuseSpentToken(tokenHash);
-  }
-
-  private async touchLiveSession(em: EntityManager, sessionId: string): Promise<SessionEntity | null> {
-    const touched = updatedRows(await em.query(
-      `UPDATE sessions SET last_used_at = now() WHERE id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING id`,
-      [sessionId],
-    ));
-    if (touched.length === 0) return null;
-    return em.findOneBy(SessionEntity, { id: sessionId });
+    const rows: SessionRow[] = await this.dataSource.query(
+      `WITH claimed AS (
+         UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id),
+       s AS (
+         UPDATE sessions SET last_used_at = now() FROM claimed
+          WHERE sessions.id = claimed.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
+          RETURNING sessions.*),
+       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s)
+       SELECT * FROM s`,
+      [tokenHash, sha256Hex(next)],
+    );
+    if (rows.length === 0) return this.refuseSpentToken(tokenHash);
+    return { session: this.sessions.create(fromRow(rows[0])), refreshToken: next };
   }
 
   /** A token that is unknown, or was already rotated out: refuse, and revoke on a late reuse. */
@@ -178,6 +199,7 @@ export class SessionsService {
       params,
     );
     this.announceRevoked(rows, String(params[1]));
+    await this.feed.awaitDelivery(rows.map((r) => r.id));
     return rows;
   }
 
@@ -190,10 +212,6 @@ export class SessionsService {
   }
 }
 
-/** TypeORM answers an UPDATE … RETURNING on PostgreSQL as [rows, affected]. */
-function updatedRows<T>(result: unknown): T[] {
-  return (result as [T[], number])[0];
-}
 
 function toPublicSession(s: SessionEntity, currentSessionId?: string): PublicSession {
   return {

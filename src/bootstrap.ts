@@ -27,11 +27,13 @@ const NO_STORE_PREFIXES = ['/auth', '/sessions'];
 export async function createGatehouseApp(options: GatehouseOptions = {}): Promise<{ app: NestFastifyApplication; config: AppConfig }> {
   const config = options.config ?? loadConfig();
   const adapter = new FastifyAdapter({ trustProxy: config.http.trustProxy, bodyLimit: BODY_LIMIT_BYTES });
-  adapter.getInstance().addHook('onSend', async (request, reply) => {
+  // Callback style on purpose: an async hook costs a promise on every response.
+  adapter.getInstance().addHook('onSend', (request, reply, payload, done) => {
     void reply.header('X-Content-Type-Options', 'nosniff');
     if (NO_STORE_PREFIXES.some((p) => request.url === p || request.url.startsWith(`${p}/`) || request.url.startsWith(`${p}?`))) {
       void reply.header('Cache-Control', 'no-store');
     }
+    done(null, payload);
   });
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
     logger: LEVELS[config.logLevel],

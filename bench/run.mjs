@@ -214,18 +214,23 @@ async function rawArgon2() {
   });
 }
 
-/** Runs autocannon once as warmup (discarded) and once measured. `opts` may be a function to get fresh state per run. */
-async function load(title, opts) {
+/**
+ * Runs autocannon once as warmup (discarded) and once measured. `opts` may be a function to get fresh
+ * state per run. Every response must have the `expected` status (2xx by default).
+ */
+async function load(title, opts, expected) {
   const build = typeof opts === 'function' ? opts : () => opts;
   if (CONFIG.warmupS > 0) await autocannon({ ...(await build()), duration: CONFIG.warmupS });
   log(`measuring ${title} for ${CONFIG.durationS}s`);
   const result = await autocannon({ ...(await build()), title, duration: CONFIG.durationS });
-  const problems = { non2xx: result.non2xx, errors: result.errors, timeouts: result.timeouts, mismatches: result.mismatches };
-  const valid = result['2xx'] > 0 && Object.values(problems).every((n) => n === 0);
+  const answered = expected ? (result.statusCodeStats?.[expected]?.count ?? 0) : result['2xx'];
+  const unexpected = expected ? result.requests.total - answered : result.non2xx;
+  const problems = { non2xx: unexpected, errors: result.errors, timeouts: result.timeouts, mismatches: result.mismatches };
+  const valid = answered > 0 && Object.values(problems).every((n) => n === 0);
   if (!valid) log(`${title}: INVALID: ${result['2xx']} 2xx, ${JSON.stringify(problems)}, status codes ${JSON.stringify(result.statusCodeStats)}`);
   return {
     valid,
-    ok2xx: result['2xx'],
+    ok2xx: answered,
     ...problems,
     reqPerSec: result.requests.average,
     p50: result.latency.p50,
@@ -286,6 +291,17 @@ function buildRows(m) {
       reqPerSec: m.login.reqPerSec, p50: m.login.p50, p99: m.login.p99,
       ceiling: m.argon2.perSecond, ratio: loginRatio,
       target: `≥ ${TARGETS.login} ${check(m.login.valid && loginRatio >= TARGETS.login)}`,
+    },
+    {
+      measurement: `POST /auth/login, wrong password → 401 (${CONFIG.loginConnections} conn)${invalid(m.wrongPassword)}`,
+      reqPerSec: m.wrongPassword.reqPerSec, p50: m.wrongPassword.p50, p99: m.wrongPassword.p99,
+      ceiling: null, ratio: null, target: '',
+    },
+    {
+      measurement: `POST /auth/login, unknown user → 401 (${CONFIG.loginConnections} conn)${invalid(m.unknownUser)}`,
+      reqPerSec: m.unknownUser.reqPerSec, p50: m.unknownUser.p50, p99: m.unknownUser.p99,
+      ceiling: m.wrongPassword.reqPerSec, ratio: m.unknownUser.reqPerSec / m.wrongPassword.reqPerSec,
+      target: `≈ 1 (same cost) ${check(m.unknownUser.valid && Math.abs(m.unknownUser.reqPerSec / m.wrongPassword.reqPerSec - 1) <= 0.1)}`,
     },
     {
       measurement: `GET /hello, bare Nest+Fastify (${CONFIG.connections} conn)${invalid(m.hello)}`,
@@ -350,6 +366,16 @@ async function main() {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: USER.email, password: USER.password }),
   });
+  // Wrong password and unknown user must cost the same (a dummy hash is verified on a miss).
+  const failedLogin = (email, password) => ({
+    url: `${base}/auth/login`,
+    connections: CONFIG.loginConnections,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  m.wrongPassword = await load('POST /auth/login, wrong password', failedLogin(USER.email, 'not the password'), 401);
+  m.unknownUser = await load('POST /auth/login, unknown user', failedLogin(`nobody-${USER.email}`, 'not the password'), 401);
   m.hello = await load('GET /hello', { url: `${helloBase}/hello`, connections: CONFIG.connections });
   m.me = await load('GET /auth/me', {
     url: `${base}/auth/me`,
@@ -366,10 +392,11 @@ async function main() {
   const machineLine = `Machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}, ` +
     `libuv threadpool ${machine.uvThreadpoolSize}; ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
     `1-min load average ${machine.loadAvgAtStart.toFixed(2)} before, ${machine.loadAvgAtEnd.toFixed(2)} after (the bench itself adds ~2).`;
-  const checks = ['login', 'hello', 'me', 'refresh']
-    .map((k) => `${k}: ${m[k].ok2xx} 2xx, ${m[k].non2xx} non-2xx, ${m[k].errors} errors, ${m[k].timeouts} timeouts`)
+  const measured = ['login', 'wrongPassword', 'unknownUser', 'hello', 'me', 'refresh'];
+  const checks = measured
+    .map((k) => `${k}: ${m[k].ok2xx} as expected, ${m[k].non2xx} other, ${m[k].errors} errors, ${m[k].timeouts} timeouts`)
     .join('; ');
-  const valid = ['login', 'hello', 'me', 'refresh'].every((k) => m[k].valid);
+  const valid = measured.every((k) => m[k].valid);
 
   process.stdout.write(`\n${table}\n\n${machineLine}\nChecks: ${checks}\n`);
   if (!valid) process.stdout.write('**Some measurements are INVALID (non-2xx or errors); their figures mean nothing.**\n');

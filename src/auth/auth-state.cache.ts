@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { RevocationFeed, SESSION_INVALIDATED, type SessionInvalidatedEvent } from '../sessions/revocation-feed.service.js';
-import { SESSION_REVOKED, type SessionRevokedEvent } from '../sessions/sessions.service.js';
+import {
+  AUTH_CHANGE_ANNOUNCED, type AuthChangeAnnouncedEvent, SESSION_REVOKED, type SessionRevokedEvent, USER_CHANGED, type UserChangedEvent,
+} from '../common/auth-changes.js';
+import { RevocationFeed } from '../sessions/revocation-feed.service.js';
 import type { AuthContext } from './auth-context.js';
 
 interface Entry {
@@ -63,9 +65,15 @@ export class AuthStateCache {
     this.invalidateSession(event.sessionId);
   }
 
-  @OnEvent(SESSION_INVALIDATED)
-  onInvalidated(event: SessionInvalidatedEvent): void {
-    this.invalidateSession(event.sessionId);
+  @OnEvent(USER_CHANGED)
+  onUserChanged(event: UserChangedEvent): void {
+    this.invalidateUser(event.userId);
+  }
+
+  @OnEvent(AUTH_CHANGE_ANNOUNCED)
+  onAnnounced(event: AuthChangeAnnouncedEvent): void {
+    if (event.kind === 'session') this.invalidateSession(event.id);
+    else this.invalidateUser(event.id);
   }
 
   invalidateSession(sessionId: string): void {

@@ -6,7 +6,9 @@ import type { UserEntity } from '../users/user.entity.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public } from './decorators.js';
-import { type LoginDto, RefreshDto, RegisterDto } from './dto/auth.dto.js';
+import { ChangePasswordDto, EmailDto, type LoginDto, RefreshDto, RegisterDto, ResetPasswordDto, TokenDto } from './dto/auth.dto.js';
+import { EmailVerificationService } from './email-verification.service.js';
+import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginGuard } from './guards/login.guard.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
@@ -16,6 +18,8 @@ export class AuthController {
   constructor(
     private readonly registration: RegistrationService,
     private readonly login: LoginService,
+    private readonly verification: EmailVerificationService,
+    private readonly recovery: PasswordRecoveryService,
   ) {}
 
   @Public()
@@ -51,5 +55,39 @@ export class AuthController {
   @Get('me')
   me(@CurrentAuth() auth: AuthContext): { user: PublicUser } {
     return { user: auth.user };
+  }
+
+  @Public()
+  @Post('email/verify')
+  @HttpCode(200)
+  verifyEmail(@Body() dto: TokenDto): Promise<{ user: PublicUser }> {
+    return this.verification.verify(dto.token);
+  }
+
+  @Public()
+  @Post('email/resend')
+  @HttpCode(202)
+  resendVerification(@Body() dto: EmailDto): void {
+    this.verification.requestResend(dto.email);
+  }
+
+  @Public()
+  @Post('password/forgot')
+  @HttpCode(202)
+  forgotPassword(@Body() dto: EmailDto): void {
+    this.recovery.requestReset(dto.email);
+  }
+
+  @Public()
+  @Post('password/reset')
+  @HttpCode(204)
+  async resetPassword(@Body() dto: ResetPasswordDto): Promise<void> {
+    await this.recovery.reset(dto.token, dto.password);
+  }
+
+  @Post('password/change')
+  @HttpCode(204)
+  async changePassword(@CurrentAuth() auth: AuthContext, @Body() dto: ChangePasswordDto): Promise<void> {
+    await this.recovery.change(auth, dto.currentPassword, dto.newPassword);
   }
 }

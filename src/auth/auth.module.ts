@@ -15,6 +15,10 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { JwksController } from './jwks.controller.js';
 import { LoginService } from './login.service.js';
 import { RegistrationService } from './registration.service.js';
+import { EmailVerificationService } from './email-verification.service.js';
+import { PasswordRecoveryService } from './password-recovery.service.js';
+import { MailModule } from '../mail/mail.module.js';
+import { BackgroundTasks } from '../common/background-tasks.service.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 import { SigningKeysService } from './signing-keys.service.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
@@ -29,6 +33,7 @@ import { LocalStrategy } from './strategies/local.strategy.js';
     JwtModule.register({}),
     UsersModule,
     SessionsModule,
+    MailModule,
   ],
   controllers: [AuthController, AuthRpcController, JwksController],
   providers: [
@@ -38,6 +43,9 @@ import { LocalStrategy } from './strategies/local.strategy.js';
     AuthStateService,
     CredentialsService,
     RegistrationService,
+    EmailVerificationService,
+    PasswordRecoveryService,
+    BackgroundTasks,
     LoginService,
     LocalStrategy,
     JwtStrategy,

@@ -1,9 +1,14 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import type { PublicUser } from '../users/user.mapper.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public } from './decorators.js';
-import { AccessTokenDto, LoginWithUserDto, RegisterDto, RpcLoginDto, RpcRefreshDto } from './dto/auth.dto.js';
+import {
+  AccessTokenDto, EmailDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, TokenDto,
+} from './dto/auth.dto.js';
+import { EmailVerificationService } from './email-verification.service.js';
+import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
 
@@ -13,6 +18,8 @@ export class AuthRpcController {
   constructor(
     private readonly registration: RegistrationService,
     private readonly login: LoginService,
+    private readonly verification: EmailVerificationService,
+    private readonly recovery: PasswordRecoveryService,
   ) {}
 
   @Public()
@@ -51,5 +58,39 @@ export class AuthRpcController {
   @MessagePattern('auth.loginWithUser')
   loginWithUser(@Payload() dto: LoginWithUserDto): Promise<LoginResult> {
     return this.login.loginWithUser(dto.userId, dto.connection);
+  }
+
+  @Public()
+  @MessagePattern('auth.email.verify')
+  verifyEmail(@Payload() dto: TokenDto): Promise<{ user: PublicUser }> {
+    return this.verification.verify(dto.token);
+  }
+
+  @Public()
+  @MessagePattern('auth.email.resend')
+  resendVerification(@Payload() dto: EmailDto): { accepted: true } {
+    this.verification.requestResend(dto.email);
+    return { accepted: true };
+  }
+
+  @Public()
+  @MessagePattern('auth.password.forgot')
+  forgotPassword(@Payload() dto: EmailDto): { accepted: true } {
+    this.recovery.requestReset(dto.email);
+    return { accepted: true };
+  }
+
+  @Public()
+  @MessagePattern('auth.password.reset')
+  async resetPassword(@Payload() dto: ResetPasswordDto): Promise<{ reset: true }> {
+    await this.recovery.reset(dto.token, dto.password);
+    return { reset: true };
+  }
+
+  /** Guarded: the payload's accessToken names the caller, as over REST. */
+  @MessagePattern('auth.password.change')
+  async changePassword(@Payload() dto: RpcChangePasswordDto, @CurrentAuth() auth: AuthContext): Promise<{ changed: true }> {
+    await this.recovery.change(auth, dto.currentPassword, dto.newPassword);
+    return { changed: true };
   }
 }

@@ -38,6 +38,16 @@ export interface AppConfig {
   };
   sessions: { defaultTtl: number; maxTtl: number; refreshReuseInterval: number };
   requireEmailVerification: boolean;
+  mail: {
+    smtpUrl?: string;
+    from: string;
+    /** Where .eml files go when no SMTP_URL is set. */
+    outboxDir: string;
+    pollMs: number;
+    retryBaseMs: number;
+    maxAttempts: number;
+  };
+  tokens: { passwordResetTtl: number; emailVerificationTtl: number };
   logLevel: LogLevel;
 }
 
@@ -49,7 +59,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const vars = plainToInstance(EnvironmentVariables, { ...env });
   const [error] = validateSync(vars, { stopAtFirstError: true });
   if (error) {
-    const shown = error.property.includes('SECRET') || error.property.includes('KEY') ? '' : ` (got "${String(env[error.property])}")`;
+    const secret = ['SECRET', 'KEY', 'SMTP_URL', 'REDIS_URL', 'DATABASE_URL'].some((s) => error.property.includes(s));
+    const shown = secret ? '' : ` (got "${String(env[error.property])}")`;
     throw new ConfigError(`${error.property} ${Object.values(error.constraints ?? {})[0] ?? 'is invalid'}${shown}`);
   }
   if (vars.SESSION_TTL > vars.MAX_SESSION_TTL) {
@@ -76,6 +87,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       refreshReuseInterval: vars.REFRESH_REUSE_INTERVAL,
     },
     requireEmailVerification: vars.REQUIRE_EMAIL_VERIFICATION,
+    mail: {
+      smtpUrl: vars.SMTP_URL,
+      from: vars.MAIL_FROM,
+      outboxDir: resolve(vars.DATA_DIR, 'mail'),
+      pollMs: vars.OUTBOX_POLL_MS,
+      retryBaseMs: vars.OUTBOX_RETRY_BASE_MS,
+      maxAttempts: vars.OUTBOX_MAX_ATTEMPTS,
+    },
+    tokens: { passwordResetTtl: vars.PASSWORD_RESET_TTL, emailVerificationTtl: vars.EMAIL_VERIFICATION_TTL },
     logLevel: vars.LOG_LEVEL,
   };
 }

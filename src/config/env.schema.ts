@@ -64,6 +64,31 @@ export class EnvironmentVariables {
   @Matches(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { message: 'must be an http(s):// URL' })
   APP_URL = 'http://localhost:3000';
 
+  @Transform(emptyToUndefined) @IsOptional()
+  @Matches(/^smtps?:\/\/[^\s]+$/, { message: 'must be an smtp:// or smtps:// URL' })
+  SMTP_URL?: string;
+
+  // An address, optionally with a display name; never CR or LF (header injection).
+  @Matches(/^(?:[^\r\n<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, { message: 'must be an email address, optionally as "Name <address>"' })
+  MAIL_FROM = 'no-reply@localhost';
+
+  @IntRange(60, 86400, ' of seconds')
+  PASSWORD_RESET_TTL = 1800;
+
+  @IntRange(60, 30 * 86400, ' of seconds')
+  EMAIL_VERIFICATION_TTL = 86400;
+
+  /** How often the outbox worker looks for due mail, besides being woken by new mail. */
+  @IntRange(50, 60000, ' of milliseconds')
+  OUTBOX_POLL_MS = 1000;
+
+  /** First retry delay after a failed send; doubles per attempt up to an hour. */
+  @IntRange(10, 3600000, ' of milliseconds')
+  OUTBOX_RETRY_BASE_MS = 2000;
+
+  @IntRange(1, 100)
+  OUTBOX_MAX_ATTEMPTS = 20;
+
   @IsIn(JWT_ALGORITHMS, { message: `must be one of ${JWT_ALGORITHMS.join(', ')}` })
   JWT_ALGORITHM: JwtAlgorithm = 'ES256';
 

@@ -1,23 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Client } from 'pg';
+import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent } from '../common/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 
-/** PostgreSQL NOTIFY channel on which revocations are announced (payload `session:<id>`). */
-export const AUTH_CHANGES_CHANNEL = 'gatehouse_auth_changes';
-/** Emitted for every revocation announced through the database, this instance's own included. */
-export const SESSION_INVALIDATED = 'session.invalidated';
 
-export interface SessionInvalidatedEvent {
-  sessionId: string;
-}
 
 const RECONNECT_MS = [100, 500, 1000, 2000, 5000];
 const DELIVERY_WAIT_MS = 250;
 
 /**
- * Every instance LISTENs for the notifications that revoking statements send (in the statement
- * itself, so a committed revocation is always announced). Caches may trust their state only while
+ * Every instance LISTENs for the notifications that revoking (and user-changing) statements send, in
+ * the statement itself, so a committed change is always announced. Caches may trust their state only while
  * the feed is live. With the embedded database there is only this process: the feed is live at
  * once and local events are all there is.
  */
@@ -56,14 +50,14 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Resolves once this instance has received the notifications for these sessions (or after a short
-   * bound). PostgreSQL signals every listener from the same commit, so when the revoking call
-   * answers, the other instances have been sent the news too.
+   * Resolves once this instance has received these announcements (`session:<id>`, `user:<id>`), or
+   * after a short bound. PostgreSQL signals every listener from the same commit, so when the changing
+   * call answers, the other instances have been sent the news too.
    */
-  awaitDelivery(sessionIds: string[]): Promise<void> {
-    if (!this.client || sessionIds.length === 0) return Promise.resolve();
+  awaitDelivery(keys: string[]): Promise<void> {
+    if (!this.client || keys.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      let pending = sessionIds.length;
+      let pending = keys.length;
       const timer = setTimeout(resolve, DELIVERY_WAIT_MS);
       const done = (): void => {
         pending -= 1;
@@ -72,7 +66,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
           resolve();
         }
       };
-      for (const id of sessionIds) this.waiters.set(id, [...(this.waiters.get(id) ?? []), done]);
+      for (const key of keys) this.waiters.set(key, [...(this.waiters.get(key) ?? []), done]);
     });
   }
 
@@ -96,11 +90,12 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   private deliver(payload: string | undefined): void {
-    const [kind, sessionId] = (payload ?? '').split(':', 2);
-    if (kind !== 'session' || !sessionId) return;
-    this.events.emit(SESSION_INVALIDATED, { sessionId } satisfies SessionInvalidatedEvent);
-    const waiting = this.waiters.get(sessionId);
-    this.waiters.delete(sessionId);
+    const [kind, id] = (payload ?? '').split(':', 2);
+    if ((kind !== 'session' && kind !== 'user') || !id) return;
+    this.events.emit(AUTH_CHANGE_ANNOUNCED, { kind, id } satisfies AuthChangeAnnouncedEvent);
+    const key = `${kind}:${id}`;
+    const waiting = this.waiters.get(key);
+    this.waiters.delete(key);
     for (const done of waiting ?? []) done();
   }
 

@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import { DataSource, IsNull, MoreThan, Repository } from 'typeorm';
+import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
-import { AUTH_CHANGES_CHANNEL, RevocationFeed } from './revocation-feed.service.js';
+import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED, type SessionRevokedEvent } from '../common/auth-changes.js';
+import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
 
 export interface ConnectionInfo {
@@ -29,14 +30,6 @@ export interface PublicSession {
   impersonatorId: string | null;
 }
 
-export const SESSION_REVOKED = 'session.revoked';
-export interface SessionRevokedEvent {
-  type: typeof SESSION_REVOKED;
-  userId: string;
-  sessionId: string;
-  reason: string;
-  at: string;
-}
 
 interface SessionRow {
   id: string;
@@ -70,6 +63,12 @@ function fromRow(row: SessionRow | undefined): Partial<SessionEntity> {
 interface RevokedRow {
   id: string;
   user_id: string;
+}
+
+/** Sessions revoked inside a transaction, to announce once it has committed. */
+export interface RevokedSessions {
+  rows: RevokedRow[];
+  reason: string;
 }
 
 const invalidRefreshToken = (): AppError => new AppError(ErrorCode.INVALID_REFRESH_TOKEN, 'invalid refresh token');
@@ -186,11 +185,31 @@ export class SessionsService {
   }
 
   /**
+   * The same, inside the caller's transaction. The caller hands the result to announceRevoked()
+   * once the transaction has committed (before that, other connections still see the sessions live).
+   */
+  revokeAllForUserIn(em: EntityManager, userId: string, opts: { exceptSessionId?: string; reason: string }): Promise<RevokedSessions> {
+    return this.revokeWhereIn(em, `user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)`, [userId, opts.reason, opts.exceptSessionId ?? null])
+      .then((rows) => ({ rows, reason: opts.reason }));
+  }
+
+  async announceRevoked(revoked: RevokedSessions): Promise<void> {
+    this.emitRevoked(revoked.rows, revoked.reason);
+    await this.feed.awaitDelivery(revoked.rows.map((r) => `session:${r.id}`));
+  }
+
+  /**
    * Revokes the live sessions matching `where` ($2 is the reason). The same statement notifies every
    * instance, so a committed revocation can never go unannounced to their caches.
    */
   private async revokeWhere(where: string, params: unknown[]): Promise<RevokedRow[]> {
-    const rows: RevokedRow[] = await this.dataSource.query(
+    const rows = await this.revokeWhereIn(this.dataSource.manager, where, params);
+    await this.announceRevoked({ rows, reason: String(params[1]) });
+    return rows;
+  }
+
+  private revokeWhereIn(em: EntityManager, where: string, params: unknown[]): Promise<RevokedRow[]> {
+    return em.query(
       `WITH revoked AS (
          UPDATE sessions SET revoked_at = now(), revoke_reason = $2
           WHERE revoked_at IS NULL AND ${where}
@@ -198,12 +217,9 @@ export class SessionsService {
        SELECT id, user_id, pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM revoked`,
       params,
     );
-    this.announceRevoked(rows, String(params[1]));
-    await this.feed.awaitDelivery(rows.map((r) => r.id));
-    return rows;
   }
 
-  private announceRevoked(rows: RevokedRow[], reason: string): void {
+  private emitRevoked(rows: RevokedRow[], reason: string): void {
     const at = new Date().toISOString();
     for (const row of rows) {
       const event: SessionRevokedEvent = { type: SESSION_REVOKED, userId: row.user_id, sessionId: row.id, reason, at };

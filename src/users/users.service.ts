@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
-import { QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
+import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
 import { normalizeEmail, normalizeUsername } from './normalize.js';
 import { UserEntity } from './user.entity.js';
 
@@ -17,14 +19,51 @@ const UNIQUE_VIOLATION = '23505';
 
 @Injectable()
 export class UsersService {
-  constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+  constructor(
+    @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
+    private readonly events: EventEmitter2,
+  ) {}
 
-  findById(id: string): Promise<UserEntity | null> {
-    return this.users.findOneBy({ id });
+  /** The repository, or the one of the caller's transaction (inside which every query must run). */
+  private repo(em?: EntityManager): Repository<UserEntity> {
+    return em ? em.getRepository(UserEntity) : this.users;
   }
 
-  findByEmail(email: string): Promise<UserEntity | null> {
-    return this.users.findOneBy({ email: normalizeEmail(email) });
+  findById(id: string, em?: EntityManager): Promise<UserEntity | null> {
+    return this.repo(em).findOneBy({ id });
+  }
+
+  findByEmail(email: string, em?: EntityManager): Promise<UserEntity | null> {
+    return this.repo(em).findOneBy({ email: normalizeEmail(email) });
+  }
+
+  /** For re-checking the current password of a signed-in user. */
+  findByIdWithPassword(id: string): Promise<UserEntity | null> {
+    return this.users.createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id }).getOne();
+  }
+
+  async updatePasswordHash(em: EntityManager, userId: string, passwordHash: string): Promise<void> {
+    await this.updateAnnounced(em, userId, `password_hash = $2`, [passwordHash]);
+  }
+
+  /** Marks the address verified if it is still the user's address; null when it is not. */
+  async markEmailVerified(em: EntityManager, userId: string, email: string): Promise<UserEntity | null> {
+    const changed = await this.updateAnnounced(em, userId, `email_verified = true`, [], `email = $2`, [email]);
+    return changed ? this.findById(userId, em) : null;
+  }
+
+  /**
+   * Updates one user and announces the change to every instance in the same statement (their
+   * caches of authenticated state drop the user), and to this one at once.
+   */
+  private async updateAnnounced(em: EntityManager, userId: string, set: string, setParams: unknown[], where = 'true', whereParams: unknown[] = []): Promise<boolean> {
+    const rows: unknown[] = await em.query(
+      `WITH changed AS (UPDATE users SET ${set}, updated_at = now() WHERE id = $1 AND ${where} RETURNING id)
+       SELECT id, pg_notify('${AUTH_CHANGES_CHANNEL}', 'user:' || id) FROM changed`,
+      [userId, ...setParams, ...whereParams],
+    );
+    if (rows.length > 0) this.events.emit(USER_CHANGED, { userId } satisfies UserChangedEvent);
+    return rows.length > 0;
   }
 
   /** The one query that reads the password hash: for checking a password at login. */
@@ -39,8 +78,9 @@ export class UsersService {
    * Inserts a user; the unique indexes decide races, so two concurrent sign-ups of one address give
    * one row and one EMAIL_TAKEN. A single INSERT leaves nothing half-written on failure.
    */
-  async create(input: NewUser): Promise<UserEntity> {
-    const user = this.users.create({
+  async create(input: NewUser, em?: EntityManager): Promise<UserEntity> {
+    const repo = this.repo(em);
+    const user = repo.create({
       email: normalizeEmail(input.email),
       username: input.username === undefined ? null : normalizeUsername(input.username),
       passwordHash: input.passwordHash,
@@ -50,7 +90,7 @@ export class UsersService {
     });
     try {
       // insert() fills in the generated id and timestamps on the entity.
-      await this.users.insert(user);
+      await repo.insert(user);
       return user;
     } catch (error) {
       throw uniqueViolationToAppError(error) ?? error;

@@ -1,6 +1,8 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
@@ -63,6 +65,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: Om
     RPC_HOST: '127.0.0.1',
     RPC_PORT: String(rpcPort),
     DATABASE_POOL_SIZE: '5',
+    // Mail goes to files here unless a test points SMTP_URL at its sink.
+    DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
+    OUTBOX_POLL_MS: '100',
+    OUTBOX_RETRY_BASE_MS: '100',
     ...env,
   });
   const { app } = await createGatehouseApp({ ...options, config });

@@ -68,3 +68,34 @@ export class LoginWithUserDto {
   @ConnectionField()
   connection?: ConnectionDto;
 }
+
+export class TokenDto {
+  @IsString() @MaxLength(512)
+  token: string;
+}
+
+export class EmailDto {
+  @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
+  email: string;
+}
+
+export class ResetPasswordDto {
+  @IsString() @MaxLength(512)
+  token: string;
+
+  @IsNewPassword()
+  password: string;
+}
+
+export class ChangePasswordDto {
+  @IsPasswordInput()
+  currentPassword: string;
+
+  @IsNewPassword()
+  newPassword: string;
+}
+
+export class RpcChangePasswordDto extends ChangePasswordDto {
+  @IsString() @MaxLength(8192)
+  accessToken: string;
+}

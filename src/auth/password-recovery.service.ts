@@ -1,0 +1,97 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
+import { BackgroundTasks } from '../common/background-tasks.service.js';
+import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { MailOutbox } from '../mail/mail-outbox.service.js';
+import { RevocationFeed } from '../sessions/revocation-feed.service.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import { PasswordHasher } from '../users/password-hasher.service.js';
+import { UsersService } from '../users/users.service.js';
+import type { AuthContext } from './auth-context.js';
+import { invalidToken } from './email-verification.service.js';
+
+/** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
+@Injectable()
+export class PasswordRecoveryService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersService,
+    private readonly sessions: SessionsService,
+    private readonly hasher: PasswordHasher,
+    private readonly outbox: MailOutbox,
+    private readonly feed: RevocationFeed,
+    private readonly background: BackgroundTasks,
+  ) {}
+
+  /**
+   * Answers at once, whatever the address (same answer, same time). For a known address: a new token
+   * voids the older ones, and the mail goes out unless the address is throttled.
+   */
+  requestReset(email: string): void {
+    this.background.run('password reset request', async () => {
+      const queued = await this.dataSource.transaction(async (em) => {
+        const user = await this.users.findByEmail(email, em);
+        if (!user) return false;
+        if (!(await this.outbox.mayQueue(em, user.email, 'password_reset'))) return false;
+        await em.query(`UPDATE password_reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, [user.id]);
+        const token = generateOpaqueToken();
+        await em.query(
+          `INSERT INTO password_reset_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`,
+          [sha256Hex(token), user.id, this.config.tokens.passwordResetTtl],
+        );
+        await this.outbox.queuePasswordReset(em, user.email, token);
+        return true;
+      });
+      if (queued) this.outbox.wakeWorker();
+    });
+  }
+
+  /**
+   * Sets a new password with a reset token and signs the user out everywhere. The new password is
+   * validated before this is called, so a refused password never consumes the token. Returns no
+   * tokens (no auto-login) and leaves a deactivated account deactivated.
+   */
+  async reset(token: string, password: string): Promise<void> {
+    const passwordHash = await this.hasher.hash(password);
+    const { userId, revoked } = await this.dataSource.transaction(async (em) => {
+      const used: Array<{ user_id: string }> = await em.query(
+        `UPDATE password_reset_tokens SET used_at = now()
+          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
+          RETURNING user_id`,
+        [sha256Hex(token)],
+      );
+      const row = used[0];
+      if (!row) throw invalidToken();
+      const user = await this.users.findById(row.user_id, em);
+      if (!user) throw invalidToken();
+      await this.users.updatePasswordHash(em, user.id, passwordHash);
+      const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { reason: 'password_reset' });
+      await this.outbox.queuePasswordChanged(em, user.email);
+      return { userId: user.id, revoked: revokedSessions };
+    });
+    await this.sessions.announceRevoked(revoked);
+    await this.feed.awaitDelivery([`user:${userId}`]);
+    this.outbox.wakeWorker();
+  }
+
+  /** Changes the password of the caller, who proves the current one; every other session ends. */
+  async change(auth: AuthContext, currentPassword: string, newPassword: string): Promise<void> {
+    if (auth.isImpersonated) throw new AppError(ErrorCode.FORBIDDEN, 'an impersonated session cannot change the password');
+    const user = await this.users.findByIdWithPassword(auth.userId);
+    if (!user || !(await this.hasher.verify(user.passwordHash, currentPassword))) throw invalidCredentials();
+    const passwordHash = await this.hasher.hash(newPassword);
+    const revoked = await this.dataSource.transaction(async (em) => {
+      await this.users.updatePasswordHash(em, user.id, passwordHash);
+      const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { exceptSessionId: auth.sessionId, reason: 'password_changed' });
+      await this.outbox.queuePasswordChanged(em, user.email);
+      return revokedSessions;
+    });
+    await this.sessions.announceRevoked(revoked);
+    await this.feed.awaitDelivery([`user:${user.id}`]);
+    this.outbox.wakeWorker();
+  }
+}

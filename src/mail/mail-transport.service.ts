@@ -1,0 +1,62 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import nodemailer, { type Transporter } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+
+export interface OutgoingMail {
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/**
+ * Delivers one mail: over SMTP when SMTP_URL is set; otherwise as an .eml file under DATA_DIR/mail
+ * with its links logged, so the quick start needs no mail server.
+ */
+@Injectable()
+export class MailTransport implements OnApplicationShutdown {
+  private readonly logger = new Logger('Mail');
+  private readonly transporter: Transporter;
+  private readonly toFiles: boolean;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.toFiles = !config.mail.smtpUrl;
+    this.transporter = config.mail.smtpUrl
+      ? nodemailer.createTransport({
+          url: config.mail.smtpUrl,
+          // Short of the outbox lock (2 minutes), so a slow server never leads to a second send.
+          connectionTimeout: 10_000,
+          greetingTimeout: 10_000,
+          socketTimeout: 30_000,
+        } as SMTPTransport.Options)
+      : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  }
+
+  async send(mail: OutgoingMail): Promise<void> {
+    const info = (await this.transporter.sendMail({
+      from: this.config.mail.from,
+      to: mail.to,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      // One id per outbox row: a receiver can tell a resend from a new mail.
+      messageId: `<${mail.id}@gatehouse>`,
+    })) as { message?: Buffer };
+    if (this.toFiles && info.message) {
+      await mkdir(this.config.mail.outboxDir, { recursive: true });
+      const file = join(this.config.mail.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}.eml`);
+      await writeFile(file, info.message);
+      // Development only (no SMTP_URL): the links are what a developer needs to go on.
+      const links = mail.text.match(/https?:\/\/\S+/g) ?? [];
+      this.logger.log(`mail "${mail.subject}" to ${mail.to} written to ${file}${links.length ? `; link: ${links.join(' ')}` : ''}`);
+    }
+  }
+
+  onApplicationShutdown(): void {
+    this.transporter.close();
+  }
+}

@@ -1,0 +1,73 @@
+/** The mails gatehouse sends, rendered as text and HTML. Links are built from APP_URL only. */
+export type MailKind = 'verify_email' | 'account_exists' | 'password_reset' | 'password_changed';
+
+export interface RenderedMail {
+  kind: MailKind;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (value: string): string =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+function page(paragraphs: string[], action?: { label: string; url: string }): string {
+  const body = paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n    ');
+  const button = action
+    ? `\n    <p><a href="${escapeHtml(action.url)}" style="display:inline-block;padding:10px 16px;background:#1f2937;color:#ffffff;text-decoration:none;border-radius:4px">${escapeHtml(action.label)}</a></p>\n    <p style="font-size:12px;color:#6b7280">Or paste this link into your browser: ${escapeHtml(action.url)}</p>`
+    : '';
+  return `<!doctype html>\n<html>\n  <body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111827">\n    ${body}${button}\n  </body>\n</html>\n`;
+}
+
+const minutes = (seconds: number): string => (seconds % 3600 === 0 ? `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}` : `${Math.round(seconds / 60)} minutes`);
+
+export function verifyEmailMail(link: string, ttlSeconds: number): RenderedMail {
+  const lines = ['Please confirm your email address.', `The link works once and expires in ${minutes(ttlSeconds)}.`, 'If you did not create an account, you can ignore this mail.'];
+  return {
+    kind: 'verify_email',
+    subject: 'Confirm your email address',
+    text: `${lines[0]}\n\n${link}\n\n${lines[1]}\n${lines[2]}\n`,
+    html: page(lines, { label: 'Confirm my address', url: link }),
+  };
+}
+
+export function accountExistsMail(resetLink: string): RenderedMail {
+  const lines = [
+    'Someone tried to create an account with this email address, but it already has one.',
+    'If that was you, sign in instead. If you forgot your password, you can reset it:',
+    'If it was not you, you can ignore this mail: nothing has changed.',
+  ];
+  return {
+    kind: 'account_exists',
+    subject: 'You already have an account',
+    text: `${lines[0]}\n\n${lines[1]}\n${resetLink}\n\n${lines[2]}\n`,
+    html: page(lines, { label: 'Reset my password', url: resetLink }),
+  };
+}
+
+export function passwordResetMail(link: string, ttlSeconds: number): RenderedMail {
+  const lines = [
+    'A password reset was requested for your account.',
+    `The link works once and expires in ${minutes(ttlSeconds)}. Asking again voids this link.`,
+    'If you did not ask for it, ignore this mail: your password stays as it is.',
+  ];
+  return {
+    kind: 'password_reset',
+    subject: 'Reset your password',
+    text: `${lines[0]}\n\n${link}\n\n${lines[1]}\n${lines[2]}\n`,
+    html: page(lines, { label: 'Choose a new password', url: link }),
+  };
+}
+
+export function passwordChangedMail(forgotLink: string): RenderedMail {
+  const lines = [
+    'The password of your account was just changed, and your other sessions were signed out.',
+    'If that was not you, reset your password now and review your sessions:',
+  ];
+  return {
+    kind: 'password_changed',
+    subject: 'Your password was changed',
+    text: `${lines[0]}\n\n${lines[1]}\n${forgotLink}\n`,
+    html: page(lines, { label: 'Reset my password', url: forgotLink }),
+  };
+}

@@ -20,6 +20,8 @@ const shared = {
 
 /** @type {import('jest').Config} */
 module.exports = {
+  // A global option (ignored inside projects): e2e tests boot apps and wait for mail.
+  testTimeout: 60000,
   projects: [
     { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
     {
@@ -29,7 +31,6 @@ module.exports = {
       testRegex: '\\.(e2e|int)-spec\\.ts$',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { BackgroundTasks } from '../common/background-tasks.service.js';
 import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
+import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
@@ -39,7 +40,7 @@ export class EmailVerificationService {
 
   async verify(token: string): Promise<{ user: PublicUser }> {
     const user = await this.dataSource.transaction(async (em) => {
-      const used: Array<{ user_id: string; email: string }> = await em.query(
+      const used = await updateReturning<{ user_id: string; email: string }>(em,
         `UPDATE email_verification_tokens SET used_at = now()
           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
           RETURNING user_id, email`,

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
 import { BackgroundTasks } from '../common/background-tasks.service.js';
 import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
+import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
@@ -58,7 +59,7 @@ export class PasswordRecoveryService {
   async reset(token: string, password: string): Promise<void> {
     const passwordHash = await this.hasher.hash(password);
     const { userId, revoked } = await this.dataSource.transaction(async (em) => {
-      const used: Array<{ user_id: string }> = await em.query(
+      const used = await updateReturning<{ user_id: string }>(em,
         `UPDATE password_reset_tokens SET used_at = now()
           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
           RETURNING user_id`,

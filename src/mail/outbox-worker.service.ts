@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MAIL_QUEUED } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.service.js';
@@ -51,7 +52,7 @@ export class OutboxWorker implements OnApplicationBootstrap, OnApplicationShutdo
 
   /** Claims and sends one batch; returns how many mails it handled. */
   async drainOnce(): Promise<number> {
-    const rows: ClaimedMail[] = await this.dataSource.query(
+    const rows = await updateReturning<ClaimedMail>(this.dataSource.manager,
       `UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, locked_until = now() + interval '2 minutes'
         WHERE id IN (
           SELECT id FROM mail_outbox

@@ -94,6 +94,8 @@ describe('account mail through the outbox, over a real SMTP server', () => {
     expect(resetMail.subject).toBe('Reset your password');
     expect(resetMail.links[0]).toMatch(new RegExp(`^${APP_URL}/reset-password\\?token=`));
     const token = tokenOf(resetMail.links[0]);
+    const stored = await t.db.query('SELECT token_hash FROM password_reset_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = $1', [u.email]);
+    expect(stored).toEqual([{ token_hash: sha256Hex(token) }]);
 
     // A password that fails the rules is refused and does not consume the token.
     const weak = await t.http().post('/auth/password/reset').send({ token, password: 'short' }).expect(400);

@@ -12,6 +12,7 @@ import { AuthStateCache } from './auth-state.cache.js';
 import { AuthStateService } from './auth-state.service.js';
 import { CredentialsService } from './credentials.service.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
+import { RolesGuard } from './guards/roles.guard.js';
 import { JwksController } from './jwks.controller.js';
 import { LoginService } from './login.service.js';
 import { RegistrationService } from './registration.service.js';
@@ -50,7 +51,9 @@ import { LocalStrategy } from './strategies/local.strategy.js';
     LocalStrategy,
     JwtStrategy,
     VerifiedTokensCache,
+    // In this order: identify the caller, then check its roles.
     { provide: APP_GUARD, useClass: JwtAuthGuard },
+    { provide: APP_GUARD, useClass: RolesGuard },
   ],
 })
 export class AuthModule {}

@@ -2,6 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { createPrivateKey, createSecretKey, KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
+import { normalizeEmail, passwordProblems } from '../users/normalize.js';
 import { EnvironmentVariables, JwtAlgorithm, LogLevel } from './env.schema.js';
 
 /** Thrown for a bad environment; its message is the one line printed before the process stops. */
@@ -48,6 +49,8 @@ export interface AppConfig {
     maxAttempts: number;
   };
   tokens: { passwordResetTtl: number; emailVerificationTtl: number };
+  /** When both variables are set: this user exists at start, with role admin and a verified email. */
+  bootstrapAdmin?: { email: string; password: string };
   logLevel: LogLevel;
 }
 
@@ -96,6 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxAttempts: vars.OUTBOX_MAX_ATTEMPTS,
     },
     tokens: { passwordResetTtl: vars.PASSWORD_RESET_TTL, emailVerificationTtl: vars.EMAIL_VERIFICATION_TTL },
+    bootstrapAdmin: bootstrapAdmin(vars),
     logLevel: vars.LOG_LEVEL,
   };
 }
@@ -126,6 +130,16 @@ function jwtKeys(vars: EnvironmentVariables): { privateKey?: KeyObject; secret?:
     throw new ConfigError('JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits for RS256');
   }
   return { privateKey: key };
+}
+
+function bootstrapAdmin(vars: EnvironmentVariables): AppConfig['bootstrapAdmin'] {
+  const { BOOTSTRAP_ADMIN_EMAIL: email, BOOTSTRAP_ADMIN_PASSWORD: password } = vars;
+  if (!email && !password) return undefined;
+  if (!email || !password) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together: set both or neither');
+  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL must be an email address');
+  const problem = passwordProblems(password)[0];
+  if (problem) throw new ConfigError(`BOOTSTRAP_ADMIN_PASSWORD: ${problem}`);
+  return { email: normalizeEmail(email), password };
 }
 
 export function parseRedisUrl(url: string): RedisConnection {

@@ -89,6 +89,12 @@ export class EnvironmentVariables {
   @IntRange(1, 100)
   OUTBOX_MAX_ATTEMPTS = 20;
 
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  BOOTSTRAP_ADMIN_EMAIL?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  BOOTSTRAP_ADMIN_PASSWORD?: string;
+
   @IsIn(JWT_ALGORITHMS, { message: `must be one of ${JWT_ALGORITHMS.join(', ')}` })
   JWT_ALGORITHM: JwtAlgorithm = 'ES256';
 

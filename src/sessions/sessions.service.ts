@@ -6,6 +6,8 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
 import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED, type SessionRevokedEvent } from '../common/auth-changes.js';
+import { USER_DEACTIVATED, type UserEvent } from '../common/events.js';
+import { OnEvent } from '@nestjs/event-emitter';
 import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
 
@@ -182,6 +184,12 @@ export class SessionsService {
   async revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }): Promise<number> {
     const rows = await this.revokeWhere(`user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)`, [userId, opts.reason, opts.exceptSessionId ?? null]);
     return rows.length;
+  }
+
+  /** A deactivated user's sessions all end at once (awaited by the deactivating call). */
+  @OnEvent(USER_DEACTIVATED, { promisify: true })
+  async onUserDeactivated(event: UserEvent): Promise<void> {
+    await this.revokeAllForUser(event.userId, { reason: 'user_deactivated' });
   }
 
   /**

@@ -2,13 +2,15 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { PasswordHasher } from './password-hasher.service.js';
 import { UserEntity } from './user.entity.js';
+import { AdminUsersController } from './admin-users.controller.js';
+import { BootstrapAdmin } from './bootstrap-admin.service.js';
 import { UsersRpcController } from './users.rpc.controller.js';
 import { UsersService } from './users.service.js';
 
 @Module({
   imports: [TypeOrmModule.forFeature([UserEntity])],
-  controllers: [UsersRpcController],
-  providers: [UsersService, PasswordHasher],
+  controllers: [AdminUsersController, UsersRpcController],
+  providers: [UsersService, PasswordHasher, BootstrapAdmin],
   exports: [UsersService, PasswordHasher],
 })
 export class UsersModule {}

@@ -17,6 +17,16 @@ export class UsersRpcController {
     return user ? toPublicUser(user) : null;
   }
 
+  @MessagePattern('users.deactivate')
+  async deactivate(@Payload() dto: UserIdDto): Promise<{ user: PublicUser }> {
+    return { user: toPublicUser(await this.users.setDeactivated(dto.id, true)) };
+  }
+
+  @MessagePattern('users.activate')
+  async activate(@Payload() dto: UserIdDto): Promise<{ user: PublicUser }> {
+    return { user: toPublicUser(await this.users.setDeactivated(dto.id, false)) };
+  }
+
   @MessagePattern('users.findByEmail')
   async findByEmail(@Payload() dto: UserEmailDto): Promise<PublicUser | null> {
     const user = await this.users.findByEmail(dto.email);

@@ -4,6 +4,9 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
+import { notFound, validationFailed } from '../common/app-error.js';
+import { USER_ACTIVATED, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
+import { PublicUser, toPublicUser } from './user.mapper.js';
 import { normalizeEmail, normalizeUsername } from './normalize.js';
 import { UserEntity } from './user.entity.js';
 
@@ -52,6 +55,59 @@ export class UsersService {
     return changed ? this.findById(userId, em) : null;
   }
 
+  /** Admin listing, newest first, with an opaque cursor; email and username match exactly after normalisation. */
+  async list(q: { email?: string; username?: string; limit?: number; cursor?: string }): Promise<{ items: PublicUser[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 50;
+    // Ordered on millisecond times: the cursor carries a JavaScript Date, PostgreSQL keeps microseconds.
+    const query = this.users.createQueryBuilder('u')
+      .orderBy(`date_trunc('milliseconds', u.created_at)`, 'DESC')
+      .addOrderBy('u.id', 'DESC')
+      .limit(limit + 1);
+    if (q.email !== undefined) query.andWhere('u.email = :email', { email: normalizeEmail(q.email) });
+    if (q.username !== undefined) query.andWhere('u.username = :username', { username: normalizeUsername(q.username) });
+    if (q.cursor !== undefined) {
+      const { createdAt, id } = decodeCursor(q.cursor);
+      query.andWhere(`(date_trunc('milliseconds', u.created_at), u.id) < (:createdAt, :id)`, { createdAt, id });
+    }
+    const rows = await query.getMany();
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return { items: items.map(toPublicUser), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  /**
+   * Deactivates or re-activates an account. Deactivation is awaited by its listeners (every session
+   * of the user is revoked) before this returns; login then answers USER_DEACTIVATED.
+   */
+  async setDeactivated(id: string, deactivated: boolean, actorId?: string): Promise<UserEntity> {
+    const changed = await this.dataSource().transaction((em) =>
+      this.updateAnnounced(em, id, deactivated ? `deactivated_at = coalesce(deactivated_at, now())` : `deactivated_at = NULL`, []));
+    if (!changed) throw notFound('user not found');
+    const event: UserEvent = { type: deactivated ? USER_DEACTIVATED : USER_ACTIVATED, userId: id, at: new Date().toISOString(), actorId };
+    await this.events.emitAsync(event.type, event);
+    const user = await this.findById(id);
+    if (!user) throw notFound('user not found');
+    return user;
+  }
+
+  async setRoles(id: string, roles: string[]): Promise<UserEntity> {
+    const changed = await this.dataSource().transaction((em) => this.updateAnnounced(em, id, `roles = $2`, [roles]));
+    if (!changed) throw notFound('user not found');
+    const user = await this.findById(id);
+    if (!user) throw notFound('user not found');
+    return user;
+  }
+
+  /** Adds the admin role and marks the address verified (bootstrap admin). */
+  async ensureAdmin(id: string): Promise<void> {
+    await this.dataSource().transaction((em) =>
+      this.updateAnnounced(em, id, `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true`, []));
+  }
+
+  private dataSource(): Repository<UserEntity>['manager'] {
+    return this.users.manager;
+  }
+
   /**
    * Updates one user and announces the change to every instance in the same statement (their
    * caches of authenticated state drop the user), and to this one at once.
@@ -96,6 +152,19 @@ export class UsersService {
       throw uniqueViolationToAppError(error) ?? error;
     }
   }
+}
+
+function encodeCursor(user: UserEntity): string {
+  return Buffer.from(`${user.createdAt.toISOString()}|${user.id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(createdAt.getTime())) {
+    throw validationFailed('validation failed', [{ field: 'cursor', messages: ['cursor is not valid'] }]);
+  }
+  return { createdAt, id };
 }
 
 function uniqueViolationToAppError(error: unknown): AppError | undefined {

@@ -1,0 +1,22 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AppError, ErrorCode } from '../../common/app-error.js';
+import { ROLES } from '../decorators.js';
+import { authContextOf } from './jwt-auth.guard.js';
+
+/**
+ * Enforces @Roles() after JwtAuthGuard has identified the caller. The roles are the user's current
+ * ones (read with the live session), not the token's, so a demoted admin loses access at once.
+ */
+@Injectable()
+export class RolesGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const required = this.reflector.getAllAndOverride<string[] | undefined>(ROLES, [context.getHandler(), context.getClass()]);
+    if (!required || required.length === 0) return true;
+    const auth = authContextOf(context);
+    if (!required.some((role) => auth.roles.includes(role))) throw new AppError(ErrorCode.FORBIDDEN, 'insufficient role');
+    return true;
+  }
+}

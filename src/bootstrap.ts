@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { GatehouseModule } from './app.module.js';
+import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
 import { AppConfig, loadConfig } from './config/app-config.js';
 import type { LogLevel } from './config/env.schema.js';
 import type { GatehouseOptions } from './gatehouse-options.js';
@@ -43,9 +44,9 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
     { inheritAppConfig: true },
   );
   if (config.redis) {
-    const { host, port, db, username, password, tls } = config.redis;
+    const { host, port, db, username, password, tls, prefix } = config.redis;
     app.connectMicroservice<MicroserviceOptions>(
-      { transport: Transport.REDIS, options: { host, port, db, username, password, ...(tls ? { tls: {} } : {}) } },
+      { strategy: new ClaimingRedisServer({ host, port, db, username, password, ...(tls ? { tls: {} } : {}) }, prefix) },
       { inheritAppConfig: true },
     );
   }

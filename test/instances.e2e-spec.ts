@@ -8,8 +8,10 @@ describe('two instances on one database', () => {
   let b: TestApp;
 
   beforeAll(async () => {
-    a = await startTestApp();
-    b = await startTestApp();
+    // One deployment: both instances share the Redis prefix.
+    const env = { REDIS_PREFIX: `gatehouse-test-multi-${process.pid}` };
+    a = await startTestApp(env);
+    b = await startTestApp(env);
   });
   afterAll(async () => {
     await a.close();
@@ -65,6 +67,19 @@ describe('two instances on one database', () => {
     // And it reconnects by itself.
     for (let i = 0; i < 100 && b.app.get(RevocationFeed).generation === undefined; i += 1) await sleep(50);
     expect(b.app.get(RevocationFeed).generation).toBeDefined();
+  });
+
+  it('each message over Redis is handled by exactly one instance, though both are subscribed', async () => {
+    const s = await loginOn(a);
+    const me = await a.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
+    const userId: string = me.body.user.id;
+    const replies = await Promise.all(Array.from({ length: 10 }, () => a.rpc.redis.send<{ sessionId: string }>('auth.loginWithUser', { userId })));
+    expect(new Set(replies.map((r) => r.sessionId)).size).toBe(10);
+    const rows = await a.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [userId]);
+    expect(rows[0].n).toBe(11);
+    // And a refresh over Redis rotates once: the reply is the winner's, never a loser's refusal.
+    const next = await b.rpc.redis.send<{ tokens: { refreshToken: string } }>('auth.refresh', { refreshToken: s.refreshToken });
+    expect(next.tokens.refreshToken).not.toBe(s.refreshToken);
   });
 
   it('a refresh race across both instances yields exactly one new token', async () => {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { RevocationFeed } from '../src/sessions/revocation-feed.service';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
@@ -67,6 +68,19 @@ describe('two instances on one database', () => {
     // And it reconnects by itself.
     for (let i = 0; i < 100 && b.app.get(RevocationFeed).generation === undefined; i += 1) await sleep(50);
     expect(b.app.get(RevocationFeed).generation).toBeDefined();
+  });
+
+  it('notices a listener connection that silently stops delivering (its ping is not answered) and reconnects', async () => {
+    const feed = b.app.get(RevocationFeed);
+    const before = feed.generation;
+    expect(before).toBeDefined();
+    const client = (feed as unknown as { client?: { connection: { stream: Socket } } }).client;
+    // Like a half-open TCP connection: nothing more is read from it, and nothing fails.
+    client?.connection.stream.pause();
+    for (let i = 0; i < 100 && feed.generation === before; i += 1) await sleep(50);
+    expect(feed.generation).not.toBe(before);
+    for (let i = 0; i < 100 && feed.generation === undefined; i += 1) await sleep(50);
+    expect(feed.generation).toBeGreaterThan(before!);
   });
 
   it('each message over Redis is handled by exactly one instance, though both are subscribed', async () => {

@@ -15,6 +15,11 @@ interface Entry {
   generation: number;
 }
 
+export interface CacheSnapshot {
+  invalidations: number;
+  generation: number | undefined;
+}
+
 /** How long a session's state is trusted without asking the database, at most. */
 export const AUTH_STATE_TTL_MS = 30_000;
 const MAX_ENTRIES = 50_000;
@@ -32,11 +37,11 @@ export class AuthStateCache {
   constructor(private readonly feed: RevocationFeed) {}
 
   /**
-   * Read before loading state from the database and handed back to set(): if any invalidation
-   * happened in between, the loaded state may predate it and is not cached.
+   * Taken before loading state from the database and handed back to set(): if any invalidation
+   * happened in between, or the feed had a gap, the loaded state may predate a change and is not cached.
    */
-  get epoch(): number {
-    return this.invalidations;
+  snapshot(): CacheSnapshot {
+    return { invalidations: this.invalidations, generation: this.feed.generation };
   }
 
   get(sessionId: string, now = Date.now()): Omit<AuthContext, 'claims'> | undefined {
@@ -49,9 +54,9 @@ export class AuthStateCache {
     return entry.context;
   }
 
-  set(context: Omit<AuthContext, 'claims'>, sessionExpiresAt: Date, epoch: number, now = Date.now()): void {
+  set(context: Omit<AuthContext, 'claims'>, sessionExpiresAt: Date, before: CacheSnapshot, now = Date.now()): void {
     const generation = this.feed.generation;
-    if (generation === undefined || epoch !== this.invalidations) return;
+    if (generation === undefined || generation !== before.generation || before.invalidations !== this.invalidations) return;
     if (this.entries.size >= MAX_ENTRIES) {
       // Maps iterate in insertion order: drop the oldest entry.
       const oldest = this.entries.keys().next().value;

@@ -26,7 +26,7 @@ export class AuthStateService {
       if (cached.userId !== sub) throw unauthorized('session is no longer valid');
       return { ...cached, claims };
     }
-    const epoch = this.cache.epoch;
+    const before = this.cache.snapshot();
     const [session, user] = await Promise.all([this.sessions.findLive(sid, sub), this.users.findById(sub)]);
     if (!session || !user || user.deactivatedAt) throw unauthorized('session is no longer valid');
     const context: Omit<AuthContext, 'claims'> = {
@@ -38,7 +38,7 @@ export class AuthStateService {
       impersonatorId: session.impersonatorId,
       user: toPublicUser(user),
     };
-    this.cache.set(context, session.expiresAt, epoch);
+    this.cache.set(context, session.expiresAt, before);
     return { ...context, claims };
   }
 }

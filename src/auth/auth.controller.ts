@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Req, Res, UseGuards } from '@nes
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { connectionOf } from '../common/http-connection.js';
 import type { PublicUser } from '../users/user.mapper.js';
-import type { UserEntity } from '../users/user.entity.js';
+import type { VerifiedUser } from './credentials.service.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public } from './decorators.js';
@@ -34,16 +34,20 @@ export class AuthController {
   @UseGuards(LoginGuard)
   @Post('login')
   @HttpCode(200)
-  signIn(@Req() request: FastifyRequest & { user: UserEntity; body: LoginDto }): Promise<LoginResult> {
+  signIn(@Req() request: FastifyRequest & { user: VerifiedUser; body: LoginDto }): Promise<LoginResult> {
     // The body was validated into a LoginDto by LoginGuard, before the password check.
-    return this.login.startSession(request.user, { ttl: request.body.ttl, connection: connectionOf(request) });
+    return this.login.startSession(request.user.user, {
+      ttl: request.body.ttl,
+      connection: connectionOf(request),
+      checkedPasswordHash: request.user.checkedPasswordHash,
+    });
   }
 
   @Public()
   @Post('refresh')
   @HttpCode(200)
-  refresh(@Body() dto: RefreshDto): Promise<LoginResult> {
-    return this.login.refresh(dto.refreshToken);
+  refresh(@Body() dto: RefreshDto, @Req() request: FastifyRequest): Promise<LoginResult> {
+    return this.login.refresh(dto.refreshToken, connectionOf(request));
   }
 
   @Post('logout')

@@ -37,7 +37,7 @@ export class AuthRpcController {
   @Public()
   @MessagePattern('auth.refresh')
   refresh(@Payload() dto: RpcRefreshDto): Promise<LoginResult> {
-    return this.login.refresh(dto.refreshToken);
+    return this.login.refresh(dto.refreshToken, dto.connection);
   }
 
   /** Guarded: the payload's accessToken is verified exactly as a bearer header over REST. */

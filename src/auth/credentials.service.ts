@@ -5,6 +5,12 @@ import { PasswordHasher } from '../users/password-hasher.service.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 
+/** A user who proved the password; the hash checked is kept for the session insert's guard. */
+export interface VerifiedUser {
+  user: Omit<UserEntity, 'passwordHash'>;
+  checkedPasswordHash: string;
+}
+
 export interface PasswordLogin {
   email?: string;
   username?: string;
@@ -20,7 +26,7 @@ export class CredentialsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  async verify(login: PasswordLogin): Promise<UserEntity> {
+  async verify(login: PasswordLogin): Promise<VerifiedUser> {
     const user = await this.users.findByLoginWithPassword(login);
     // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
     const ok = await this.hasher.verify(user?.passwordHash, login.password);
@@ -30,6 +36,8 @@ export class CredentialsService {
     if (this.config.requireEmailVerification && !user.emailVerified) {
       throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'the email address is not verified');
     }
-    return user;
+    const { passwordHash, ...rest } = user;
+    // The hash leaves this service only as the session insert's guard, never on the user object.
+    return { user: rest, checkedPasswordHash: passwordHash };
   }
 }

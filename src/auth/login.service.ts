@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { AppError, ErrorCode, notFound } from '../common/app-error.js';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppError, ErrorCode, invalidCredentials, notFound } from '../common/app-error.js';
 import { ConnectionInfo, SessionsService } from '../sessions/sessions.service.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
@@ -21,10 +23,13 @@ export interface LoginResult {
   user: PublicUser;
 }
 
+const deactivated = (): AppError => new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
+
 /** Turns a proven identity into a session and a token pair; refreshes and ends sessions. */
 @Injectable()
 export class LoginService {
   constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly credentials: CredentialsService,
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
@@ -32,31 +37,50 @@ export class LoginService {
   ) {}
 
   async loginWithPassword(login: PasswordLogin & { ttl?: number }, connection?: ConnectionInfo): Promise<LoginResult> {
-    const user = await this.credentials.verify(login);
-    return this.startSession(user, { ttl: login.ttl, connection });
+    const { user, checkedPasswordHash } = await this.credentials.verify(login);
+    return this.startSession(user, { ttl: login.ttl, connection, checkedPasswordHash });
   }
 
   /** For trusted callers: a session for a user without a password (accounts-js's loginWithUser). */
   async loginWithUser(userId: string, connection?: ConnectionInfo): Promise<LoginResult> {
     const user = await this.users.findById(userId);
     if (!user) throw notFound('user not found');
-    if (user.deactivatedAt) throw new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
+    if (user.deactivatedAt) throw deactivated();
     return this.startSession(user, { connection });
   }
 
-  async startSession(user: UserEntity, opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string }): Promise<LoginResult> {
-    const { session, refreshToken } = await this.sessions.create(user.id, opts);
-    return this.result(toPublicUser(user), session, refreshToken);
+  /**
+   * Opens the session. With `checkedPasswordHash` (a password login), the session is refused if the
+   * password changed since it was checked; any session is refused if the user was deactivated.
+   */
+  async startSession(
+    user: Omit<UserEntity, 'passwordHash'>,
+    opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string; checkedPasswordHash?: string },
+  ): Promise<LoginResult> {
+    const issued = await this.sessions.create(user.id, opts);
+    if (!issued) throw opts.checkedPasswordHash ? invalidCredentials() : deactivated();
+    return this.result(toPublicUser(user), issued.session, issued.refreshToken);
   }
 
-  async refresh(refreshToken: string): Promise<LoginResult> {
-    const { session, refreshToken: next } = await this.sessions.rotateRefreshToken(refreshToken);
-    const user = await this.users.findById(session.userId);
-    if (!user || user.deactivatedAt) {
-      await this.sessions.revoke(session.id, 'user_deactivated');
+  /**
+   * Rotates the refresh token and issues the new pair in one transaction: if anything fails before
+   * the answer is ready, the presented token is not used up and the client can simply retry.
+   */
+  async refresh(refreshToken: string, connection?: ConnectionInfo): Promise<LoginResult> {
+    const outcome = await this.dataSource.transaction(async (em): Promise<LoginResult | { sessionId: string } | null> => {
+      const rotated = await this.sessions.rotateRefreshToken(em, refreshToken, connection);
+      if (!rotated) return null;
+      const user = await this.users.findById(rotated.session.userId, em);
+      if (!user || user.deactivatedAt) return { sessionId: rotated.session.id };
+      return this.result(toPublicUser(user), rotated.session, rotated.refreshToken);
+    });
+    if (!outcome) return this.sessions.refuseSpentToken(refreshToken);
+    if (!('tokens' in outcome)) {
+      // Deactivation revokes sessions; one that slipped through ends here.
+      await this.sessions.revoke(outcome.sessionId, 'user_deactivated');
       throw new AppError(ErrorCode.INVALID_REFRESH_TOKEN, 'invalid refresh token');
     }
-    return this.result(toPublicUser(user), session, next);
+    return outcome;
   }
 
   async logout(auth: AuthContext): Promise<void> {

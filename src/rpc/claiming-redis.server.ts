@@ -1,6 +1,5 @@
 import { RedisOptions, ServerRedis } from '@nestjs/microservices';
-
-type Publisher = Parameters<ServerRedis['handleMessage']>[2];
+import type { Redis } from 'ioredis';
 
 /** How long a request id stays claimed; far longer than any reply takes. */
 const CLAIM_TTL_MS = 60_000;
@@ -19,7 +18,7 @@ export class ClaimingRedisServer extends ServerRedis {
     super(options ?? {});
   }
 
-  override async handleMessage(channel: string, buffer: string, pub: Publisher, pattern: string): Promise<unknown> {
+  override async handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {
     const id = requestId(buffer);
     if (id !== undefined) {
       const won = await pub.set(`${this.claimPrefix}:rpc-claim:${id}`, '1', 'PX', CLAIM_TTL_MS, 'NX');

@@ -1,44 +1,55 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent } from '../common/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 
-
-
 const RECONNECT_MS = [100, 500, 1000, 2000, 5000];
+/** How long a changing call waits for its own announcement before it deems the feed broken. */
 const DELIVERY_WAIT_MS = 250;
+/** Announcements remembered, for a call whose announcement arrived before it started waiting. */
+const RECENT_MS = 5_000;
+/** A silently dead connection is noticed within PING_EVERY_MS + PING_TIMEOUT_MS. */
+const PING_EVERY_MS = 2_000;
+const PING_TIMEOUT_MS = 1_000;
 
 /**
  * Every instance LISTENs for the notifications that revoking (and user-changing) statements send, in
- * the statement itself, so a committed change is always announced. Caches may trust their state only while
- * the feed is live. With the embedded database there is only this process: the feed is live at
- * once and local events are all there is.
+ * the statement itself, so a committed change is always announced. Caches may trust their state only
+ * while the feed is live: connected, and proven so by a ping through PostgreSQL every two seconds.
+ * Any doubt (an error, a missed ping, a change whose own announcement does not come back) ends the
+ * connection, which makes the feed not live until a new one is established. With the embedded
+ * database there is only this process: the feed is live at once and local events are all there is.
  */
 @Injectable()
 export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RevocationFeed.name);
+  private readonly instanceId = randomUUID();
   private client?: Client;
   private readonly dead = new WeakSet<Client>();
   private attempt = 0;
   private stopped = false;
   private retry?: NodeJS.Timeout;
-  private readonly waiters = new Map<string, Array<() => void>>();
+  private pinger?: NodeJS.Timeout;
+  private pingDeadline?: NodeJS.Timeout;
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly recent = new Map<string, number>();
   private connections = 0;
   private live = false;
-
-  /**
-   * While every revocation is sure to reach this instance: a number that changes with each
-   * (re)connection, so state cached before an outage is never trusted after it. Otherwise undefined.
-   */
-  get generation(): number | undefined {
-    return this.live ? this.connections : undefined;
-  }
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: EventEmitter2,
   ) {}
+
+  /**
+   * While every change is sure to reach this instance: a number that changes with each
+   * (re)connection, so state cached before a gap is never trusted after it. Otherwise undefined.
+   */
+  get generation(): number | undefined {
+    return this.live ? this.connections : undefined;
+  }
 
   async onModuleInit(): Promise<void> {
     if (!this.config.database.url) {
@@ -50,28 +61,46 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Resolves once this instance has received these announcements (`session:<id>`, `user:<id>`), or
-   * after a short bound. PostgreSQL signals every listener from the same commit, so when the changing
-   * call answers, the other instances have been sent the news too.
+   * Resolves once this instance has received these announcements (`session:<id>`, `user:<id>`).
+   * PostgreSQL signals every listener from the same commit, so when the changing call answers, the
+   * other instances have been sent the news too. If they do not come back in time, the feed is
+   * deemed broken (caches stop trusting themselves) and the call goes on.
    */
   awaitDelivery(keys: string[]): Promise<void> {
-    if (!this.client || keys.length === 0) return Promise.resolve();
+    const client = this.client;
+    const pending = keys.filter((key) => !this.recent.has(key));
+    if (!client || pending.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      let pending = keys.length;
-      const timer = setTimeout(resolve, DELIVERY_WAIT_MS);
+      let left = pending.length;
       const done = (): void => {
-        pending -= 1;
-        if (pending === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
+        left -= 1;
+        if (left === 0) finish(false);
       };
-      for (const key of keys) this.waiters.set(key, [...(this.waiters.get(key) ?? []), done]);
+      const finish = (timedOut: boolean): void => {
+        clearTimeout(timer);
+        for (const key of pending) this.waiters.get(key)?.delete(done);
+        if (timedOut) {
+          this.logger.warn('a change was not announced back in time; the revocation feed reconnects');
+          this.lost(client);
+        }
+        resolve();
+      };
+      const timer = setTimeout(() => finish(true), DELIVERY_WAIT_MS);
+      for (const key of pending) {
+        const set = this.waiters.get(key) ?? new Set();
+        set.add(done);
+        this.waiters.set(key, set);
+      }
     });
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({ connectionString: this.config.database.url, connectionTimeoutMillis: 3000, application_name: 'gatehouse-listener' });
+    const client = new Client({
+      connectionString: this.config.database.url,
+      connectionTimeoutMillis: 3000,
+      keepAlive: true,
+      application_name: 'gatehouse-listener',
+    });
     client.on('notification', (message) => this.deliver(message.payload));
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
@@ -83,28 +112,67 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
       this.lost(client);
       return;
     }
+    if (this.stopped || this.dead.has(client)) {
+      this.dead.add(client);
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.client = client;
     this.attempt = 0;
     this.connections += 1;
     this.live = true;
+    this.pinger = setInterval(() => this.ping(client), PING_EVERY_MS);
+    this.pinger.unref();
+  }
+
+  private ping(client: Client): void {
+    if (this.pingDeadline) return;
+    this.pingDeadline = setTimeout(() => {
+      this.logger.warn('revocation feed ping not answered; reconnecting');
+      this.lost(client);
+    }, PING_TIMEOUT_MS);
+    client.query(`SELECT pg_notify('${AUTH_CHANGES_CHANNEL}', $1)`, [`ping:${this.instanceId}`]).catch(() => this.lost(client));
   }
 
   private deliver(payload: string | undefined): void {
     const [kind, id] = (payload ?? '').split(':', 2);
+    if (kind === 'ping') {
+      if (id === this.instanceId && this.pingDeadline) {
+        clearTimeout(this.pingDeadline);
+        this.pingDeadline = undefined;
+      }
+      return;
+    }
     if ((kind !== 'session' && kind !== 'user') || !id) return;
     this.events.emit(AUTH_CHANGE_ANNOUNCED, { kind, id } satisfies AuthChangeAnnouncedEvent);
     const key = `${kind}:${id}`;
+    this.remember(key);
     const waiting = this.waiters.get(key);
     this.waiters.delete(key);
     for (const done of waiting ?? []) done();
   }
 
+  private remember(key: string): void {
+    const now = Date.now();
+    this.recent.set(key, now);
+    // Insertion order is time order: drop what is too old to matter.
+    for (const [old, at] of this.recent) {
+      if (now - at <= RECENT_MS) break;
+      this.recent.delete(old);
+    }
+  }
+
   private lost(client: Client): void {
     if (this.dead.has(client)) return;
     this.dead.add(client);
-    // A revocation elsewhere could now go unseen: caches must stop trusting their state at once.
-    this.live = false;
-    if (this.client === client) this.client = undefined;
+    if (this.client === client) {
+      // A change elsewhere could now go unseen: caches must stop trusting their state at once.
+      this.live = false;
+      this.client = undefined;
+      clearInterval(this.pinger);
+      clearTimeout(this.pingDeadline);
+      this.pingDeadline = undefined;
+    }
     client.end().catch(() => undefined);
     if (this.stopped || this.retry) return;
     const delay = RECONNECT_MS[Math.min(this.attempt, RECONNECT_MS.length - 1)];
@@ -118,9 +186,12 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    if (this.retry) clearTimeout(this.retry);
+    clearTimeout(this.retry);
+    clearInterval(this.pinger);
+    clearTimeout(this.pingDeadline);
     const client = this.client;
     this.client = undefined;
+    this.live = false;
     if (client) {
       this.dead.add(client);
       await client.end().catch(() => undefined);

@@ -1,7 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Public } from '../auth/decorators.js';
-import { notFound } from '../common/app-error.js';
 import { SessionIdDto, SessionsOfUserDto } from './dto/sessions.dto.js';
 import { PublicSession, SessionsService } from './sessions.service.js';
 
@@ -18,7 +17,7 @@ export class SessionsRpcController {
 
   @MessagePattern('sessions.revoke')
   async revoke(@Payload() dto: SessionIdDto): Promise<{ revoked: true }> {
-    if (!(await this.sessions.revoke(dto.sessionId, 'revoked_by_service'))) throw notFound('session not found or already ended');
+    await this.sessions.revokeExisting(dto.sessionId, 'revoked_by_service');
     return { revoked: true };
   }
 }

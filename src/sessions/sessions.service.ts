@@ -46,8 +46,7 @@ interface SessionRow {
   impersonator_id: string | null;
 }
 
-function fromRow(row: SessionRow | undefined): Partial<SessionEntity> {
-  if (!row) throw new Error('INSERT … RETURNING returned no row');
+function fromRow(row: SessionRow): Partial<SessionEntity> {
   return {
     id: row.id,
     userId: row.user_id,
@@ -85,15 +84,26 @@ export class SessionsService {
     private readonly feed: RevocationFeed,
   ) {}
 
-  /** Opens a session and its first refresh token, atomically, in one statement (one round trip). */
-  async create(userId: string, opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string }): Promise<IssuedSession> {
+  /**
+   * Opens a session and its first refresh token in one statement, only if the user is still active
+   * and (for a password login) still has the password hash that was just checked. The user row is
+   * share-locked, so a concurrent password reset or deactivation either waits for this session (and
+   * then revokes it) or has already committed (and this login is refused): a login racing a reset
+   * never outlives it. Null when refused.
+   */
+  async create(
+    userId: string,
+    opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string; checkedPasswordHash?: string },
+  ): Promise<IssuedSession | null> {
     const { defaultTtl, maxTtl } = this.config.sessions;
     const ttl = Math.min(opts.ttl ?? defaultTtl, maxTtl);
     const refreshToken = generateOpaqueToken();
     const rows: SessionRow[] = await this.dataSource.query(
-      `WITH s AS (
+      `WITH u AS (
+         SELECT id FROM users WHERE id = $1 AND deactivated_at IS NULL AND ($7::text IS NULL OR password_hash = $7) FOR SHARE),
+       s AS (
          INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id)
-         VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)
+         SELECT u.id, $2, $3, now() + make_interval(secs => $4), $5 FROM u
          RETURNING *),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)
        SELECT * FROM s`,
@@ -104,37 +114,39 @@ export class SessionsService {
         ttl,
         opts.impersonatorId ?? null,
         sha256Hex(refreshToken),
+        opts.checkedPasswordHash ?? null,
       ],
     );
-    return { session: this.sessions.create(fromRow(rows[0])), refreshToken };
+    return rows[0] ? { session: this.sessions.create(fromRow(rows[0])), refreshToken } : null;
   }
 
   /**
-   * Exchanges a refresh token for a new one, in one statement. Claiming the old token is a
-   * conditional UPDATE: of any number of concurrent calls with one token, exactly one sees
-   * `rotated_at IS NULL` (the others wait on its row lock, then see it set), so at most one new
-   * token is ever minted from it.
+   * Exchanges a refresh token for a new one, in one statement, inside the caller's transaction (so
+   * that if issuing the new access token fails, the old refresh token is not used up). Claiming the
+   * old token is a conditional UPDATE: of any number of concurrent calls with one token, exactly one
+   * sees `rotated_at IS NULL` (the others wait on its row lock, then see it set), so at most one new
+   * token is ever minted from it. Null when the token cannot be rotated: see refuseSpentToken().
    */
-  async rotateRefreshToken(refreshToken: string): Promise<IssuedSession> {
-    const tokenHash = sha256Hex(refreshToken);
+  async rotateRefreshToken(em: EntityManager, refreshToken: string, connection?: ConnectionInfo): Promise<IssuedSession | null> {
     const next = generateOpaqueToken();
-    const rows: SessionRow[] = await this.dataSource.query(
+    const rows: SessionRow[] = await em.query(
       `WITH claimed AS (
          UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id),
        s AS (
-         UPDATE sessions SET last_used_at = now() FROM claimed
+         UPDATE sessions SET last_used_at = now(), ip = coalesce($3, sessions.ip), user_agent = coalesce($4, sessions.user_agent)
+           FROM claimed
           WHERE sessions.id = claimed.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
           RETURNING sessions.*),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s)
        SELECT * FROM s`,
-      [tokenHash, sha256Hex(next)],
+      [sha256Hex(refreshToken), sha256Hex(next), normalizeIp(connection?.ip), connection?.userAgent?.slice(0, 512) ?? null],
     );
-    if (rows.length === 0) return this.refuseSpentToken(tokenHash);
-    return { session: this.sessions.create(fromRow(rows[0])), refreshToken: next };
+    return rows[0] ? { session: this.sessions.create(fromRow(rows[0])), refreshToken: next } : null;
   }
 
-  /** A token that is unknown, or was already rotated out: refuse, and revoke on a late reuse. */
-  private async refuseSpentToken(tokenHash: string): Promise<never> {
+  /** A token that could not be rotated (unknown, or already rotated out): refuse, and revoke on a late reuse. */
+  async refuseSpentToken(refreshToken: string): Promise<never> {
+    const tokenHash = sha256Hex(refreshToken);
     const rows: Array<{ session_id: string; user_id: string; rotated_at: Date | null; reused_late: boolean; live: boolean }> =
       await this.dataSource.query(
         `SELECT rt.session_id, s.user_id, rt.rotated_at,
@@ -170,8 +182,13 @@ export class SessionsService {
   /** Revokes one session; true when it was live. */
   async revoke(sessionId: string, reason: string): Promise<boolean> {
     if (!UUID_PATTERN.test(sessionId)) return false;
-    const rows = await this.revokeWhere(`id = $1`, [sessionId, reason]);
+    const rows = await this.revokeWhere(`id = $1 AND expires_at > now()`, [sessionId, reason]);
     return rows.length > 0;
+  }
+
+  /** Revokes one live session by id (trusted callers); NOT_FOUND when unknown or already ended. */
+  async revokeExisting(sessionId: string, reason: string): Promise<void> {
+    if (!(await this.revoke(sessionId, reason))) throw notFound('session not found or already ended');
   }
 
   /** Revokes a session of this user; NOT_FOUND when it is not theirs (or unknown, or already ended). */

@@ -12,7 +12,7 @@ export interface PublicUser {
   updatedAt: string;
 }
 
-export function toPublicUser(user: UserEntity): PublicUser {
+export function toPublicUser(user: Omit<UserEntity, 'passwordHash'>): PublicUser {
   return {
     id: user.id,
     email: user.email,

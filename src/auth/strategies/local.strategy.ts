@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-local';
-import type { UserEntity } from '../../users/user.entity.js';
-import { CredentialsService } from '../credentials.service.js';
+import { CredentialsService, type VerifiedUser } from '../credentials.service.js';
 import type { LoginDto } from '../dto/auth.dto.js';
 
 /**
@@ -15,7 +14,7 @@ export class LocalStrategy extends PassportStrategy(Strategy, 'local') {
     super({ usernameField: 'identifier', passwordField: 'password', passReqToCallback: true });
   }
 
-  validate(request: { body: LoginDto }): Promise<UserEntity> {
+  validate(request: { body: LoginDto }): Promise<VerifiedUser> {
     const { email, username, password } = request.body;
     return this.credentials.verify({ email, username, password });
   }

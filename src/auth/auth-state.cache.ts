@@ -62,6 +62,11 @@ export class AuthStateCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
+    // Shared by every request that hits this entry: nobody may change it.
+    Object.freeze(context.roles);
+    Object.freeze(context.user.roles);
+    Object.freeze(context.user);
+    Object.freeze(context);
     this.entries.set(context.sessionId, { context, until: Math.min(now + AUTH_STATE_TTL_MS, sessionExpiresAt.getTime()), generation });
   }
 

@@ -36,6 +36,6 @@ export class VerifiedTokensCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(token, { claims, kid, expiresAt: exp * 1000 });
+    this.entries.set(token, { claims: Object.freeze(claims), kid, expiresAt: exp * 1000 });
   }
 }

@@ -1,7 +1,9 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { EventsModule } from './events/events.module.js';
 import { AllErrorsFilter } from './common/exception-filters.js';
 import { createValidationPipe } from './common/validation.js';
 import { loadConfig } from './config/app-config.js';
@@ -22,11 +24,13 @@ export class GatehouseModule {
       imports: [
         ConfigModule.forRoot(config),
         EventEmitterModule.forRoot(),
+        EventsModule,
         DatabaseModule,
         UsersModule,
         SessionsModule,
         AuthModule,
         HealthModule,
+        AuditModule,
       ],
       providers: [
         { provide: GATEHOUSE_OPTIONS, useValue: options },

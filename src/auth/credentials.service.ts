@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
+import { DomainEvents } from '../common/domain-events.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import type { ConnectionInfo } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
@@ -24,13 +26,17 @@ export class CredentialsService {
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly events: DomainEvents,
   ) {}
 
-  async verify(login: PasswordLogin): Promise<VerifiedUser> {
+  async verify(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
     const user = await this.users.findByLoginWithPassword(login);
     // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
     const ok = await this.hasher.verify(user?.passwordHash, login.password);
-    if (!user || !ok) throw invalidCredentials();
+    if (!user || !ok) {
+      this.events.publish('user.login_failed', { userId: user?.id ?? null, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null });
+      throw invalidCredentials();
+    }
     // Account state is revealed only to whoever proved the password.
     if (user.deactivatedAt) throw new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
     if (this.config.requireEmailVerification && !user.emailVerified) {

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { BackgroundTasks } from '../common/background-tasks.service.js';
+import { DomainEvents } from '../common/domain-events.service.js';
 import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
 import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -24,6 +25,7 @@ export class EmailVerificationService {
     private readonly outbox: MailOutbox,
     private readonly feed: RevocationFeed,
     private readonly background: BackgroundTasks,
+    private readonly events: DomainEvents,
   ) {}
 
   /** Issues a token and queues its mail in the caller's transaction, unless the address is throttled. */
@@ -54,6 +56,7 @@ export class EmailVerificationService {
       return verified;
     });
     await this.feed.awaitDelivery([`user:${user.id}`]);
+    this.events.publish('user.email_verified', { userId: user.id });
     return { user: toPublicUser(user) };
   }
 

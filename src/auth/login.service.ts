@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials, notFound } from '../common/app-error.js';
+import { DomainEvents } from '../common/domain-events.service.js';
 import { ConnectionInfo, SessionsService } from '../sessions/sessions.service.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
@@ -34,10 +35,11 @@ export class LoginService {
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
     private readonly accessTokens: AccessTokensService,
+    private readonly events: DomainEvents,
   ) {}
 
   async loginWithPassword(login: PasswordLogin & { ttl?: number }, connection?: ConnectionInfo): Promise<LoginResult> {
-    const { user, checkedPasswordHash } = await this.credentials.verify(login);
+    const { user, checkedPasswordHash } = await this.credentials.verify(login, connection);
     return this.startSession(user, { ttl: login.ttl, connection, checkedPasswordHash });
   }
 
@@ -59,6 +61,11 @@ export class LoginService {
   ): Promise<LoginResult> {
     const issued = await this.sessions.create(user.id, opts);
     if (!issued) throw opts.checkedPasswordHash ? invalidCredentials() : deactivated();
+    if (!opts.impersonatorId) {
+      this.events.publish('user.logged_in', {
+        userId: user.id, sessionId: issued.session.id, ip: issued.session.ip, userAgent: issued.session.userAgent,
+      });
+    }
     return this.result(toPublicUser(user), issued.session, issued.refreshToken);
   }
 

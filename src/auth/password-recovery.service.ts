@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
 import { BackgroundTasks } from '../common/background-tasks.service.js';
+import { DomainEvents } from '../common/domain-events.service.js';
 import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
 import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -26,6 +27,7 @@ export class PasswordRecoveryService {
     private readonly outbox: MailOutbox,
     private readonly feed: RevocationFeed,
     private readonly background: BackgroundTasks,
+    private readonly events: DomainEvents,
   ) {}
 
   /**
@@ -77,6 +79,7 @@ export class PasswordRecoveryService {
     await this.sessions.announceRevoked(revoked);
     await this.feed.awaitDelivery([`user:${userId}`]);
     this.outbox.wakeWorker();
+    this.events.publish('user.password_reset', { userId });
   }
 
   /** Changes the password of the caller, who proves the current one; every other session ends. */
@@ -94,5 +97,6 @@ export class PasswordRecoveryService {
     await this.sessions.announceRevoked(revoked);
     await this.feed.awaitDelivery([`user:${user.id}`]);
     this.outbox.wakeWorker();
+    this.events.publish('user.password_changed', { userId: user.id, sessionId: auth.sessionId });
   }
 }

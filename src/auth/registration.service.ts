@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { DomainEvents } from '../common/domain-events.service.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
@@ -20,6 +21,7 @@ export class RegistrationService {
     private readonly hasher: PasswordHasher,
     private readonly verification: EmailVerificationService,
     private readonly outbox: MailOutbox,
+    private readonly events: DomainEvents,
   ) {}
 
   /**
@@ -39,13 +41,17 @@ export class RegistrationService {
         return created;
       });
       this.outbox.wakeWorker();
+      this.events.publish('user.registered', { userId: user.id });
       return { user: toPublicUser(user) };
     }
+    let createdId: string | undefined;
     try {
       await this.dataSource.transaction(async (em) => {
         const existing = await this.users.findByEmail(input.email, em);
         if (!existing) {
-          await this.verification.issue(em, await this.users.create(newUser, em));
+          const created = await this.users.create(newUser, em);
+          await this.verification.issue(em, created);
+          createdId = created.id;
         } else if (existing.deactivatedAt) {
           // Nothing to offer a deactivated account.
         } else if (!existing.emailVerified) {
@@ -59,6 +65,7 @@ export class RegistrationService {
       if (!(error instanceof AppError && error.code === ErrorCode.EMAIL_TAKEN)) throw error;
     }
     this.outbox.wakeWorker();
+    if (createdId) this.events.publish('user.registered', { userId: createdId });
     return { status: 'verification_sent' };
   }
 }

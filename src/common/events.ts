@@ -1,10 +1,36 @@
-/** The domain events of the contract (emitted in-process; see API.md "Events"). */
+/** The domain events of the contract (API.md "Events"). */
+export const EVENT_TYPES = [
+  'user.registered',
+  'user.email_verified',
+  'user.logged_in',
+  'user.login_failed',
+  'user.password_changed',
+  'user.password_reset',
+  'user.deactivated',
+  'user.activated',
+  'user.impersonated',
+  'session.revoked',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
 export const USER_DEACTIVATED = 'user.deactivated';
 export const USER_ACTIVATED = 'user.activated';
 
-export interface UserEvent {
-  type: string;
-  userId: string;
+/** Emitted in-process for every domain event, whatever its type (for the audit log and Redis). */
+export const ANY_DOMAIN_EVENT = 'gatehouse.domain-event';
+
+/** What every event carries; never a secret. */
+export interface DomainEvent {
+  type: EventType;
+  /** The user concerned (for user.impersonated: the target). */
+  userId: string | null;
+  sessionId?: string;
   at: string;
+  ip?: string | null;
+  userAgent?: string | null;
+  /** Who acted on the user, when not the user (an admin). */
   actorId?: string;
 }
+
+/** Kept for the deactivation listener, which the deactivating call awaits. */
+export type UserEvent = DomainEvent;

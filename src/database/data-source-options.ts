@@ -4,9 +4,10 @@ import { RefreshTokenEntity, SessionEntity } from '../sessions/session.entity.js
 import { UserEntity } from '../users/user.entity.js';
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.js';
 import { MailAndRecovery1763900000000 } from './migrations/1763900000000-mail-and-recovery.js';
+import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log.js';
 
 export const ENTITIES = [UserEntity, SessionEntity, RefreshTokenEntity, SigningKeyEntity];
-export const MIGRATIONS = [InitialSchema1763800000000, MailAndRecovery1763900000000];
+export const MIGRATIONS = [InitialSchema1763800000000, MailAndRecovery1763900000000, AuditLog1764000000000];
 
 /** The one set of DataSource options, used by the app and by the TypeORM CLI (ormconfig.ts). */
 export function dataSourceOptions(url: string, opts: { poolSize?: number; migrationsRun?: boolean } = {}): DataSourceOptions {

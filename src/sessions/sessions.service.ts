@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
 import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED, type SessionRevokedEvent } from '../common/auth-changes.js';
-import { USER_DEACTIVATED, type UserEvent } from '../common/events.js';
+import { ANY_DOMAIN_EVENT, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
 import { OnEvent } from '@nestjs/event-emitter';
 import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
@@ -206,7 +206,7 @@ export class SessionsService {
   /** A deactivated user's sessions all end at once (awaited by the deactivating call). */
   @OnEvent(USER_DEACTIVATED, { promisify: true })
   async onUserDeactivated(event: UserEvent): Promise<void> {
-    await this.revokeAllForUser(event.userId, { reason: 'user_deactivated' });
+    if (event.userId) await this.revokeAllForUser(event.userId, { reason: 'user_deactivated' });
   }
 
   /**
@@ -249,6 +249,7 @@ export class SessionsService {
     for (const row of rows) {
       const event: SessionRevokedEvent = { type: SESSION_REVOKED, userId: row.user_id, sessionId: row.id, reason, at };
       this.events.emit(SESSION_REVOKED, event);
+      this.events.emit(ANY_DOMAIN_EVENT, event);
     }
   }
 }

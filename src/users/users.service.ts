@@ -5,7 +5,7 @@ import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
 import { notFound, validationFailed } from '../common/app-error.js';
-import { USER_ACTIVATED, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
+import { ANY_DOMAIN_EVENT, USER_ACTIVATED, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { normalizeEmail, normalizeUsername } from './normalize.js';
 import { UserEntity } from './user.entity.js';
@@ -84,7 +84,9 @@ export class UsersService {
       this.updateAnnounced(em, id, deactivated ? `deactivated_at = coalesce(deactivated_at, now())` : `deactivated_at = NULL`, []));
     if (!changed) throw notFound('user not found');
     const event: UserEvent = { type: deactivated ? USER_DEACTIVATED : USER_ACTIVATED, userId: id, at: new Date().toISOString(), actorId };
+    // Awaited: the user's sessions are all revoked before this answers.
     await this.events.emitAsync(event.type, event);
+    this.events.emit(ANY_DOMAIN_EVENT, event);
     const user = await this.findById(id);
     if (!user) throw notFound('user not found');
     return user;

@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-local';
+import { connectionOf } from '../../common/http-connection.js';
 import { CredentialsService, type VerifiedUser } from '../credentials.service.js';
 import type { LoginDto } from '../dto/auth.dto.js';
 
@@ -14,8 +16,8 @@ export class LocalStrategy extends PassportStrategy(Strategy, 'local') {
     super({ usernameField: 'identifier', passwordField: 'password', passReqToCallback: true });
   }
 
-  validate(request: { body: LoginDto }): Promise<VerifiedUser> {
+  validate(request: FastifyRequest & { body: LoginDto }): Promise<VerifiedUser> {
     const { email, username, password } = request.body;
-    return this.credentials.verify({ email, username, password });
+    return this.credentials.verify({ email, username, password }, connectionOf(request));
   }
 }

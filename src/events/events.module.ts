@@ -1,0 +1,7 @@
+import { Global, Module } from '@nestjs/common';
+import { DomainEvents } from '../common/domain-events.service.js';
+import { RedisEventsPublisher } from './redis-events.publisher.js';
+
+@Global()
+@Module({ providers: [DomainEvents, RedisEventsPublisher], exports: [DomainEvents] })
+export class EventsModule {}

@@ -5,8 +5,9 @@ import type { PublicUser } from '../users/user.mapper.js';
 import type { VerifiedUser } from './credentials.service.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
-import { Public } from './decorators.js';
-import { ChangePasswordDto, EmailDto, type LoginDto, RefreshDto, RegisterDto, ResetPasswordDto, TokenDto } from './dto/auth.dto.js';
+import { Public, Roles } from './decorators.js';
+import { ImpersonationService } from './impersonation.service.js';
+import { ChangePasswordDto, EmailDto, ImpersonateDto, type LoginDto, RefreshDto, RegisterDto, ResetPasswordDto, TokenDto } from './dto/auth.dto.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginGuard } from './guards/login.guard.js';
@@ -20,6 +21,7 @@ export class AuthController {
     private readonly login: LoginService,
     private readonly verification: EmailVerificationService,
     private readonly recovery: PasswordRecoveryService,
+    private readonly impersonation: ImpersonationService,
   ) {}
 
   @Public()
@@ -87,6 +89,13 @@ export class AuthController {
   @HttpCode(204)
   async resetPassword(@Body() dto: ResetPasswordDto): Promise<void> {
     await this.recovery.reset(dto.token, dto.password);
+  }
+
+  @Roles('admin')
+  @Post('impersonate')
+  @HttpCode(200)
+  impersonate(@CurrentAuth() auth: AuthContext, @Body() dto: ImpersonateDto, @Req() request: FastifyRequest): Promise<LoginResult> {
+    return this.impersonation.impersonate(auth, dto.userId, connectionOf(request));
   }
 
   @Post('password/change')

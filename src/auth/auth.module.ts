@@ -17,6 +17,7 @@ import { JwksController } from './jwks.controller.js';
 import { LoginService } from './login.service.js';
 import { RegistrationService } from './registration.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
+import { ImpersonationService } from './impersonation.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { MailModule } from '../mail/mail.module.js';
 import { BackgroundTasks } from '../common/background-tasks.service.js';
@@ -46,6 +47,7 @@ import { LocalStrategy } from './strategies/local.strategy.js';
     RegistrationService,
     EmailVerificationService,
     PasswordRecoveryService,
+    ImpersonationService,
     BackgroundTasks,
     LoginService,
     LocalStrategy,

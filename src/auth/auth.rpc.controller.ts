@@ -3,11 +3,12 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { PublicUser } from '../users/user.mapper.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
-import { Public } from './decorators.js';
+import { Public, Roles } from './decorators.js';
 import {
-  AccessTokenDto, EmailDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, TokenDto,
+  AccessTokenDto, EmailDto, RpcImpersonateDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, TokenDto,
 } from './dto/auth.dto.js';
 import { EmailVerificationService } from './email-verification.service.js';
+import { ImpersonationService } from './impersonation.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
@@ -20,6 +21,7 @@ export class AuthRpcController {
     private readonly login: LoginService,
     private readonly verification: EmailVerificationService,
     private readonly recovery: PasswordRecoveryService,
+    private readonly impersonation: ImpersonationService,
   ) {}
 
   @Public()
@@ -85,6 +87,13 @@ export class AuthRpcController {
   async resetPassword(@Payload() dto: ResetPasswordDto): Promise<{ reset: true }> {
     await this.recovery.reset(dto.token, dto.password);
     return { reset: true };
+  }
+
+  /** Guarded and admin only: the payload's accessToken must be an admin's. */
+  @Roles('admin')
+  @MessagePattern('auth.impersonate')
+  impersonate(@Payload() dto: RpcImpersonateDto, @CurrentAuth() auth: AuthContext): Promise<LoginResult> {
+    return this.impersonation.impersonate(auth, dto.userId);
   }
 
   /** Guarded: the payload's accessToken names the caller, as over REST. */

@@ -99,3 +99,13 @@ export class RpcChangePasswordDto extends ChangePasswordDto {
   @IsString() @MaxLength(8192)
   accessToken: string;
 }
+
+export class ImpersonateDto {
+  @IsUUID('all', { message: 'userId must be a UUID' })
+  userId: string;
+}
+
+export class RpcImpersonateDto extends ImpersonateDto {
+  @IsString() @MaxLength(8192)
+  accessToken: string;
+}

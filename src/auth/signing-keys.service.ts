@@ -1,10 +1,12 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
-import { createHash, createPrivateKey, createPublicKey, generateKeyPair, JsonWebKey, KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { IsNull, Repository } from 'typeorm';
+import { KEYS_CHANGED } from '../common/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { JwtAlgorithm } from '../config/env.schema.js';
+import { generateSigningKey, jwkThumbprint, publicJwk } from './signing-key-material.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 
 export interface SigningKey {
@@ -21,20 +23,24 @@ export interface VerificationKey {
   jwk?: JsonWebKey;
 }
 
-const generateKeyPairAsync = promisify(generateKeyPair);
-const RELOAD_MIN_INTERVAL_MS = 5000;
+const RELOAD_ON_UNKNOWN_KID_MS = 5000;
+/** Keys are also reloaded on this period, in case a change announcement was missed. */
+const RELOAD_EVERY_MS = 60_000;
 
 /**
  * Owns the keys that sign and verify access tokens: a configured key (JWT_PRIVATE_KEY or JWT_SECRET),
  * or generated key pairs kept in the database so that every instance signs and verifies alike.
+ * Rotations and retirements (npm run keys) reach running instances through the change feed, on an
+ * unknown kid, and every minute.
  */
 @Injectable()
-export class SigningKeysService implements OnModuleInit {
+export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SigningKeysService.name);
   private current!: SigningKey;
   private verification = new Map<string, VerificationKey>();
   private lastReload = 0;
   private configuredKey?: VerificationKey;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -55,22 +61,19 @@ export class SigningKeysService implements OnModuleInit {
       this.current = { kid, algorithm, signingKey: privateKey };
       this.configuredKey = { kid, algorithm, key: publicKey, jwk: publicJwk(publicKey, kid, algorithm) };
     } else {
-      this.current = await this.loadOrCreateCurrent(algorithm);
+      this.current = await this.loadOrCreateCurrent(algorithm as Exclude<JwtAlgorithm, 'HS256'>);
     }
-    await this.reload();
+    await this.reloadVerification();
+    this.timer = setInterval(() => void this.reload().catch((error: Error) => this.logger.warn(`key reload failed: ${error.message}`)), RELOAD_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
   }
 
   signingKey(): SigningKey {
     return this.current;
-  }
-
-  /** The key for a token's kid; an unknown kid triggers one throttled reload (keys added elsewhere). */
-  async verificationKey(kid: string): Promise<VerificationKey | undefined> {
-    const known = this.verification.get(kid);
-    if (known || this.config.jwt.secret) return known;
-    if (Date.now() - this.lastReload < RELOAD_MIN_INTERVAL_MS) return undefined;
-    await this.reload();
-    return this.verification.get(kid);
   }
 
   /** Whether tokens signed with this kid still verify (it has not been retired). */
@@ -78,12 +81,32 @@ export class SigningKeysService implements OnModuleInit {
     return this.verification.has(kid);
   }
 
-  /** Public keys for GET /.well-known/jwks.json; empty with HS256. */
+  /** The key for a token's kid; an unknown kid triggers one throttled reload (keys added elsewhere). */
+  async verificationKey(kid: string): Promise<VerificationKey | undefined> {
+    const known = this.verification.get(kid);
+    if (known || this.config.jwt.secret) return known;
+    if (Date.now() - this.lastReload < RELOAD_ON_UNKNOWN_KID_MS) return undefined;
+    await this.reloadVerification();
+    return this.verification.get(kid);
+  }
+
+  /** Public keys for GET /.well-known/jwks.json: every key that still verifies; empty with HS256. */
   jwks(): { keys: JsonWebKey[] } {
     return { keys: [...this.verification.values()].flatMap((k) => (k.jwk ? [k.jwk] : [])) };
   }
 
-  private async reload(): Promise<void> {
+  /** After a rotation or retirement anywhere: sign with the current key, verify with the live ones. */
+  @OnEvent(KEYS_CHANGED)
+  async reload(): Promise<void> {
+    if (this.config.jwt.secret) return;
+    if (!this.config.jwt.privateKey) {
+      const current = await this.findCurrent(this.config.jwt.algorithm);
+      if (current) this.current = current;
+    }
+    await this.reloadVerification();
+  }
+
+  private async reloadVerification(): Promise<void> {
     this.lastReload = Date.now();
     const rows = await this.keys.find({ where: { retiredAt: IsNull() }, order: { createdAt: 'DESC' } });
     const next = new Map<string, VerificationKey>();
@@ -96,30 +119,15 @@ export class SigningKeysService implements OnModuleInit {
     this.verification = next;
   }
 
-  private async loadOrCreateCurrent(algorithm: JwtAlgorithm): Promise<SigningKey> {
+  private async loadOrCreateCurrent(algorithm: Exclude<JwtAlgorithm, 'HS256'>): Promise<SigningKey> {
     const existing = await this.findCurrent(algorithm);
     if (existing) return existing;
-    const { privateKey, publicKey } = algorithm === 'RS256'
-      ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
-      : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
-    const kid = jwkThumbprint(publicKey);
+    const key = await generateSigningKey(algorithm);
     // Several instances may start at once: the unique index on the current key lets one insert win.
-    await this.keys
-      .createQueryBuilder()
-      .insert()
-      .values({
-        kid,
-        algorithm,
-        privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-        publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-        current: true,
-        retiredAt: null,
-      })
-      .orIgnore()
-      .execute();
+    await this.keys.createQueryBuilder().insert().values({ ...key, current: true, retiredAt: null }).orIgnore().execute();
     const stored = await this.findCurrent(algorithm);
     if (!stored) throw new Error(`no current ${algorithm} signing key could be stored`);
-    if (stored.kid === kid) this.logger.log(`generated ${algorithm} signing key ${kid} and stored it in the database`);
+    if (stored.kid === key.kid) this.logger.log(`generated ${algorithm} signing key ${key.kid} and stored it in the database`);
     return stored;
   }
 
@@ -131,17 +139,4 @@ export class SigningKeysService implements OnModuleInit {
     if (!row) return undefined;
     return { kid: row.kid, algorithm, signingKey: createPrivateKey(row.privateKey) };
   }
-}
-
-function publicJwk(key: KeyObject, kid: string, algorithm: JwtAlgorithm): JsonWebKey {
-  return { ...key.export({ format: 'jwk' }), kid, alg: algorithm, use: 'sig' };
-}
-
-/** RFC 7638 thumbprint: a kid derived from the public key itself. */
-function jwkThumbprint(publicKey: KeyObject): string {
-  const jwk = publicKey.export({ format: 'jwk' });
-  const members = jwk.kty === 'EC'
-    ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
-    : { e: jwk.e, kty: jwk.kty, n: jwk.n };
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }

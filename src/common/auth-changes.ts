@@ -27,3 +27,6 @@ export interface AuthChangeAnnouncedEvent {
   kind: 'session' | 'user';
   id: string;
 }
+
+/** Emitted when signing keys were rotated or retired (announced as `keys:changed`). */
+export const KEYS_CHANGED = 'keys.changed';

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent } from '../common/auth-changes.js';
+import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent, KEYS_CHANGED } from '../common/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 
 const RECONNECT_MS = [100, 500, 1000, 2000, 5000];
@@ -141,6 +141,10 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
         clearTimeout(this.pingDeadline);
         this.pingDeadline = undefined;
       }
+      return;
+    }
+    if (kind === 'keys') {
+      this.events.emit(KEYS_CHANGED);
       return;
     }
     if ((kind !== 'session' && kind !== 'user') || !id) return;

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { validationFailed } from '../common/app-error.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../common/paging.js';
 import { ANY_DOMAIN_EVENT, type DomainEvent } from '../common/events.js';
 
 export interface AuditEntry {
@@ -56,13 +56,13 @@ export class AuditService {
   }
 
   async list(q: { userId?: string; type?: string; limit?: number; cursor?: string }): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
-    const limit = q.limit ?? 50;
+    const limit = q.limit ?? DEFAULT_PAGE_SIZE;
     const params: unknown[] = [];
     const where: string[] = [];
     if (q.userId) where.push(`user_id = $${params.push(q.userId)}`);
     if (q.type) where.push(`type = $${params.push(q.type)}`);
     if (q.cursor) {
-      const [at, id] = decodeCursor(q.cursor);
+      const { at, id } = decodeCursor(q.cursor);
       where.push(`(at, id) < ($${params.push(at)}::timestamptz, $${params.push(id)}::uuid)`);
     }
     const rows: AuditRow[] = await this.dataSource.query(
@@ -77,15 +77,7 @@ export class AuditService {
       items: items.map((r) => ({
         id: r.id, type: r.type, userId: r.user_id, sessionId: r.session_id, actorId: r.actor_id, ip: r.ip, userAgent: r.user_agent, at: r.at.toISOString(),
       })),
-      nextCursor: rows.length > limit && last ? Buffer.from(`${last.at_exact}|${last.id}`).toString('base64url') : null,
+      nextCursor: rows.length > limit && last ? encodeCursor(last.at_exact, last.id) : null,
     };
   }
-}
-
-function decodeCursor(cursor: string): [string, string] {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || !/^\d{4}-\d\d-\d\dT[\d:.]+Z$/.test(at) || !/^[0-9a-f-]{36}$/i.test(id)) {
-    throw validationFailed('validation failed', [{ field: 'cursor', messages: ['cursor is not valid'] }]);
-  }
-  return [at, id];
 }

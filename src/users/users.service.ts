@@ -4,7 +4,8 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
-import { notFound, validationFailed } from '../common/app-error.js';
+import { notFound } from '../common/app-error.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../common/paging.js';
 import { ANY_DOMAIN_EVENT, USER_ACTIVATED, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { normalizeEmail, normalizeUsername } from './normalize.js';
@@ -57,7 +58,7 @@ export class UsersService {
 
   /** Admin listing, newest first, with an opaque cursor; email and username match exactly after normalisation. */
   async list(q: { email?: string; username?: string; limit?: number; cursor?: string }): Promise<{ items: PublicUser[]; nextCursor: string | null }> {
-    const limit = q.limit ?? 50;
+    const limit = q.limit ?? DEFAULT_PAGE_SIZE;
     // Ordered on millisecond times: the cursor carries a JavaScript Date, PostgreSQL keeps microseconds.
     const query = this.users.createQueryBuilder('u')
       .orderBy(`date_trunc('milliseconds', u.created_at)`, 'DESC')
@@ -66,13 +67,13 @@ export class UsersService {
     if (q.email !== undefined) query.andWhere('u.email = :email', { email: normalizeEmail(q.email) });
     if (q.username !== undefined) query.andWhere('u.username = :username', { username: normalizeUsername(q.username) });
     if (q.cursor !== undefined) {
-      const { createdAt, id } = decodeCursor(q.cursor);
-      query.andWhere(`(date_trunc('milliseconds', u.created_at), u.id) < (:createdAt, :id)`, { createdAt, id });
+      const { at, id } = decodeCursor(q.cursor);
+      query.andWhere(`(date_trunc('milliseconds', u.created_at), u.id) < (:at::timestamptz, :id::uuid)`, { at, id });
     }
     const rows = await query.getMany();
     const items = rows.slice(0, limit);
     const last = items[items.length - 1];
-    return { items: items.map(toPublicUser), nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    return { items: items.map(toPublicUser), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt.toISOString(), last.id) : null };
   }
 
   /**
@@ -154,19 +155,6 @@ export class UsersService {
       throw uniqueViolationToAppError(error) ?? error;
     }
   }
-}
-
-function encodeCursor(user: UserEntity): string {
-  return Buffer.from(`${user.createdAt.toISOString()}|${user.id}`).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || !/^[0-9a-f-]{36}$/i.test(id) || Number.isNaN(createdAt.getTime())) {
-    throw validationFailed('validation failed', [{ field: 'cursor', messages: ['cursor is not valid'] }]);
-  }
-  return { createdAt, id };
 }
 
 function uniqueViolationToAppError(error: unknown): AppError | undefined {

@@ -1,20 +1,14 @@
-import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsEmail, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { NormalizeString } from '../../common/dto-helpers.js';
+import { PageQueryDto } from '../../common/paging.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
 
-export class ListUsersQueryDto {
+export class ListUsersQueryDto extends PageQueryDto {
   @IsOptional() @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
   email?: string;
 
   @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
   username?: string;
-
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be a whole number from 1 to 100' }) @Min(1) @Max(100)
-  limit?: number;
-
-  @IsOptional() @IsString() @MaxLength(200)
-  cursor?: string;
 }
 
 export const ROLE_PATTERN = /^[a-z][a-z0-9_:-]{0,31}$/;

@@ -14,7 +14,7 @@ const swc = ['@swc/jest', {
 const shared = {
   transform: { '^.+\\.(t|j|cj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^gatehouse/client$': '<rootDir>/src/client/index.ts' },
   testEnvironment: 'node',
 };
 

@@ -111,7 +111,7 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(512)
   JWT_AUDIENCE?: string;
 
-  @IntRange(10, 86400, ' of seconds')
+  @IntRange(1, 86400, ' of seconds')
   ACCESS_TOKEN_TTL = 900;
 
   @IntRange(60, 10 * 365 * 86400, ' of seconds')

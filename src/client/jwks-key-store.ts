@@ -1,0 +1,58 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { AUTH_CLIENT_OPTIONS, type AuthClientOptions } from './client-options.js';
+
+export interface PublicKeyEntry {
+  kid: string;
+  alg: 'ES256' | 'RS256';
+  key: KeyObject;
+}
+
+/** Refetch at most this often when a token names an unknown kid (a rotation); made-up kids cannot cause more. */
+const UNKNOWN_KID_REFETCH_MS = 1_000;
+/** And refresh the set this often anyway, so retired keys go away. */
+const REFRESH_EVERY_MS = 10 * 60_000;
+
+/** gatehouse's public keys, fetched from its JWKS and cached; refetched on an unknown kid (throttled). */
+@Injectable()
+export class JwksKeyStore {
+  private readonly logger = new Logger('JwksKeyStore');
+  private keys = new Map<string, PublicKeyEntry>();
+  private fetchedAt = 0;
+  private inFlight?: Promise<void>;
+
+  constructor(@Inject(AUTH_CLIENT_OPTIONS) private readonly options: AuthClientOptions) {}
+
+  async get(kid: string): Promise<PublicKeyEntry | undefined> {
+    const stale = Date.now() - this.fetchedAt > REFRESH_EVERY_MS;
+    const known = this.keys.get(kid);
+    if (known && !stale) return known;
+    if (stale || Date.now() - this.fetchedAt > UNKNOWN_KID_REFETCH_MS) await this.refresh();
+    return this.keys.get(kid);
+  }
+
+  /** Fetches the JWKS now (one fetch at a time); keeps the last good set if gatehouse is unreachable. */
+  refresh(): Promise<void> {
+    this.inFlight ??= this.fetchKeys().finally(() => (this.inFlight = undefined));
+    return this.inFlight;
+  }
+
+  private async fetchKeys(): Promise<void> {
+    this.fetchedAt = Date.now();
+    try {
+      const response = await fetch(this.options.jwksUrl, { signal: AbortSignal.timeout(5000) });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const body = (await response.json()) as { keys?: JsonWebKey[] };
+      const next = new Map<string, PublicKeyEntry>();
+      for (const jwk of body.keys ?? []) {
+        const { kid, alg } = jwk as JsonWebKey & { kid?: string; alg?: string };
+        // Only the asymmetric algorithms gatehouse signs with; never "none", never an HMAC.
+        if (!kid || (alg !== 'ES256' && alg !== 'RS256')) continue;
+        next.set(kid, { kid, alg, key: createPublicKey({ key: jwk, format: 'jwk' }) });
+      }
+      this.keys = next;
+    } catch (error) {
+      this.logger.warn(`could not fetch ${this.options.jwksUrl}: ${(error as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,173 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { Redis } from 'ioredis';
+import { verify as verifySignature } from 'node:crypto';
+import { firstValueFrom, timeout } from 'rxjs';
+import { AUTH_CLIENT_OPTIONS, type AuthClientOptions, type AuthenticatedUser, type AuthErrorBody } from './client-options.js';
+import { JwksKeyStore } from './jwks-key-store.js';
+
+/** A refusal, with the body gatehouse itself would answer. */
+export class AuthClientError extends Error {
+  constructor(readonly body: AuthErrorBody) {
+    super(body.message);
+  }
+}
+
+const unauthorized = (message = 'invalid access token'): AuthClientError =>
+  new AuthClientError({ statusCode: 401, code: 'UNAUTHORIZED', message });
+
+const MAX_CACHED = 20_000;
+
+function decodePart(part: string | undefined): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part ?? '', 'base64url').toString('utf8'));
+    if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw unauthorized();
+}
+
+/**
+ * Verifies gatehouse access tokens in a sibling app: offline against the JWKS (signature with the
+ * key the kid names and only its algorithm, typ, iss, aud, exp, nbf), plus the optional live check
+ * (`auth.verify`) or pushed deny-list of revoked sessions.
+ */
+@Injectable()
+export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('AuthClient');
+  private readonly verified = new Map<string, { user: AuthenticatedUser; exp: number }>();
+  private readonly revokedSessions = new Map<string, number>();
+  private live?: ClientProxy;
+  private subscriber?: Redis;
+
+  constructor(
+    @Inject(AUTH_CLIENT_OPTIONS) private readonly options: AuthClientOptions,
+    private readonly keys: JwksKeyStore,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.keys.refresh();
+    const live = this.options.live;
+    if (live) {
+      this.live = live.transport === 'tcp'
+        ? ClientProxyFactory.create({ transport: Transport.TCP, options: { host: live.host, port: live.port } })
+        : ClientProxyFactory.create({ transport: Transport.REDIS, options: redisOptions(live.url) });
+    }
+    const revocations = this.options.revocations;
+    if (revocations) {
+      const channel = `${revocations.prefix ?? 'gatehouse'}.events`;
+      this.subscriber = new Redis(revocations.redisUrl, { lazyConnect: true });
+      this.subscriber.on('error', (error: Error) => this.logger.warn(`revocation events: ${error.message}`));
+      this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
+      await this.subscriber.connect();
+      await this.subscriber.subscribe(channel);
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.live?.close();
+    this.subscriber?.disconnect();
+  }
+
+  async verify(token: string | undefined): Promise<AuthenticatedUser> {
+    if (!token) throw unauthorized('authentication required');
+    if (this.live) return this.verifyLive(token);
+    const now = Date.now();
+    const cached = this.verified.get(token);
+    const user = cached && cached.exp > now ? cached.user : await this.verifyOffline(token, now);
+    const revokedUntil = this.revokedSessions.get(user.sessionId);
+    if (revokedUntil !== undefined && revokedUntil > now) throw unauthorized('session is no longer valid');
+    return user;
+  }
+
+  private async verifyOffline(token: string, now: number): Promise<AuthenticatedUser> {
+    const parts = token.split('.');
+    if (parts.length !== 3) throw unauthorized();
+    const header = decodePart(parts[0]);
+    const claims = decodePart(parts[1]);
+    if (header.typ !== 'at+jwt' || typeof header.kid !== 'string') throw unauthorized();
+    const key = await this.keys.get(header.kid);
+    if (!key || header.alg !== key.alg) throw unauthorized();
+    const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
+    const signature = Buffer.from(parts[2] ?? '', 'base64url');
+    const ok = key.alg === 'ES256'
+      ? verifySignature('sha256', signed, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
+      : verifySignature('sha256', signed, key.key, signature);
+    if (!ok) throw unauthorized();
+    const tolerance = (this.options.clockTolerance ?? 30) * 1000;
+    const { iss, aud, exp, nbf, sub, sid } = claims;
+    if (iss !== this.options.issuer) throw unauthorized();
+    if (this.options.audience !== undefined && !(aud === this.options.audience || (Array.isArray(aud) && aud.includes(this.options.audience)))) throw unauthorized();
+    if (typeof exp !== 'number' || exp * 1000 + tolerance <= now) throw unauthorized('access token expired');
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf * 1000 - tolerance > now)) throw unauthorized();
+    if (typeof sub !== 'string' || typeof sid !== 'string') throw unauthorized();
+    const act = claims.act as { sub?: unknown } | undefined;
+    const user: AuthenticatedUser = Object.freeze({
+      userId: sub,
+      sessionId: sid,
+      roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [],
+      isImpersonated: claims.isImpersonated === true,
+      impersonatorId: typeof act?.sub === 'string' ? act.sub : null,
+      claims: Object.freeze(claims),
+    });
+    if (this.verified.size >= MAX_CACHED) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { user, exp: exp * 1000 + tolerance });
+    return user;
+  }
+
+  private async verifyLive(token: string): Promise<AuthenticatedUser> {
+    const live = this.live!;
+    try {
+      const reply = await firstValueFrom(
+        live.send<{ userId: string; sessionId: string; roles: string[]; isImpersonated: boolean; claims: Record<string, unknown> }>('auth.verify', { accessToken: token })
+          .pipe(timeout(this.options.live?.timeoutMs ?? 5000)),
+      );
+      const act = reply.claims.act as { sub?: unknown } | undefined;
+      return {
+        userId: reply.userId,
+        sessionId: reply.sessionId,
+        roles: reply.roles,
+        isImpersonated: reply.isImpersonated,
+        impersonatorId: typeof act?.sub === 'string' ? act.sub : null,
+        claims: reply.claims,
+      };
+    } catch (error) {
+      const body = error as Partial<AuthErrorBody> | undefined;
+      if (body && body.code === 'UNAUTHORIZED') throw unauthorized(body.message);
+      this.logger.warn(`auth.verify failed: ${(error as Error).message ?? JSON.stringify(error)}`);
+      throw new AuthClientError({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'authentication service unavailable' });
+    }
+  }
+
+  private onEvent(message: string): void {
+    let event: { type?: unknown; sessionId?: unknown };
+    try {
+      event = JSON.parse(message) as { type?: unknown; sessionId?: unknown };
+    } catch {
+      return;
+    }
+    if (event.type !== 'session.revoked' || typeof event.sessionId !== 'string') return;
+    const now = Date.now();
+    // An entry must outlive every access token of the session: its TTL plus the leeway.
+    this.revokedSessions.set(event.sessionId, now + ((this.options.accessTokenTtl ?? 900) + (this.options.clockTolerance ?? 30)) * 1000);
+    for (const [sid, until] of this.revokedSessions) {
+      if (until > now) break;
+      this.revokedSessions.delete(sid);
+    }
+  }
+}
+
+function redisOptions(url: string): { host: string; port: number; db: number; username?: string; password?: string } {
+  const parsed = new URL(url);
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    db: Number(parsed.pathname.replace('/', '') || 0),
+    username: parsed.username || undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+  };
+}

@@ -35,7 +35,7 @@ const CONFIG = {
   refreshConnections: positiveInt('BENCH_REFRESH_CONNECTIONS', 8),
 };
 
-const TARGETS = { login: 0.9, me: 0.7 };
+const TARGETS = { login: 0.9, me: 0.7, sibling: 0.8 };
 const USER = { email: 'bench@example.com', username: 'bench', password: 'bench-Password-1234' };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -185,6 +185,26 @@ async function startHello() {
   return base;
 }
 
+/** The example sibling app (gatehouse/client, offline mode) from the build, verifying against `base`. */
+async function startSibling(base) {
+  const [port, rpcPort] = [await freePort(), await freePort()];
+  const child = track(
+    fork(join(ROOT, 'dist/examples/sibling-app/main.js'), {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, GATEHOUSE_URL: base, GATEHOUSE_ISSUER: 'http://localhost:3000', PORT: String(port), RPC_PORT: String(rpcPort) },
+    }),
+    'sibling',
+  );
+  await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`sibling app exited during startup (code ${code})`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  log(`sibling app ready on ${url}`);
+  return url;
+}
+
 async function postJson(url, body, expected) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();
@@ -315,6 +335,12 @@ function buildRows(m) {
       target: `≥ ${TARGETS.me} ${check(m.me.valid && meRatio >= TARGETS.me)}`,
     },
     {
+      measurement: `GET /orders, sibling app guarded offline by gatehouse/client (${CONFIG.connections} conn)${invalid(m.sibling)}`,
+      reqPerSec: m.sibling.reqPerSec, p50: m.sibling.p50, p99: m.sibling.p99,
+      ceiling: m.hello.reqPerSec, ratio: m.sibling.reqPerSec / m.hello.reqPerSec,
+      target: `≥ ${TARGETS.sibling} ${check(m.sibling.valid && m.sibling.reqPerSec / m.hello.reqPerSec >= TARGETS.sibling)}`,
+    },
+    {
       measurement: `POST /auth/refresh, chained (${CONFIG.refreshConnections} conn)${invalid(m.refresh)}`,
       reqPerSec: m.refresh.reqPerSec, p50: m.refresh.p50, p99: m.refresh.p99,
       ceiling: null, ratio: null,
@@ -352,6 +378,7 @@ async function main() {
   const databaseUrl = await createDatabase();
   const base = await startGatehouse(databaseUrl);
   const helloBase = await startHello();
+  const siblingBase = await startSibling(base);
 
   await postJson(`${base}/auth/register`, USER, 201);
   const { tokens } = await login(base);
@@ -382,6 +409,11 @@ async function main() {
     connections: CONFIG.connections,
     headers: { authorization: `Bearer ${tokens.accessToken}` },
   });
+  m.sibling = await load('GET /orders on the sibling app', {
+    url: `${siblingBase}/orders`,
+    connections: CONFIG.connections,
+    headers: { authorization: `Bearer ${tokens.accessToken}` },
+  });
   // Fresh chains for warmup and for the measured run: a chain cut off mid-request cannot be resumed.
   m.refresh = await load('POST /auth/refresh', async () =>
     refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
@@ -392,7 +424,7 @@ async function main() {
   const machineLine = `Machine: ${machine.cores} cores, ${machine.cpuModel}, node ${machine.node}, ` +
     `libuv threadpool ${machine.uvThreadpoolSize}; ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
     `1-min load average ${machine.loadAvgAtStart.toFixed(2)} before, ${machine.loadAvgAtEnd.toFixed(2)} after (the bench itself adds ~2).`;
-  const measured = ['login', 'wrongPassword', 'unknownUser', 'hello', 'me', 'refresh'];
+  const measured = ['login', 'wrongPassword', 'unknownUser', 'hello', 'me', 'sibling', 'refresh'];
   const checks = measured
     .map((k) => `${k}: ${m[k].ok2xx} as expected, ${m[k].non2xx} other, ${m[k].errors} errors, ${m[k].timeouts} timeouts`)
     .join('; ');

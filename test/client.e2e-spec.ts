@@ -3,7 +3,8 @@ import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservice
 import { createHmac } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import type { AuthClientOptions } from '../src/client';
+import { Test } from '@nestjs/testing';
+import { AuthClientModule, type AuthClientOptions, TokenVerifier } from '../src/client';
 import { runKeysCommand } from '../src/cli/keys';
 import { startSiblingApp } from '../examples/sibling-app/bootstrap';
 import { TEST_REDIS_URL } from './support/services';
@@ -27,6 +28,7 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
   let offline: Sibling;
   let live: Sibling;
   let pushed: Sibling;
+  let liveRedis: Sibling;
   const prefix = `gatehouse-test-client-${process.pid}`;
   const admin = { email: `client-admin-${process.pid}-${Date.now()}@example.com`, password: 'admin password of good length' };
 
@@ -58,6 +60,7 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     offline = await sibling();
     live = await sibling({ live: { transport: 'tcp', host: '127.0.0.1', port: g.config.rpc.port } });
     pushed = await sibling({ revocations: { redisUrl: TEST_REDIS_URL, prefix } });
+    liveRedis = await sibling({ live: { transport: 'redis', url: TEST_REDIS_URL } });
   });
   afterAll(async () => {
     for (const s of siblings) {
@@ -126,8 +129,10 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
   it('after logout: refused at once in live mode, within milliseconds with pushed revocations, and offline once the token expires', async () => {
     const { token } = await login();
     for (const s of [offline, live, pushed]) await s.http().get('/orders').set(bearer(token)).expect(200);
+    await liveRedis.http().get('/orders').set(bearer(token)).expect(200);
     await g.http().post('/auth/logout').set(bearer(token)).expect(204);
     expect((await live.http().get('/orders').set(bearer(token)).expect(401)).body).toEqual(UNAUTHORIZED);
+    expect((await liveRedis.http().get('/orders').set(bearer(token)).expect(401)).body).toEqual(UNAUTHORIZED);
     expect(await live.fail('orders.list', { accessToken: token })).toEqual(UNAUTHORIZED);
     let refused = false;
     for (let i = 0; i < 50 && !refused; i += 1) {
@@ -157,5 +162,20 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     await offline.http().get('/orders').set(bearer(after.token)).expect(200);
     expect(await offline.call('orders.list', { accessToken: after.token })).toEqual({ userId: after.userId, orders: [] });
     await offline.http().get('/orders').set(bearer(before.token)).expect(200);
+  });
+
+  it('is configured the same through forRootAsync', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [AuthClientModule.forRootAsync({ useFactory: () => ({ issuer: 'http://localhost:3000', jwksUrl: `${g.baseUrl}/.well-known/jwks.json` }) })],
+    }).compile();
+    await moduleRef.init();
+    try {
+      const { token, userId } = await login();
+      const user = await moduleRef.get(TokenVerifier).verify(token);
+      expect(user).toMatchObject({ userId, roles: ['user'], isImpersonated: false, impersonatorId: null });
+      await expect(moduleRef.get(TokenVerifier).verify('nope')).rejects.toMatchObject({ body: UNAUTHORIZED });
+    } finally {
+      await moduleRef.close();
+    }
   });
 });

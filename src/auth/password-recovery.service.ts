@@ -11,6 +11,7 @@ import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
+import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from './auth-context.js';
 import { invalidToken } from './email-verification.service.js';
@@ -59,6 +60,14 @@ export class PasswordRecoveryService {
    * tokens (no auto-login) and leaves a deactivated account deactivated.
    */
   async reset(token: string, password: string): Promise<void> {
+    // Checked before the token is used, so a refused password leaves it usable.
+    const owners: Array<{ email: string; username: string | null }> = await this.dataSource.query(
+      `SELECT u.email, u.username FROM password_reset_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+      [sha256Hex(token)],
+    );
+    if (!owners[0]) throw invalidToken();
+    assertNotSimilarToIdentity(password, owners[0]);
     const passwordHash = await this.hasher.hash(password);
     const { userId, revoked } = await this.dataSource.transaction(async (em) => {
       const used = await updateReturning<{ user_id: string }>(em,
@@ -87,6 +96,7 @@ export class PasswordRecoveryService {
     if (auth.isImpersonated) throw new AppError(ErrorCode.FORBIDDEN, 'an impersonated session cannot change the password');
     const user = await this.users.findByIdWithPassword(auth.userId);
     if (!user || !(await this.hasher.verify(user.passwordHash, currentPassword))) throw invalidCredentials();
+    assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
     const revoked = await this.dataSource.transaction(async (em) => {
       await this.users.updatePasswordHash(em, user.id, passwordHash);

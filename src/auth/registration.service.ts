@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
+import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
@@ -31,6 +32,7 @@ export class RegistrationService {
    * mail (verified), and nothing about the account changes.
    */
   async register(input: { email: string; password: string; username?: string }): Promise<RegistrationResult> {
+    assertNotSimilarToIdentity(input.password, input);
     const passwordHash = await this.hasher.hash(input.password);
     const newUser = { email: input.email, username: input.username, passwordHash };
     if (!this.config.requireEmailVerification) {

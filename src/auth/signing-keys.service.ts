@@ -99,11 +99,12 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   @OnEvent(KEYS_CHANGED)
   async reload(): Promise<void> {
     if (this.config.jwt.secret) return;
+    // Publish first, then sign: no token may name a kid that this instance's JWKS does not list yet.
+    await this.reloadVerification();
     if (!this.config.jwt.privateKey) {
       const current = await this.findCurrent(this.config.jwt.algorithm);
-      if (current) this.current = current;
+      if (current && this.verification.has(current.kid)) this.current = current;
     }
-    await this.reloadVerification();
   }
 
   private async reloadVerification(): Promise<void> {

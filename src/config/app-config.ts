@@ -2,7 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { createPrivateKey, createSecretKey, KeyObject } from 'node:crypto';
 import { resolve } from 'node:path';
-import { normalizeEmail, passwordProblems } from '../users/normalize.js';
+import { isSimilarToIdentity, normalizeEmail, passwordProblems } from '../users/normalize.js';
 import { EnvironmentVariables, JwtAlgorithm, LogLevel } from './env.schema.js';
 
 /** Thrown for a bad environment; its message is the one line printed before the process stops. */
@@ -137,7 +137,7 @@ function bootstrapAdmin(vars: EnvironmentVariables): AppConfig['bootstrapAdmin']
   if (!email && !password) return undefined;
   if (!email || !password) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together: set both or neither');
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL must be an email address');
-  const problem = passwordProblems(password)[0];
+  const problem = passwordProblems(password)[0] ?? (isSimilarToIdentity(password, { email }) ? 'is too similar to the email address' : undefined);
   if (problem) throw new ConfigError(`BOOTSTRAP_ADMIN_PASSWORD: ${problem}`);
   return { email: normalizeEmail(email), password };
 }

@@ -1,4 +1,4 @@
-import { normalizeEmail, normalizeUsername, passwordProblems } from './normalize';
+import { COMMON_PASSWORD_MESSAGE, isSimilarToIdentity, normalizeEmail, normalizeUsername, passwordProblems } from './normalize';
 
 describe('normalisation', () => {
   it('trims, NFKC-normalises and lower-cases emails', () => {
@@ -14,7 +14,10 @@ describe('normalisation', () => {
 
 describe('passwordProblems', () => {
   it.each([
-    ['12345678', []],
+    ['12345678', [COMMON_PASSWORD_MESSAGE]],
+    ['PassWord1', [COMMON_PASSWORD_MESSAGE]],
+    ['iloveyou', [COMMON_PASSWORD_MESSAGE]],
+    ['glacier-teapot-71', []],
     ['short', ['password must be at least 8 characters']],
     ['x'.repeat(256), []],
     ['x'.repeat(257), ['password must be at most 256 characters']],
@@ -31,5 +34,17 @@ describe('passwordProblems', () => {
   it('counts length after NFKC (a ligature becomes two letters)', () => {
     // "ﬀ" (U+FB00) normalises to "ff": 4 ligatures are 8 characters.
     expect(passwordProblems('\uFB00'.repeat(4))).toEqual([]);
+  });
+});
+
+describe('isSimilarToIdentity', () => {
+  it.each([
+    ['alice.smith@example.com', null, 'alicesmith2024', true],
+    ['alice.smith@example.com', null, 'Alice.Smith!', true],
+    ['bob@example.com', null, 'bobbobbob1', false], // local part under 4 characters is not judged
+    ['jonathan@example.com', 'jdoe_42', 'jdoe42-secret', true],
+    ['jonathan@example.com', null, 'glacier-teapot-71', false],
+  ])('%s / %s with %s → %s', (email, username, password, similar) => {
+    expect(isSimilarToIdentity(password, { email, username })).toBe(similar);
   });
 });

@@ -1,4 +1,7 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { BootstrapAdmin } from '../src/users/bootstrap-admin.service';
+import { PasswordHasher } from '../src/users/password-hasher.service';
+import { UsersService } from '../src/users/users.service';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
 describe('administration: bootstrap admin, roles, user management', () => {
@@ -27,9 +30,25 @@ describe('administration: bootstrap admin, roles, user management', () => {
     const bootstrap = t.app.get(BootstrapAdmin);
     await bootstrap.onApplicationBootstrap();
     expect(await t.db.query('SELECT roles, email_verified FROM users WHERE email = $1', [admin.email])).toEqual([{ roles: ['user', 'admin'], email_verified: true }]);
-    await t.db.query(`UPDATE users SET roles = '{user}', email_verified = false WHERE email = $1`, [admin.email]);
+    await t.db.query(`UPDATE users SET roles = '{user}' WHERE email = $1`, [admin.email]);
     await bootstrap.onApplicationBootstrap();
     expect(await t.db.query('SELECT roles, email_verified FROM users WHERE email = $1', [admin.email])).toEqual([{ roles: ['user', 'admin'], email_verified: true }]);
+    // A verified admin keeps its password and its sessions.
+    await t.http().get('/users').set(adminAuth).expect(200);
+  });
+
+  it('does not hand the admin role to whoever squatted the bootstrap address with an unverified account', async () => {
+    const squatter = await member(); // registered (unverified) before the operator configured the address
+    const configured = 'the operator chose this one';
+    const bootstrap = new BootstrapAdmin(
+      { ...t.config, bootstrapAdmin: { email: squatter.email, password: configured } },
+      t.app.get(UsersService), t.app.get(PasswordHasher), t.app.get(EventEmitter2),
+    );
+    await bootstrap.onApplicationBootstrap();
+    await t.http().get('/auth/me').set(squatter.auth).expect(401);
+    await t.http().post('/auth/login').send({ email: squatter.email, password: squatter.password }).expect(401);
+    const res = await t.http().post('/auth/login').send({ email: squatter.email, password: configured }).expect(200);
+    expect(res.body.user).toMatchObject({ roles: ['user', 'admin'], emailVerified: true });
   });
 
   it('refuses admin routes to anonymous callers (401) and to non-admins (403)', async () => {

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { createHmac } from 'node:crypto';
+import { createHmac, createPublicKey } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { Test } from '@nestjs/testing';
@@ -57,7 +57,7 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
 
   beforeAll(async () => {
     g = await startTestApp({ ACCESS_TOKEN_TTL: String(ACCESS_TTL), REDIS_PREFIX: prefix, BOOTSTRAP_ADMIN_EMAIL: admin.email, BOOTSTRAP_ADMIN_PASSWORD: admin.password });
-    offline = await sibling();
+    offline = await sibling({ jwksCacheSeconds: 1 });
     live = await sibling({ live: { transport: 'tcp', host: '127.0.0.1', port: g.config.rpc.port } });
     pushed = await sibling({ revocations: { redisUrl: TEST_REDIS_URL, prefix } });
     liveRedis = await sibling({ live: { transport: 'redis', url: TEST_REDIS_URL } });
@@ -102,9 +102,12 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
       `${h}.${b64url({ ...payload, roles: ['admin'] })}.${sig}`,
       `${h}.${p}.${(sig[0] === 'A' ? 'B' : 'A') + sig.slice(1)}`,
       `${b64url({ ...header, alg: 'none' })}.${p}.`,
-      (() => {
+      await (async () => {
+        const jwks = await g.http().get('/.well-known/jwks.json');
+        const jwk = jwks.body.keys.find((k: { kid: string }) => k.kid === header.kid);
+        const pem = createPublicKey({ key: jwk, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
         const input = `${b64url({ ...header, alg: 'HS256' })}.${p}`;
-        return `${input}.${createHmac('sha256', 'public-key-as-secret').update(input).digest('base64url')}`;
+        return `${input}.${createHmac('sha256', pem).update(input).digest('base64url')}`;
       })(),
       `${b64url({ ...header, typ: 'JWT' })}.${p}.${sig}`,
     ];
@@ -147,11 +150,13 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     expect((await offline.http().get('/orders').set(bearer(token)).expect(401)).body.message).toBe('access token expired');
   });
 
-  it('picks up a signing-key rotation without restarting the sibling', async () => {
+  it('picks up a signing-key rotation without restarting the sibling, and drops a retired key', async () => {
+    // Default leeway (30 s) here, so the 2-second test tokens stay valid: every refusal below is the key's.
+    const rotating = await sibling({ jwksCacheSeconds: 1, clockTolerance: 30 });
     const before = await login();
-    await offline.http().get('/orders').set(bearer(before.token)).expect(200);
+    await rotating.http().get('/orders').set(bearer(before.token)).expect(200);
     await runKeysCommand(['rotate'], { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' });
-    const oldKid = decodeJwt(before.token).header.kid;
+    const oldKid = decodeJwt(before.token).header.kid as string;
     let after = await login();
     for (let i = 0; i < 50 && decodeJwt(after.token).header.kid === oldKid; i += 1) {
       await sleep(20);
@@ -159,9 +164,18 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     }
     expect(decodeJwt(after.token).header.kid).not.toBe(oldKid);
     await sleep(1100); // past the sibling's refetch throttle
-    await offline.http().get('/orders').set(bearer(after.token)).expect(200);
-    expect(await offline.call('orders.list', { accessToken: after.token })).toEqual({ userId: after.userId, orders: [] });
-    await offline.http().get('/orders').set(bearer(before.token)).expect(200);
+    await rotating.http().get('/orders').set(bearer(after.token)).expect(200);
+    expect(await rotating.call('orders.list', { accessToken: after.token })).toEqual({ userId: after.userId, orders: [] });
+    await rotating.http().get('/orders').set(bearer(before.token)).expect(200);
+    // Retiring the old key: the sibling refuses its tokens once its JWKS cache (1 s here) has passed.
+    await runKeysCommand(['retire', '--kid', oldKid], { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' });
+    let refused = false;
+    for (let i = 0; i < 100 && !refused; i += 1) {
+      refused = (await rotating.http().get('/orders').set(bearer(before.token))).status === 401;
+      if (!refused) await sleep(50);
+    }
+    expect(refused).toBe(true);
+    await rotating.http().get('/orders').set(bearer(after.token)).expect(200);
   });
 
   it('is configured the same through forRootAsync', async () => {

@@ -59,6 +59,26 @@ describe('impersonation, events and the audit log', () => {
     expect(verified.isImpersonated).toBe(true);
   });
 
+  it('keeps impersonation sessions short, and ends them when their admin is demoted or deactivated', async () => {
+    const target = await member();
+    const demoted = await member();
+    const fired = await member();
+    for (const a of [demoted, fired]) await t.http().put(`/users/${a.id}/roles`).set(adminAuth).send({ roles: ['user', 'admin'] }).expect(200);
+    const viaDemoted = await t.http().post('/auth/impersonate').set(demoted.auth).send({ userId: target.id }).expect(200);
+    const viaFired = await t.http().post('/auth/impersonate').set(fired.auth).send({ userId: target.id }).expect(200);
+    const left = new Date(viaDemoted.body.tokens.refreshTokenExpiresAt).getTime() - Date.now();
+    expect(left).toBeLessThanOrEqual(3600_000);
+    await t.http().get('/auth/me').set({ authorization: `Bearer ${viaDemoted.body.tokens.accessToken}` }).expect(200);
+    await t.http().put(`/users/${demoted.id}/roles`).set(adminAuth).send({ roles: ['user'] }).expect(200);
+    await t.http().get('/auth/me').set({ authorization: `Bearer ${viaDemoted.body.tokens.accessToken}` }).expect(401);
+    await t.http().post('/auth/refresh').send({ refreshToken: viaDemoted.body.tokens.refreshToken }).expect(401);
+    await t.http().get('/auth/me').set({ authorization: `Bearer ${viaFired.body.tokens.accessToken}` }).expect(200);
+    await t.http().post(`/users/${fired.id}/deactivate`).set(adminAuth).expect(204);
+    await t.http().get('/auth/me').set({ authorization: `Bearer ${viaFired.body.tokens.accessToken}` }).expect(401);
+    // The target's own session is untouched.
+    await t.http().get('/auth/me').set(target.auth).expect(200);
+  });
+
   it('refuses an impersonated session to impersonate or change the password', async () => {
     const m = await member();
     const other = await member();

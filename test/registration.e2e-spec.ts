@@ -53,6 +53,19 @@ describe('registration', () => {
       expect(await t.rpc.tcp.send('auth.register', u)).toEqual({ status: 'verification_sent' });
     });
 
+    it('answers a taken username alike for a new and a known address, so it reveals neither', async () => {
+      const holder = uniqueUser('holder');
+      await t.http().post('/auth/register').send(holder).expect(202);
+      const known = uniqueUser('known');
+      await t.http().post('/auth/register').send(known).expect(202);
+      const forNew = await t.http().post('/auth/register').send({ ...uniqueUser('newaddr'), username: holder.username }).expect(409);
+      const forKnown = await t.http().post('/auth/register').send({ ...known, username: holder.username }).expect(409);
+      expect(forKnown.text).toBe(forNew.text);
+      expect(forNew.body.code).toBe('USERNAME_TAKEN');
+      // The holder re-registering with its own name is just a known address.
+      await t.http().post('/auth/register').send(holder).expect(202);
+    });
+
     it('refuses login with EMAIL_NOT_VERIFIED only after the correct password', async () => {
       const u = uniqueUser('unverified');
       await t.http().post('/auth/register').send(u).expect(202);

@@ -62,6 +62,16 @@ describe('session integrity under races and failures; the claims hook', () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it('refuses a password change whose checked password was replaced meanwhile (a racing reset wins)', async () => {
+    const u = await registered();
+    const users = t.app.get(UsersService);
+    const checked = (await users.findByIdWithPassword(u.id))!.passwordHash;
+    await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$cmVzZXQ$cmVzZXQ'));
+    const changed = await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$Y2hhbmdl$Y2hhbmdl', checked));
+    expect(changed).toBe(false);
+    expect((await t.db.query('SELECT password_hash FROM users WHERE id = $1', [u.id]))[0].password_hash).toContain('cmVzZXQ');
+  });
+
   it('refuses a session for a user deactivated after the check', async () => {
     const u = await registered();
     const checked = await t.app.get(CredentialsService).verify({ email: u.email, password: u.password });

@@ -1,10 +1,14 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import type { ConnectionInfo } from '../sessions/sessions.service.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from './auth-context.js';
 import { LoginResult, LoginService } from './login.service.js';
+
+/** Impersonation sessions are short: an hour at most (less if SESSION_TTL is shorter). */
+const IMPERSONATION_TTL = 3600;
 
 const forbidden = (message: string): AppError => new AppError(ErrorCode.FORBIDDEN, message);
 
@@ -19,6 +23,7 @@ export class ImpersonationService {
     private readonly users: UsersService,
     private readonly login: LoginService,
     private readonly events: DomainEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async impersonate(actor: AuthContext, targetId: string, connection?: ConnectionInfo): Promise<LoginResult> {
@@ -29,7 +34,7 @@ export class ImpersonationService {
     if (!target) throw notFound('user not found');
     if (target.roles.includes('admin')) throw forbidden('an admin cannot be impersonated');
     if (target.deactivatedAt) throw forbidden('a deactivated user cannot be impersonated');
-    const result = await this.login.startSession(target, { impersonatorId: actor.userId, connection });
+    const result = await this.login.startSession(target, { impersonatorId: actor.userId, connection, ttl: Math.min(IMPERSONATION_TTL, this.config.sessions.defaultTtl) });
     this.events.publish('user.impersonated', {
       userId: target.id, actorId: actor.userId, sessionId: result.sessionId, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null,
     });

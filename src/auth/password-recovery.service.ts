@@ -99,7 +99,8 @@ export class PasswordRecoveryService {
     assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
     const revoked = await this.dataSource.transaction(async (em) => {
-      await this.users.updatePasswordHash(em, user.id, passwordHash);
+      // Conditional on the password just checked: a reset racing this change wins, never the change.
+      if (!(await this.users.updatePasswordHash(em, user.id, passwordHash, user.passwordHash))) throw invalidCredentials();
       const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { exceptSessionId: auth.sessionId, reason: 'password_changed' });
       await this.outbox.queuePasswordChanged(em, user.email);
       return revokedSessions;

@@ -7,6 +7,7 @@ import { DomainEvents } from '../common/domain-events.service.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
+import { normalizeEmail } from '../users/normalize.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
@@ -49,6 +50,12 @@ export class RegistrationService {
     let createdId: string | undefined;
     try {
       await this.dataSource.transaction(async (em) => {
+        // A taken username is refused alike whether the address is new or known, so the answer
+        // tells nothing about the address.
+        if (input.username !== undefined) {
+          const holder = await this.users.findByUsername(input.username, em);
+          if (holder && holder.email !== normalizeEmail(input.email)) throw new AppError(ErrorCode.USERNAME_TAKEN, 'username is taken');
+        }
         const existing = await this.users.findByEmail(input.email, em);
         if (!existing) {
           const created = await this.users.create(newUser, em);

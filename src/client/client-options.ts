@@ -19,6 +19,8 @@ export interface AuthClientOptions {
   revocations?: { redisUrl: string; prefix?: string };
   /** Access-token lifetime of the gatehouse (ACCESS_TOKEN_TTL): how long a deny-list entry must live. Default 900. */
   accessTokenTtl?: number;
+  /** How long the fetched JWKS is trusted before it is fetched again, seconds: a retired key stops verifying here within it. Default 60. */
+  jwksCacheSeconds?: number;
   /** Leeway on exp and nbf, seconds. Default 30 (as gatehouse). */
   clockTolerance?: number;
 }

@@ -10,8 +10,6 @@ export interface PublicKeyEntry {
 
 /** Refetch at most this often when a token names an unknown kid (a rotation); made-up kids cannot cause more. */
 const UNKNOWN_KID_REFETCH_MS = 1_000;
-/** And refresh the set this often anyway, so retired keys go away. */
-const REFRESH_EVERY_MS = 10 * 60_000;
 
 /** gatehouse's public keys, fetched from its JWKS and cached; refetched on an unknown kid (throttled). */
 @Injectable()
@@ -21,14 +19,25 @@ export class JwksKeyStore {
   private fetchedAt = 0;
   private inFlight?: Promise<void>;
 
-  constructor(@Inject(AUTH_CLIENT_OPTIONS) private readonly options: AuthClientOptions) {}
+  /** The set is refetched this often anyway, so a retired key stops verifying here within it. */
+  private readonly refreshEveryMs: number;
+
+  constructor(@Inject(AUTH_CLIENT_OPTIONS) private readonly options: AuthClientOptions) {
+    this.refreshEveryMs = (options.jwksCacheSeconds ?? 60) * 1000;
+  }
 
   async get(kid: string): Promise<PublicKeyEntry | undefined> {
-    const stale = Date.now() - this.fetchedAt > REFRESH_EVERY_MS;
+    const stale = Date.now() - this.fetchedAt > this.refreshEveryMs;
     const known = this.keys.get(kid);
     if (known && !stale) return known;
     if (stale || Date.now() - this.fetchedAt > UNKNOWN_KID_REFETCH_MS) await this.refresh();
     return this.keys.get(kid);
+  }
+
+  /** Whether tokens of this kid may still be trusted (it is in the current set; refreshed in the background when stale). */
+  isCurrent(kid: string): boolean {
+    if (Date.now() - this.fetchedAt > this.refreshEveryMs) void this.refresh();
+    return this.keys.has(kid);
   }
 
   /** Fetches the JWKS now (one fetch at a time); keeps the last good set if gatehouse is unreachable. */

@@ -36,7 +36,7 @@ function decodePart(part: string | undefined): Record<string, unknown> {
 @Injectable()
 export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('AuthClient');
-  private readonly verified = new Map<string, { user: AuthenticatedUser; exp: number }>();
+  private readonly verified = new Map<string, { user: AuthenticatedUser; exp: number; kid: string }>();
   private readonly revokedSessions = new Map<string, number>();
   private live?: ClientProxy;
   private subscriber?: Redis;
@@ -75,7 +75,8 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     if (this.live) return this.verifyLive(token);
     const now = Date.now();
     const cached = this.verified.get(token);
-    const user = cached && cached.exp > now ? cached.user : await this.verifyOffline(token, now);
+    // A cached verification holds only while its key is still published (a retired key's tokens stop).
+    const user = cached && cached.exp > now && this.keys.isCurrent(cached.kid) ? cached.user : await this.verifyOffline(token, now);
     const revokedUntil = this.revokedSessions.get(user.sessionId);
     if (revokedUntil !== undefined && revokedUntil > now) throw unauthorized('session is no longer valid');
     return user;
@@ -115,7 +116,7 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
       const oldest = this.verified.keys().next().value;
       if (oldest !== undefined) this.verified.delete(oldest);
     }
-    this.verified.set(token, { user, exp: exp * 1000 + tolerance });
+    this.verified.set(token, { user, exp: exp * 1000 + tolerance, kid: key.kid });
     return user;
   }
 
@@ -153,6 +154,8 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     if (event.type !== 'session.revoked' || typeof event.sessionId !== 'string') return;
     const now = Date.now();
     // An entry must outlive every access token of the session: its TTL plus the leeway.
+    // Re-inserted at the end, so the map stays ordered by expiry for the sweep below.
+    this.revokedSessions.delete(event.sessionId);
     this.revokedSessions.set(event.sessionId, now + ((this.options.accessTokenTtl ?? 900) + (this.options.clockTolerance ?? 30)) * 1000);
     for (const [sid, until] of this.revokedSessions) {
       if (until > now) break;

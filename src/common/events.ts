@@ -15,6 +15,10 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 export const USER_DEACTIVATED = 'user.deactivated';
 export const USER_ACTIVATED = 'user.activated';
+/** In-process, awaited: the user's credentials were replaced by an operator; every session ends. */
+export const USER_CREDENTIALS_RESET = 'user.credentials-reset';
+/** In-process, awaited: the user's roles changed ({ userId, roles }). */
+export const USER_ROLES_CHANGED = 'user.roles-changed';
 
 /** Emitted in-process for every domain event, whatever its type (for the audit log and Redis). */
 export const ANY_DOMAIN_EVENT = 'gatehouse.domain-event';

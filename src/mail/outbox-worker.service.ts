@@ -24,6 +24,8 @@ const MAX_BACKOFF_MS = 3_600_000;
  * per instance) share the work and never take the same row; a claim expires after two minutes, so
  * a crashed worker's mail is picked up again. Failed sends are retried with exponential backoff up
  * to OUTBOX_MAX_ATTEMPTS. A sent mail keeps its row (for throttling and audit) but loses its body.
+ * Delivery is at least once: a mail whose send succeeded but whose "sent" mark failed (or whose
+ * instance died in between) is sent again when its claim expires, with the same Message-ID.
  */
 @Injectable()
 export class OutboxWorker implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -85,16 +87,15 @@ export class OutboxWorker implements OnApplicationBootstrap, OnApplicationShutdo
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.config.mail.pollMs);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
+        // Cleared however the wait ends, so a later wake-up is never swallowed by a stale callback.
         this.wake = undefined;
         this.wakePending = false;
-        done();
+        resolve();
       };
+      const timer = setTimeout(done, this.config.mail.pollMs);
+      this.wake = done;
     });
   }
 

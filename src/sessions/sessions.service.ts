@@ -6,7 +6,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
 import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED, type SessionRevokedEvent } from '../common/auth-changes.js';
-import { ANY_DOMAIN_EVENT, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
+import { ANY_DOMAIN_EVENT, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED, type UserEvent } from '../common/events.js';
 import { OnEvent } from '@nestjs/event-emitter';
 import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
@@ -203,10 +203,26 @@ export class SessionsService {
     return rows.length;
   }
 
-  /** A deactivated user's sessions all end at once (awaited by the deactivating call). */
+  /**
+   * A deactivated user's sessions all end at once (awaited by the deactivating call), and so do the
+   * sessions they opened by impersonating others.
+   */
   @OnEvent(USER_DEACTIVATED, { promisify: true })
   async onUserDeactivated(event: UserEvent): Promise<void> {
-    if (event.userId) await this.revokeAllForUser(event.userId, { reason: 'user_deactivated' });
+    if (!event.userId) return;
+    await this.revokeWhere(`(user_id = $1 OR impersonator_id = $1)`, [event.userId, 'user_deactivated']);
+  }
+
+  @OnEvent(USER_CREDENTIALS_RESET, { promisify: true })
+  async onCredentialsReset(event: { userId: string }): Promise<void> {
+    await this.revokeAllForUser(event.userId, { reason: 'credentials_reset' });
+  }
+
+  /** An admin who is no longer one keeps no impersonation session. */
+  @OnEvent(USER_ROLES_CHANGED, { promisify: true })
+  async onRolesChanged(event: { userId: string; roles: string[] }): Promise<void> {
+    if (event.roles.includes('admin')) return;
+    await this.revokeWhere(`impersonator_id = $1`, [event.userId, 'impersonator_demoted']);
   }
 
   /**

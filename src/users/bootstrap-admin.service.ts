@@ -1,13 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
 import { AppError, ErrorCode } from '../common/app-error.js';
+import { USER_CREDENTIALS_RESET } from '../common/events.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { UsersService } from './users.service.js';
 
 /**
  * Makes sure the configured admin exists at every start: created with role admin and a verified
- * address if missing; an existing account gets the admin role and a verified address, and keeps its
- * password (change it through the API).
+ * address if missing. An existing *verified* account (its owner proved the mailbox) gets the admin
+ * role and keeps its password. An existing *unverified* account proves nothing about who created it,
+ * so it gets the configured password and loses its sessions before it is made admin: nobody can
+ * squat the address in advance and inherit the admin role.
  */
 @Injectable()
 export class BootstrapAdmin implements OnApplicationBootstrap {
@@ -17,6 +21,7 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
+    private readonly events: EventEmitter2,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -34,9 +39,14 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
         existing = await this.users.findByEmail(admin.email);
       }
     }
-    if (existing && (!existing.roles.includes('admin') || !existing.emailVerified)) {
+    if (!existing) return;
+    if (!existing.emailVerified) {
+      await this.users.ensureAdmin(existing.id, await this.hasher.hash(admin.password));
+      await this.events.emitAsync(USER_CREDENTIALS_RESET, { userId: existing.id });
+      this.logger.warn(`the bootstrap admin address ${admin.email} had an unverified account: it now has the configured password and its sessions were revoked`);
+    } else if (!existing.roles.includes('admin')) {
       await this.users.ensureAdmin(existing.id);
-      this.logger.log(`gave the bootstrap admin ${admin.email} the admin role and a verified address`);
+      this.logger.log(`gave the bootstrap admin ${admin.email} the admin role`);
     }
   }
 }

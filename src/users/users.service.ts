@@ -6,7 +6,7 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
 import { notFound } from '../common/app-error.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../common/paging.js';
-import { ANY_DOMAIN_EVENT, USER_ACTIVATED, USER_DEACTIVATED, type UserEvent } from '../common/events.js';
+import { ANY_DOMAIN_EVENT, USER_ACTIVATED, USER_DEACTIVATED, USER_ROLES_CHANGED, type UserEvent } from '../common/events.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { normalizeEmail, normalizeUsername } from './normalize.js';
 import { UserEntity } from './user.entity.js';
@@ -46,8 +46,11 @@ export class UsersService {
     return this.users.createQueryBuilder('u').addSelect('u.passwordHash').where('u.id = :id', { id }).getOne();
   }
 
-  async updatePasswordHash(em: EntityManager, userId: string, passwordHash: string): Promise<void> {
-    await this.updateAnnounced(em, userId, `password_hash = $2`, [passwordHash]);
+  /** Sets a new hash; with `expectedHash`, only if the password is still the one just checked. */
+  updatePasswordHash(em: EntityManager, userId: string, passwordHash: string, expectedHash?: string): Promise<boolean> {
+    return expectedHash === undefined
+      ? this.updateAnnounced(em, userId, `password_hash = $2`, [passwordHash])
+      : this.updateAnnounced(em, userId, `password_hash = $2`, [passwordHash], `password_hash = $3`, [expectedHash]);
   }
 
   /** Marks the address verified if it is still the user's address; null when it is not. */
@@ -96,15 +99,23 @@ export class UsersService {
   async setRoles(id: string, roles: string[]): Promise<UserEntity> {
     const changed = await this.dataSource().transaction((em) => this.updateAnnounced(em, id, `roles = $2`, [roles]));
     if (!changed) throw notFound('user not found');
+    // Awaited: a demoted admin's impersonation sessions end before this answers.
+    await this.events.emitAsync(USER_ROLES_CHANGED, { userId: id, roles });
     const user = await this.findById(id);
     if (!user) throw notFound('user not found');
     return user;
   }
 
-  /** Adds the admin role and marks the address verified (bootstrap admin). */
-  async ensureAdmin(id: string): Promise<void> {
+  /** Adds the admin role and marks the address verified (bootstrap admin), optionally setting the password. */
+  async ensureAdmin(id: string, passwordHash?: string): Promise<void> {
     await this.dataSource().transaction((em) =>
-      this.updateAnnounced(em, id, `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true`, []));
+      this.updateAnnounced(em, id,
+        `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true, password_hash = coalesce($2, password_hash)`,
+        [passwordHash ?? null]));
+  }
+
+  findByUsername(username: string, em?: EntityManager): Promise<UserEntity | null> {
+    return this.repo(em).findOneBy({ username: normalizeUsername(username) });
   }
 
   private dataSource(): Repository<UserEntity>['manager'] {

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -29,7 +29,7 @@ interface AuditRow {
 
 /** Writes every domain event to the audit log, and reads it back for admins. */
 @Injectable()
-export class AuditService {
+export class AuditService implements BeforeApplicationShutdown {
   private readonly logger = new Logger('Audit');
   private readonly pending = new Set<Promise<void>>();
 
@@ -48,6 +48,11 @@ export class AuditService {
       );
     this.pending.add(write);
     void write.finally(() => this.pending.delete(write));
+  }
+
+  /** Entries recorded so far are written before the database pool closes. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.flushed();
   }
 
   /** Resolves when every entry recorded so far is written (tests, shutdown). */

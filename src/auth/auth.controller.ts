@@ -11,6 +11,7 @@ import { ChangePasswordDto, EmailDto, ImpersonateDto, type LoginDto, RefreshDto,
 import { EmailVerificationService } from './email-verification.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginGuard } from './guards/login.guard.js';
+import { RateLimitGuard } from './guards/rate-limit.guard.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
 
@@ -25,6 +26,7 @@ export class AuthController {
   ) {}
 
   @Public()
+  @UseGuards(RateLimitGuard)
   @Post('register')
   async register(@Body() dto: RegisterDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<RegistrationResult> {
     const result = await this.registration.register(dto);
@@ -33,7 +35,7 @@ export class AuthController {
   }
 
   @Public()
-  @UseGuards(LoginGuard)
+  @UseGuards(RateLimitGuard, LoginGuard)
   @Post('login')
   @HttpCode(200)
   signIn(@Req() request: FastifyRequest & { user: VerifiedUser; body: LoginDto }): Promise<LoginResult> {
@@ -46,6 +48,7 @@ export class AuthController {
   }
 
   @Public()
+  @UseGuards(RateLimitGuard)
   @Post('refresh')
   @HttpCode(200)
   refresh(@Body() dto: RefreshDto, @Req() request: FastifyRequest): Promise<LoginResult> {
@@ -64,6 +67,7 @@ export class AuthController {
   }
 
   @Public()
+  @UseGuards(RateLimitGuard)
   @Post('email/verify')
   @HttpCode(200)
   verifyEmail(@Body() dto: TokenDto): Promise<{ user: PublicUser }> {
@@ -71,6 +75,7 @@ export class AuthController {
   }
 
   @Public()
+  @UseGuards(RateLimitGuard)
   @Post('email/resend')
   @HttpCode(202)
   resendVerification(@Body() dto: EmailDto): void {
@@ -78,6 +83,7 @@ export class AuthController {
   }
 
   @Public()
+  @UseGuards(RateLimitGuard)
   @Post('password/forgot')
   @HttpCode(202)
   forgotPassword(@Body() dto: EmailDto): void {
@@ -85,6 +91,7 @@ export class AuthController {
   }
 
   @Public()
+  @UseGuards(RateLimitGuard)
   @Post('password/reset')
   @HttpCode(204)
   async resetPassword(@Body() dto: ResetPasswordDto): Promise<void> {

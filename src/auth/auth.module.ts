@@ -14,6 +14,8 @@ import { CredentialsService } from './credentials.service.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { JwksController } from './jwks.controller.js';
+import { LockoutService } from './lockout.service.js';
+import { RateLimiter } from './rate-limiter.service.js';
 import { LoginService } from './login.service.js';
 import { RegistrationService } from './registration.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
@@ -50,6 +52,8 @@ import { LocalStrategy } from './strategies/local.strategy.js';
     ImpersonationService,
     BackgroundTasks,
     LoginService,
+    LockoutService,
+    RateLimiter,
     LocalStrategy,
     JwtStrategy,
     VerifiedTokensCache,

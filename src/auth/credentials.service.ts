@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
 import { DomainEvents } from '../common/domain-events.service.js';
+import { LockoutService } from './lockout.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { ConnectionInfo } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
@@ -27,16 +28,22 @@ export class CredentialsService {
     private readonly hasher: PasswordHasher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: DomainEvents,
+    private readonly lockout: LockoutService,
   ) {}
 
   async verify(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
+    const lockKey = LockoutService.keyOf(login);
+    // Before any hashing: a locked identifier costs nothing, whatever password is tried.
+    const { hasFailures } = await this.lockout.check(lockKey);
     const user = await this.users.findByLoginWithPassword(login);
     // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
     const ok = await this.hasher.verify(user?.passwordHash, login.password);
     if (!user || !ok) {
+      await this.lockout.recordFailure(lockKey);
       this.events.publish('user.login_failed', { userId: user?.id ?? null, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null });
       throw invalidCredentials();
     }
+    if (hasFailures) await this.lockout.clear([lockKey]);
     // Account state is revealed only to whoever proved the password.
     if (user.deactivatedAt) throw new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
     if (this.config.requireEmailVerification && !user.emailVerified) {

@@ -15,6 +15,7 @@ import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from './auth-context.js';
 import { invalidToken } from './email-verification.service.js';
+import { LockoutService } from './lockout.service.js';
 
 /** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
 @Injectable()
@@ -29,6 +30,7 @@ export class PasswordRecoveryService {
     private readonly feed: RevocationFeed,
     private readonly background: BackgroundTasks,
     private readonly events: DomainEvents,
+    private readonly lockout: LockoutService,
   ) {}
 
   /**
@@ -69,7 +71,7 @@ export class PasswordRecoveryService {
     if (!owners[0]) throw invalidToken();
     assertNotSimilarToIdentity(password, owners[0]);
     const passwordHash = await this.hasher.hash(password);
-    const { userId, revoked } = await this.dataSource.transaction(async (em) => {
+    const { userId, revoked, owner } = await this.dataSource.transaction(async (em) => {
       const used = await updateReturning<{ user_id: string }>(em,
         `UPDATE password_reset_tokens SET used_at = now()
           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
@@ -83,10 +85,12 @@ export class PasswordRecoveryService {
       await this.users.updatePasswordHash(em, user.id, passwordHash);
       const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { reason: 'password_reset' });
       await this.outbox.queuePasswordChanged(em, user.email);
-      return { userId: user.id, revoked: revokedSessions };
+      return { userId: user.id, revoked: revokedSessions, owner: user };
     });
     await this.sessions.announceRevoked(revoked);
     await this.feed.awaitDelivery([`user:${userId}`]);
+    // A reset works while the account is locked out, and ends the lock.
+    await this.lockout.clearFor(owner);
     this.outbox.wakeWorker();
     this.events.publish('user.password_reset', { userId });
   }

@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 
 /**
  * Work started by a request but not awaited by it, so that the answer (and its timing) cannot
@@ -6,7 +6,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
  * waits for what is running.
  */
 @Injectable()
-export class BackgroundTasks implements OnApplicationShutdown {
+export class BackgroundTasks implements BeforeApplicationShutdown {
   private readonly logger = new Logger('BackgroundTasks');
   private readonly running = new Set<Promise<void>>();
 
@@ -24,7 +24,8 @@ export class BackgroundTasks implements OnApplicationShutdown {
     while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
-  onApplicationShutdown(): Promise<void> {
+  /** Before the database pool closes. */
+  beforeApplicationShutdown(): Promise<void> {
     return this.settled();
   }
 }

@@ -10,10 +10,10 @@ export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const error = toAppError(exception);
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    if (error.code === ErrorCode.TOO_MANY_REQUESTS && error.details.retryAfter !== undefined) {
-      void reply.header('Retry-After', String(error.details.retryAfter));
-    }
-    void reply.status(error.statusCode).send(error.toBody());
+    // Over HTTP the wait goes in the Retry-After header; RPC callers get it as `retryAfter` in the body.
+    const { retryAfter, ...body } = error.toBody();
+    if (error.code === ErrorCode.TOO_MANY_REQUESTS && retryAfter !== undefined) void reply.header('Retry-After', String(retryAfter));
+    void reply.status(error.statusCode).send(body);
   }
 }
 

@@ -51,6 +51,8 @@ export interface AppConfig {
   tokens: { passwordResetTtl: number; emailVerificationTtl: number };
   /** When both variables are set: this user exists at start, with role admin and a verified email. */
   bootstrapAdmin?: { email: string; password: string };
+  lockout: { threshold: number; durationSeconds: number };
+  rateLimitPerMinute: number;
   logLevel: LogLevel;
 }
 
@@ -100,6 +102,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     tokens: { passwordResetTtl: vars.PASSWORD_RESET_TTL, emailVerificationTtl: vars.EMAIL_VERIFICATION_TTL },
     bootstrapAdmin: bootstrapAdmin(vars),
+    lockout: { threshold: vars.LOCKOUT_THRESHOLD, durationSeconds: vars.LOCKOUT_DURATION },
+    rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     logLevel: vars.LOG_LEVEL,
   };
 }

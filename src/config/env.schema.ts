@@ -95,6 +95,15 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString()
   BOOTSTRAP_ADMIN_PASSWORD?: string;
 
+  @IntRange(1, 1_000_000)
+  LOCKOUT_THRESHOLD = 10;
+
+  @IntRange(1, 86400, ' of seconds')
+  LOCKOUT_DURATION = 900;
+
+  @IntRange(1, 10_000_000)
+  RATE_LIMIT_PER_MINUTE = 60;
+
   @IsIn(JWT_ALGORITHMS, { message: `must be one of ${JWT_ALGORITHMS.join(', ')}` })
   JWT_ALGORITHM: JwtAlgorithm = 'ES256';
 

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
@@ -28,7 +28,7 @@ const MAX_BACKOFF_MS = 3_600_000;
  * instance died in between) is sent again when its claim expires, with the same Message-ID.
  */
 @Injectable()
-export class OutboxWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('OutboxWorker');
   private running = false;
   private loop?: Promise<void>;
@@ -134,8 +134,8 @@ export class OutboxWorker implements OnApplicationBootstrap, OnApplicationShutdo
     );
   }
 
-  /** Stops taking new mail and waits for the batch being sent. */
-  async onApplicationShutdown(): Promise<void> {
+  /** Stops taking new mail and waits for the batch being sent, before the database pool closes. */
+  async beforeApplicationShutdown(): Promise<void> {
     this.running = false;
     this.wake?.();
     await this.loop;

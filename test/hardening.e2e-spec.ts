@@ -1,0 +1,125 @@
+import { SmtpSink, tokenOf } from './support/smtp-sink';
+import { startTestApp, TestApp, uniqueUser } from './support/test-app';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const LOCKED = { statusCode: 429, code: 'TOO_MANY_REQUESTS', message: expect.any(String) };
+
+describe('account lockout', () => {
+  const sink = new SmtpSink();
+  let t: TestApp;
+  const env = { LOCKOUT_THRESHOLD: '3', LOCKOUT_DURATION: '2' };
+
+  beforeAll(async () => {
+    await sink.start();
+    t = await startTestApp({ ...env, SMTP_URL: sink.url });
+  });
+  afterAll(async () => {
+    await t.close();
+    await sink.stop();
+  });
+
+  async function registered(): Promise<{ email: string; username: string; password: string }> {
+    const u = uniqueUser('lock');
+    await t.http().post('/auth/register').send(u).expect(201);
+    return u;
+  }
+  const login = (body: Record<string, unknown>) => t.http().post('/auth/login').send(body);
+
+  it('answers failures 1..N with INVALID_CREDENTIALS, then TOO_MANY_REQUESTS with Retry-After, the correct password included, until the lock ends', async () => {
+    const u = await registered();
+    for (let i = 0; i < 3; i += 1) expect((await login({ email: u.email, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
+    const locked = await login({ email: u.email, password: u.password }).expect(429);
+    expect(locked.body).toEqual(LOCKED);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(2);
+    // The same account by username is a separate identifier; over RPC the lock applies with retryAfter.
+    expect(await t.rpc.tcp.fail('auth.login', { email: u.email, password: u.password })).toEqual({ ...LOCKED, retryAfter: expect.any(Number) });
+    await sleep(2100);
+    await login({ email: u.email, password: u.password }).expect(200);
+  });
+
+  it('treats an unknown address exactly like a known one', async () => {
+    const unknown = `nobody-${Date.now()}@example.com`;
+    for (let i = 0; i < 3; i += 1) expect((await login({ email: unknown, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
+    expect((await login({ email: unknown, password: 'wrong password!' }).expect(429)).body).toEqual(LOCKED);
+  });
+
+  it('resets the count on success, ignores requests refused by validation, and counts RPC failures too', async () => {
+    const u = await registered();
+    await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    await login({ email: u.email, password: u.password }).expect(200);
+    for (let i = 0; i < 5; i += 1) await login({ email: u.email, password: 'x'.repeat(2000) }).expect(400);
+    await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    await t.rpc.tcp.fail('auth.login', { email: u.email, password: 'wrong password!' });
+    await login({ email: u.email, password: u.password }).expect(200);
+    for (let i = 0; i < 3; i += 1) await t.rpc.tcp.fail('auth.login', { email: u.email, password: 'wrong password!' });
+    await login({ email: u.email, password: u.password }).expect(429);
+  });
+
+  it('lets a password reset through while locked, and the reset ends the lock', async () => {
+    const u = await registered();
+    for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
+    await login({ username: u.username, password: u.password }).expect(429);
+    await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
+    const mails = await sink.waitFor(2, u.email);
+    const reset = mails.find((m) => m.subject === 'Reset your password')!;
+    await t.http().post('/auth/password/reset').send({ token: tokenOf(reset.links[0]), password: 'a brand new password' }).expect(204);
+    await login({ username: u.username, password: 'a brand new password' }).expect(200);
+  });
+
+  it('survives a restart (the lock lives in the database)', async () => {
+    const u = await registered();
+    for (let i = 0; i < 3; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    await t.close();
+    t = await startTestApp({ ...env, SMTP_URL: sink.url });
+    expect((await login({ email: u.email, password: u.password }).expect(429)).body).toEqual(LOCKED);
+  });
+});
+
+describe('rate limits per client address', () => {
+  let t: TestApp;
+  afterEach(() => t.close());
+
+  it('allows RATE_LIMIT_PER_MINUTE requests across the auth routes, then 429 with Retry-After; a forged X-Forwarded-For changes nothing', async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '5', REDIS_URL: '' });
+    const u = uniqueUser('limit');
+    const forged = { 'x-forwarded-for': '203.0.113.77' };
+    await t.http().post('/auth/register').send(u).expect(201);
+    await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
+    await t.http().post('/auth/email/resend').set(forged).send({ email: u.email }).expect(202);
+    await t.http().post('/auth/refresh').set(forged).send({ refreshToken: 'nope' }).expect(401);
+    const limited = await t.http().post('/auth/login').set(forged).send({ email: u.email, password: u.password }).expect(429);
+    expect(limited.body).toEqual(LOCKED);
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // Message patterns are not rate-limited; health is not an auth route.
+    await t.rpc.tcp.send('auth.login', { email: u.email, password: u.password });
+    await t.http().get('/health/live').expect(200);
+  });
+
+  it('honours X-Forwarded-For with TRUST_PROXY: each client address has its own window', async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: 'true', REDIS_URL: '' });
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    await t.http().post('/auth/refresh').set(from('198.51.100.1')).send({ refreshToken: 'nope' }).expect(401);
+    await t.http().post('/auth/refresh').set(from('198.51.100.1')).send({ refreshToken: 'nope' }).expect(401);
+    await t.http().post('/auth/refresh').set(from('198.51.100.1')).send({ refreshToken: 'nope' }).expect(429);
+    await t.http().post('/auth/refresh').set(from('198.51.100.2')).send({ refreshToken: 'nope' }).expect(401);
+  });
+
+  it('shares the window through Redis between instances', async () => {
+    const env = { RATE_LIMIT_PER_MINUTE: '3', REDIS_PREFIX: `gatehouse-test-rl-${process.pid}-${Date.now()}` };
+    t = await startTestApp(env);
+    const other = await startTestApp(env);
+    try {
+      await t.http().post('/auth/refresh').send({ refreshToken: 'nope' }).expect(401);
+      await other.http().post('/auth/refresh').send({ refreshToken: 'nope' }).expect(401);
+      await t.http().post('/auth/refresh').send({ refreshToken: 'nope' }).expect(401);
+      await other.http().post('/auth/refresh').send({ refreshToken: 'nope' }).expect(429);
+    } finally {
+      await other.close();
+    }
+  });
+});

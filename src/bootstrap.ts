@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { GatehouseModule } from './app.module.js';
+import { installHttpHeaders } from './common/http-headers.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
 import { AppConfig, loadConfig } from './config/app-config.js';
 import type { LogLevel } from './config/env.schema.js';
@@ -19,7 +20,6 @@ const LEVELS: Record<LogLevel, NestLogLevel[]> = {
   verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
 };
 
-const NO_STORE_PREFIXES = ['/auth', '/sessions'];
 
 /**
  * Builds the hybrid application: REST on Fastify, message patterns on TCP (always) and Redis (when
@@ -28,14 +28,7 @@ const NO_STORE_PREFIXES = ['/auth', '/sessions'];
 export async function createGatehouseApp(options: GatehouseOptions = {}): Promise<{ app: NestFastifyApplication; config: AppConfig }> {
   const config = options.config ?? loadConfig();
   const adapter = new FastifyAdapter({ trustProxy: config.http.trustProxy, bodyLimit: BODY_LIMIT_BYTES });
-  // Callback style on purpose: an async hook costs a promise on every response.
-  adapter.getInstance().addHook('onSend', (request, reply, payload, done) => {
-    void reply.header('X-Content-Type-Options', 'nosniff');
-    if (NO_STORE_PREFIXES.some((p) => request.url === p || request.url.startsWith(`${p}/`) || request.url.startsWith(`${p}?`))) {
-      void reply.header('Cache-Control', 'no-store');
-    }
-    done(null, payload);
-  });
+  installHttpHeaders(adapter.getInstance(), config.corsOrigins);
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
     logger: LEVELS[config.logLevel],
   });

@@ -123,3 +123,56 @@ describe('rate limits per client address', () => {
     }
   });
 });
+
+describe('browser-facing headers, CORS and oversized input', () => {
+  let t: TestApp;
+  const app = 'https://app.example.com';
+
+  beforeAll(async () => {
+    t = await startTestApp({ CORS_ORIGINS: `${app}, https://admin.example.com` });
+  });
+  afterAll(() => t.close());
+
+  it('echoes an allowed origin exactly, with credentials and Vary: Origin', async () => {
+    const res = await t.http().post('/auth/login').set('origin', app).send({ email: 'x@example.com', password: 'whatever-password' }).expect(401);
+    expect(res.headers['access-control-allow-origin']).toBe(app);
+    expect(res.headers['access-control-allow-credentials']).toBe('true');
+    expect(res.headers.vary).toContain('Origin');
+  });
+
+  it('answers an allowed preflight, and gives unknown and null origins nothing', async () => {
+    const preflight = await t.http().options('/auth/login').set('origin', app).set('access-control-request-method', 'POST').expect(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe(app);
+    expect(preflight.headers['access-control-allow-headers']).toContain('authorization');
+    for (const origin of ['https://evil.example.com', 'null', 'https://app.example.com.evil.com']) {
+      const res = await t.http().get('/health/live').set('origin', origin).expect(200);
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers.vary).toContain('Origin');
+      const pre = await t.http().options('/auth/login').set('origin', origin).set('access-control-request-method', 'POST');
+      expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+      expect(pre.headers['access-control-allow-methods']).toBeUndefined();
+    }
+  });
+
+  it('sets nosniff, no-referrer and a closed CSP everywhere, no-store on auth routes, no X-Powered-By', async () => {
+    for (const route of ['/health/live', '/.well-known/jwks.json', '/auth/me', '/no/such/route']) {
+      const res = await t.http().get(route);
+      expect(res.headers['x-content-type-options']).toBe('nosniff');
+      expect(res.headers['referrer-policy']).toBe('no-referrer');
+      expect(res.headers['content-security-policy']).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(res.headers['x-powered-by']).toBeUndefined();
+    }
+    expect((await t.http().get('/auth/me')).headers['cache-control']).toBe('no-store');
+  });
+
+  it('refuses a 1 MB password quickly (413) and a 10 KB one (400) without hashing, while health keeps answering', async () => {
+    const big = t.http().post('/auth/login').send({ email: 'a@example.com', password: 'p'.repeat(1024 * 1024) });
+    const health = t.http().get('/health/live');
+    const [bigRes, healthRes] = await Promise.all([big, health]);
+    expect(bigRes.status).toBe(413);
+    expect(bigRes.body).toMatchObject({ statusCode: 413, code: 'VALIDATION_FAILED' });
+    expect(healthRes.status).toBe(200);
+    const ten = await t.http().post('/auth/register').send({ email: 'a@example.com', password: 'p'.repeat(10 * 1024) }).expect(400);
+    expect(ten.body.errors).toEqual([{ field: 'password', messages: ['password must be at most 1024 bytes'] }]);
+  });
+});

@@ -42,6 +42,10 @@ describe('loadConfig', () => {
     [{ JWT_SECRET: 'x'.repeat(40) }, /^JWT_SECRET is for HS256/],
     [{ JWT_PRIVATE_KEY: 'not a pem' }, /^JWT_PRIVATE_KEY is not a readable PEM private key$/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ CORS_ORIGINS: 'https://ok.example.com, *' }, /^CORS_ORIGINS has "\*"/],
+    [{ CORS_ORIGINS: 'null' }, /^CORS_ORIGINS has "null"/],
+    [{ CORS_ORIGINS: 'https://app.example.com/path' }, /^CORS_ORIGINS has/],
+    [{ LOCKOUT_THRESHOLD: '0' }, /^LOCKOUT_THRESHOLD must be a whole number/],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

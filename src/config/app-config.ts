@@ -53,6 +53,8 @@ export interface AppConfig {
   bootstrapAdmin?: { email: string; password: string };
   lockout: { threshold: number; durationSeconds: number };
   rateLimitPerMinute: number;
+  /** Exact origins allowed cross-origin access; empty: none. */
+  corsOrigins: string[];
   logLevel: LogLevel;
 }
 
@@ -104,6 +106,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     bootstrapAdmin: bootstrapAdmin(vars),
     lockout: { threshold: vars.LOCKOUT_THRESHOLD, durationSeconds: vars.LOCKOUT_DURATION },
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
+    corsOrigins: corsOrigins(vars.CORS_ORIGINS),
     logLevel: vars.LOG_LEVEL,
   };
 }
@@ -134,6 +137,15 @@ function jwtKeys(vars: EnvironmentVariables): { privateKey?: KeyObject; secret?:
     throw new ConfigError('JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits for RS256');
   }
   return { privateKey: key };
+}
+
+function corsOrigins(value: string | undefined): string[] {
+  const origins = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    // An origin is scheme://host[:port], exactly as browsers send it: no path, no wildcard, never "null".
+    if (!/^https?:\/\/[^/\s*]+$/.test(origin)) throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
+  }
+  return origins;
 }
 
 function bootstrapAdmin(vars: EnvironmentVariables): AppConfig['bootstrapAdmin'] {

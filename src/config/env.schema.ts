@@ -104,6 +104,9 @@ export class EnvironmentVariables {
   @IntRange(1, 10_000_000)
   RATE_LIMIT_PER_MINUTE = 60;
 
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  CORS_ORIGINS?: string;
+
   @IsIn(JWT_ALGORITHMS, { message: `must be one of ${JWT_ALGORITHMS.join(', ')}` })
   JWT_ALGORITHM: JwtAlgorithm = 'ES256';
 

@@ -176,3 +176,48 @@ describe('browser-facing headers, CORS and oversized input', () => {
     expect(ten.body.errors).toEqual([{ field: 'password', messages: ['password must be at most 1024 bytes'] }]);
   });
 });
+
+describe('legacy password hashes', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('imports bcrypt users over TCP; they log in, and their hash becomes argon2id on that login', async () => {
+    const { hash: bcryptHash } = await import('@node-rs/bcrypt');
+    const u = uniqueUser('legacy');
+    const legacy = await bcryptHash(u.password, { cost: 4 });
+    const prefixed = [legacy, legacy.replace(/^\$2b\$/, '$2a$'), legacy.replace(/^\$2b\$/, '$2y$')];
+    const emails = prefixed.map((_, i) => `v${i}-${u.email}`);
+    const reply = await t.rpc.tcp.send<{ imported: number; skipped: unknown[] }>('users.import', {
+      users: prefixed.map((passwordHash, i) => ({ email: emails[i], passwordHash, emailVerified: true })),
+    });
+    expect(reply).toEqual({ imported: 3, skipped: [] });
+    for (const email of emails) {
+      await t.http().post('/auth/login').send({ email, password: 'not the password' }).expect(401);
+      await t.http().post('/auth/login').send({ email, password: u.password }).expect(200);
+      const row = await t.db.query('SELECT password_hash FROM users WHERE email = $1', [email]);
+      expect(row[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+      await t.http().post('/auth/login').send({ email, password: u.password }).expect(200);
+    }
+    const again = await t.rpc.tcp.send<{ imported: number; skipped: unknown[] }>('users.import', { users: [{ email: emails[0], passwordHash: legacy }] });
+    expect(again).toEqual({ imported: 0, skipped: [{ email: emails[0], code: 'EMAIL_TAKEN' }] });
+  });
+
+  it('upgrades an argon2id hash with weaker parameters than configured', async () => {
+    const { hash } = await import('@node-rs/argon2');
+    const u = uniqueUser('weak');
+    const weak = await hash(u.password, { algorithm: 2, memoryCost: 4096, timeCost: 1, parallelism: 1 });
+    await t.rpc.tcp.send('users.import', { users: [{ email: u.email, passwordHash: weak, emailVerified: true }] });
+    await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    const row = await t.db.query('SELECT password_hash FROM users WHERE email = $1', [u.email]);
+    expect(row[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  it('refuses hashes it cannot verify, and validates every entry', async () => {
+    for (const users of [[{ email: 'a@example.com', passwordHash: 'md5:5f4dcc3b5aa765d61d8327deb882cf99' }], [], [{ email: 'nope', passwordHash: '$2b$04$' + 'a'.repeat(53) }]]) {
+      expect(await t.rpc.tcp.fail('users.import', { users })).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    }
+  });
+});

@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import { LockoutService } from './lockout.service.js';
@@ -29,6 +31,7 @@ export class CredentialsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: DomainEvents,
     private readonly lockout: LockoutService,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   async verify(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
@@ -37,7 +40,7 @@ export class CredentialsService {
     const { hasFailures } = await this.lockout.check(lockKey);
     const user = await this.users.findByLoginWithPassword(login);
     // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
-    const ok = await this.hasher.verify(user?.passwordHash, login.password);
+    const { ok, needsRehash } = await this.hasher.check(user?.passwordHash, login.password);
     if (!user || !ok) {
       await this.lockout.recordFailure(lockKey);
       this.events.publish('user.login_failed', { userId: user?.id ?? null, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null });
@@ -50,7 +53,15 @@ export class CredentialsService {
       throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'the email address is not verified');
     }
     const { passwordHash, ...rest } = user;
+    const checkedPasswordHash = needsRehash ? await this.upgradeHash(user.id, passwordHash, login.password) : passwordHash;
     // The hash leaves this service only as the session insert's guard, never on the user object.
-    return { user: rest, checkedPasswordHash: passwordHash };
+    return { user: rest, checkedPasswordHash };
+  }
+
+  /** A legacy (bcrypt) or weaker argon2 hash is replaced by argon2id on a successful login. */
+  private async upgradeHash(userId: string, oldHash: string, password: string): Promise<string> {
+    const newHash = await this.hasher.hash(password);
+    const replaced = await this.dataSource.transaction((em) => this.users.updatePasswordHash(em, userId, newHash, oldHash));
+    return replaced ? newHash : oldHash;
   }
 }

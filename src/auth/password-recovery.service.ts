@@ -99,7 +99,7 @@ export class PasswordRecoveryService {
   async change(auth: AuthContext, currentPassword: string, newPassword: string): Promise<void> {
     if (auth.isImpersonated) throw new AppError(ErrorCode.FORBIDDEN, 'an impersonated session cannot change the password');
     const user = await this.users.findByIdWithPassword(auth.userId);
-    if (!user || !(await this.hasher.verify(user.passwordHash, currentPassword))) throw invalidCredentials();
+    if (!user || !(await this.hasher.check(user.passwordHash, currentPassword)).ok) throw invalidCredentials();
     assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
     const revoked = await this.dataSource.transaction(async (em) => {

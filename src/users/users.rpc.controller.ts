@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { Public } from '../auth/decorators.js';
-import { UserEmailDto, UserIdDto } from './dto/users.dto.js';
+import { ImportUsersDto, UserEmailDto, UserIdDto } from './dto/users.dto.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { UsersService } from './users.service.js';
 
@@ -25,6 +25,12 @@ export class UsersRpcController {
   @MessagePattern('users.activate')
   async activate(@Payload() dto: UserIdDto): Promise<{ user: PublicUser }> {
     return { user: toPublicUser(await this.users.setDeactivated(dto.id, false)) };
+  }
+
+  /** Trusted callers only: users from another system, with their bcrypt or argon2 hashes. */
+  @MessagePattern('users.import')
+  importUsers(@Payload() dto: ImportUsersDto): Promise<{ imported: number; skipped: Array<{ email: string; code: string }> }> {
+    return this.users.importUsers(dto.users);
   }
 
   @MessagePattern('users.findByEmail')

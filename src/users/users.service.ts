@@ -106,6 +106,28 @@ export class UsersService {
     return user;
   }
 
+  /**
+   * Imports users with existing password hashes (bcrypt or argon2; replaced by argon2id at their
+   * first login). Existing addresses and usernames are skipped, not changed.
+   */
+  async importUsers(list: Array<{ email: string; username?: string; passwordHash: string; emailVerified?: boolean; roles?: string[] }>): Promise<{
+    imported: number;
+    skipped: Array<{ email: string; code: string }>;
+  }> {
+    let imported = 0;
+    const skipped: Array<{ email: string; code: string }> = [];
+    for (const entry of list) {
+      try {
+        await this.create({ ...entry, roles: entry.roles ?? ['user'] });
+        imported += 1;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        skipped.push({ email: normalizeEmail(entry.email), code: error.code });
+      }
+    }
+    return { imported, skipped };
+  }
+
   /** Adds the admin role and marks the address verified (bootstrap admin), optionally setting the password. */
   async ensureAdmin(id: string, passwordHash?: string): Promise<void> {
     await this.dataSource().transaction((em) =>

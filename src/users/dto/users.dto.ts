@@ -1,6 +1,9 @@
-import { IsEmail, IsUUID, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsEmail, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { SUPPORTED_HASH } from '../password-hasher.service.js';
+import { ROLE_PATTERN } from './admin-users.dto.js';
 import { NormalizeString } from '../../common/dto-helpers.js';
-import { normalizeEmail } from '../normalize.js';
+import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
 
 export class UserIdDto {
   @IsUUID('all', { message: 'id must be a UUID' })
@@ -10,4 +13,26 @@ export class UserIdDto {
 export class UserEmailDto {
   @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
   email: string;
+}
+
+export class ImportedUserDto {
+  @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
+  email: string;
+
+  @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
+  username?: string;
+
+  @IsString() @Matches(SUPPORTED_HASH, { message: 'passwordHash must be a bcrypt ($2a$, $2b$, $2y$) or argon2 hash' })
+  passwordHash: string;
+
+  @IsOptional() @IsBoolean()
+  emailVerified?: boolean;
+
+  @IsOptional() @IsArray() @ArrayMaxSize(20) @ArrayUnique() @Matches(ROLE_PATTERN, { each: true, message: 'each role must be 1-32 characters of a-z, 0-9, "_", ":" or "-"' })
+  roles?: string[];
+}
+
+export class ImportUsersDto {
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @ValidateNested({ each: true }) @Type(() => ImportedUserDto)
+  users: ImportedUserDto[];
 }

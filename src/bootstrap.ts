@@ -2,6 +2,7 @@ import { Logger, LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import fastifyCookie from '@fastify/cookie';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
@@ -32,6 +33,7 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
     logger: LEVELS[config.logLevel],
   });
+  if (config.authCookies) await app.register(fastifyCookie);
   app.connectMicroservice<MicroserviceOptions>(
     { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port } },
     { inheritAppConfig: true },

@@ -221,3 +221,73 @@ describe('legacy password hashes', () => {
     }
   });
 });
+
+describe('cookie mode (AUTH_COOKIES=true) with CSRF defence', () => {
+  let t: TestApp;
+  const site = 'https://app.example.com';
+
+  beforeAll(async () => {
+    t = await startTestApp({ AUTH_COOKIES: 'true', APP_URL: site });
+  });
+  afterAll(() => t.close());
+
+  function cookiesOf(setCookie: string[] | string | undefined): Record<string, { value: string; attributes: string }> {
+    const list = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
+    return Object.fromEntries(list.map((c) => {
+      const [pair, ...attributes] = c.split('; ');
+      const [name, value] = pair.split('=');
+      return [name, { value: value ?? '', attributes: attributes.join('; ') }];
+    }));
+  }
+
+  async function loginWithCookies(): Promise<{ jar: string; csrf: string; cookies: ReturnType<typeof cookiesOf>; body: { tokens: { accessToken: string; refreshToken?: string } } }> {
+    const u = uniqueUser('cookie');
+    await t.http().post('/auth/register').send(u).expect(201);
+    const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    const cookies = cookiesOf(res.headers['set-cookie']);
+    const jar = ['gh_access', 'gh_refresh', 'gh_csrf'].map((n) => `${n}=${cookies[n].value}`).join('; ');
+    return { jar, csrf: cookies.gh_csrf.value, cookies, body: res.body };
+  }
+
+  it('sets HttpOnly, Secure, SameSite=Lax cookies; the refresh token only as a cookie scoped to /auth', async () => {
+    const { cookies, body } = await loginWithCookies();
+    expect(cookies.gh_access.attributes).toMatch(/HttpOnly/);
+    expect(cookies.gh_access.attributes).toMatch(/Secure/);
+    expect(cookies.gh_access.attributes).toMatch(/SameSite=Lax/);
+    expect(cookies.gh_access.attributes).toMatch(/Path=\//);
+    expect(cookies.gh_refresh.attributes).toMatch(/Path=\/auth(;|$)/);
+    expect(cookies.gh_refresh.attributes).toMatch(/HttpOnly/);
+    expect(cookies.gh_csrf.attributes).not.toMatch(/HttpOnly/);
+    expect(body.tokens.refreshToken).toBeUndefined();
+    expect(body.tokens.accessToken).toBe(cookies.gh_access.value);
+  });
+
+  it('authenticates reads by cookie, and writes only with the CSRF token from an allowed origin', async () => {
+    const { jar, csrf } = await loginWithCookies();
+    await t.http().get('/auth/me').set('cookie', jar).expect(200);
+    // A cross-site form post carries the cookies but cannot read gh_csrf: refused.
+    expect((await t.http().post('/auth/logout').set('cookie', jar).expect(403)).body.code).toBe('FORBIDDEN');
+    expect((await t.http().post('/auth/logout').set('cookie', jar).set('x-csrf-token', 'guess').expect(403)).body.code).toBe('FORBIDDEN');
+    await t.http().post('/auth/logout').set('cookie', jar).set('x-csrf-token', csrf).set('origin', 'https://evil.example.com').expect(403);
+    // The same-site request with the header passes, and logout clears the cookies.
+    const out = await t.http().post('/auth/logout').set('cookie', jar).set('x-csrf-token', csrf).set('origin', site).expect(204);
+    const cleared = cookiesOf(out.headers['set-cookie']);
+    for (const name of ['gh_access', 'gh_refresh', 'gh_csrf']) expect(cleared[name].attributes).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+    await t.http().get('/auth/me').set('cookie', jar).expect(401);
+  });
+
+  it('refreshes from the refresh cookie with the CSRF token, rotating the cookies', async () => {
+    const { jar, csrf, cookies } = await loginWithCookies();
+    await t.http().post('/auth/refresh').set('cookie', jar).send({}).expect(403);
+    const res = await t.http().post('/auth/refresh').set('cookie', jar).set('x-csrf-token', csrf).send({}).expect(200);
+    const next = cookiesOf(res.headers['set-cookie']);
+    expect(next.gh_refresh.value).not.toBe(cookies.gh_refresh.value);
+    expect(res.body.tokens.refreshToken).toBeUndefined();
+    await t.http().post('/auth/refresh').send({}).expect(400);
+  });
+
+  it('still accepts bearer tokens, which need no CSRF token', async () => {
+    const { body } = await loginWithCookies();
+    await t.http().post('/auth/logout').set('authorization', `Bearer ${body.tokens.accessToken}`).expect(204);
+  });
+});

@@ -55,6 +55,8 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Exact origins allowed cross-origin access; empty: none. */
   corsOrigins: string[];
+  /** Tokens also as HttpOnly cookies (gh_access, gh_refresh) with a double-submit CSRF cookie (gh_csrf). */
+  authCookies: boolean;
   logLevel: LogLevel;
 }
 
@@ -107,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     lockout: { threshold: vars.LOCKOUT_THRESHOLD, durationSeconds: vars.LOCKOUT_DURATION },
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     corsOrigins: corsOrigins(vars.CORS_ORIGINS),
+    authCookies: vars.AUTH_COOKIES,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -107,6 +107,9 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined) @IsOptional() @IsString()
   CORS_ORIGINS?: string;
 
+  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  AUTH_COOKIES = false;
+
   @IsIn(JWT_ALGORITHMS, { message: `must be one of ${JWT_ALGORITHMS.join(', ')}` })
   JWT_ALGORITHM: JwtAlgorithm = 'ES256';
 

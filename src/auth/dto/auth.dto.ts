@@ -51,6 +51,12 @@ export class RefreshDto {
   refreshToken: string;
 }
 
+/** Over REST the refresh token may instead come in the gh_refresh cookie (cookie mode). */
+export class RestRefreshDto {
+  @IsOptional() @IsString() @MaxLength(512)
+  refreshToken?: string;
+}
+
 export class RpcRefreshDto extends RefreshDto {
   @ConnectionField()
   connection?: ConnectionDto;

@@ -1,4 +1,6 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { accessTokenCookie, assertCsrfSafe } from '../auth-cookies.js';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { unauthorized } from '../../common/app-error.js';
@@ -11,6 +13,8 @@ import { VerifiedTokensCache } from '../verified-tokens.cache.js';
 
 interface AuthCarrier {
   headers: Record<string, string | string[] | undefined>;
+  method?: string;
+  cookies?: Record<string, string | undefined>;
   user?: AuthContext;
 }
 
@@ -52,6 +56,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     private readonly verified: VerifiedTokensCache,
     private readonly keys: SigningKeysService,
     private readonly authState: AuthStateService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
   }
@@ -60,6 +65,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     const isPublic = this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const carrier = carrierOf(context);
+    // A write authenticated by cookie must pass the CSRF check; bearer tokens cannot be forged by a browser.
+    if (context.getType() === 'http' && accessTokenCookie(carrier)) assertCsrfSafe(carrier, this.config);
     const token = bearerToken(carrier);
     // A token passport-jwt verified before needs only the live-session check.
     const claims = token ? this.verified.get(token, (kid) => this.keys.isLive(kid)) : undefined;

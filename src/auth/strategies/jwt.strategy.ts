@@ -5,6 +5,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import { unauthorized } from '../../common/app-error.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { ACCESS_TOKEN_TYPE } from '../access-tokens.service.js';
+import { accessTokenCookie } from '../auth-cookies.js';
 import type { AuthContext } from '../auth-context.js';
 import { AuthStateService } from '../auth-state.service.js';
 import { SigningKeysService } from '../signing-keys.service.js';
@@ -32,7 +33,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     private readonly verified: VerifiedTokensCache,
   ) {
     super({
-      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      jwtFromRequest: bearerToken,
       secretOrKeyProvider: (_req: IncomingMessage, rawJwt: string, done: (err: unknown, key?: string | Buffer) => void) => {
         const header = decodeHeader(rawJwt);
         if (!header?.kid || typeof header.alg !== 'string') return done(unauthorized('invalid access token'));
@@ -60,8 +61,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 }
 
-/** The token of an `Authorization: Bearer …` header, as passport-jwt extracts it. */
-export const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken() as (request: { headers: IncomingMessage['headers'] }) => string | null;
+const fromHeader = ExtractJwt.fromAuthHeaderAsBearerToken() as (request: { headers: IncomingMessage['headers'] }) => string | null;
+
+/** The access token of a request: the bearer header, or (in cookie mode) the gh_access cookie. */
+export function bearerToken(request: { headers: IncomingMessage['headers']; cookies?: Record<string, string | undefined> }): string | null {
+  return fromHeader(request) ?? accessTokenCookie(request) ?? null;
+}
 
 function decodeHeader(token: string): DecodedToken['header'] | undefined {
   try {

@@ -1,0 +1,57 @@
+// The type import brings @fastify/cookie's additions to FastifyReply (setCookie, clearCookie).
+import type { CookieSerializeOptions } from '@fastify/cookie';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { AppError, ErrorCode } from '../common/app-error.js';
+import type { AppConfig } from '../config/app-config.js';
+
+export const ACCESS_COOKIE = 'gh_access';
+export const REFRESH_COOKIE = 'gh_refresh';
+export const CSRF_COOKIE = 'gh_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+type CookieRequest = { headers: FastifyRequest['headers']; method?: string; cookies?: Record<string, string | undefined> };
+
+/** The access token of a request in cookie mode: the gh_access cookie, when no bearer header is sent. */
+export function accessTokenCookie(request: CookieRequest): string | undefined {
+  if (request.headers.authorization) return undefined;
+  return request.cookies?.[ACCESS_COOKIE] || undefined;
+}
+
+export function refreshTokenCookie(request: CookieRequest): string | undefined {
+  return request.cookies?.[REFRESH_COOKIE] || undefined;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * CSRF defence for requests authenticated by cookie: a write must carry X-CSRF-Token equal to the
+ * gh_csrf cookie (double submit: another site can make the browser send the cookie, but can neither
+ * read it nor set the header), and an Origin, when sent, must be this service's or an allowed one.
+ */
+export function assertCsrfSafe(request: CookieRequest, config: AppConfig): void {
+  if (SAFE_METHODS.has((request.method ?? 'GET').toUpperCase())) return;
+  const origin = request.headers.origin;
+  const allowedOrigin = origin === undefined || origin === new URL(config.appUrl).origin || config.corsOrigins.includes(origin);
+  const header = request.headers[CSRF_HEADER];
+  const cookie = request.cookies?.[CSRF_COOKIE];
+  const matches = typeof header === 'string' && typeof cookie === 'string' && header.length === cookie.length && header.length > 0
+    && timingSafeEqual(Buffer.from(header), Buffer.from(cookie));
+  if (!allowedOrigin || !matches) throw new AppError(ErrorCode.FORBIDDEN, 'CSRF check failed: send the gh_csrf cookie value in X-CSRF-Token from an allowed origin');
+}
+
+const base: CookieSerializeOptions = { httpOnly: true, secure: true, sameSite: 'lax' };
+
+/** Sets the token cookies after a login or refresh; the refresh cookie is only sent to /auth. */
+export function setTokenCookies(reply: FastifyReply, tokens: { accessToken: string; refreshToken: string; accessTokenExpiresAt: string; refreshTokenExpiresAt: string }): void {
+  const seconds = (iso: string): number => Math.max(0, Math.floor((new Date(iso).getTime() - Date.now()) / 1000));
+  void reply.setCookie(ACCESS_COOKIE, tokens.accessToken, { ...base, path: '/', maxAge: seconds(tokens.accessTokenExpiresAt) });
+  void reply.setCookie(REFRESH_COOKIE, tokens.refreshToken, { ...base, path: '/auth', maxAge: seconds(tokens.refreshTokenExpiresAt) });
+  void reply.setCookie(CSRF_COOKIE, randomBytes(32).toString('base64url'), { ...base, httpOnly: false, path: '/', maxAge: seconds(tokens.refreshTokenExpiresAt) });
+}
+
+export function clearTokenCookies(reply: FastifyReply): void {
+  void reply.clearCookie(ACCESS_COOKIE, { ...base, path: '/' });
+  void reply.clearCookie(REFRESH_COOKIE, { ...base, path: '/auth' });
+  void reply.clearCookie(CSRF_COOKIE, { ...base, httpOnly: false, path: '/' });
+}

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifyCookie from '@fastify/cookie';
+import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
@@ -35,7 +36,7 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   });
   if (config.authCookies) await app.register(fastifyCookie);
   app.connectMicroservice<MicroserviceOptions>(
-    { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port } },
+    { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port, tlsOptions: rpcTlsOptions(config) } },
     { inheritAppConfig: true },
   );
   if (config.redis) {
@@ -47,6 +48,16 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   }
   app.enableShutdownHooks();
   return { app, config };
+}
+
+/**
+ * TLS for the TCP listener when RPC_TLS_CERT/KEY are set; with RPC_TLS_CA, only clients presenting a
+ * certificate signed by that CA get through.
+ */
+function rpcTlsOptions(config: AppConfig): TlsOptions | undefined {
+  const tls = config.rpc.tls;
+  if (!tls) return undefined;
+  return { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' };
 }
 
 export async function startGatehouse(app: NestFastifyApplication, config: AppConfig): Promise<void> {

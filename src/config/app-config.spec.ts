@@ -46,6 +46,8 @@ describe('loadConfig', () => {
     [{ CORS_ORIGINS: 'null' }, /^CORS_ORIGINS has "null"/],
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, /^CORS_ORIGINS has/],
     [{ LOCKOUT_THRESHOLD: '0' }, /^LOCKOUT_THRESHOLD must be a whole number/],
+    [{ RPC_TLS_CERT: '-----BEGIN CERTIFICATE-----x' }, /^RPC_TLS_CERT and RPC_TLS_KEY go together/],
+    [{ RPC_TLS_CERT: '/no/such/file.pem', RPC_TLS_KEY: '/no/such/key.pem' }, /^RPC_TLS_CERT is neither PEM text nor a readable PEM file$/],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,6 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { createPrivateKey, createSecretKey, KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isSimilarToIdentity, normalizeEmail, passwordProblems } from '../users/normalize.js';
 import { EnvironmentVariables, JwtAlgorithm, LogLevel } from './env.schema.js';
@@ -24,7 +25,7 @@ export interface RedisConnection {
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
   http: { host: string; port: number; trustProxy: boolean };
-  rpc: { host: string; port: number };
+  rpc: { host: string; port: number; tls?: { cert: string; key: string; ca?: string } };
   redis?: RedisConnection & { prefix: string };
   database: { url?: string; poolSize: number; migrationsRun: boolean };
   dataDir: string;
@@ -78,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   return {
     env: vars.NODE_ENV as AppConfig['env'],
     http: { host: vars.HOST, port: vars.PORT, trustProxy: vars.TRUST_PROXY },
-    rpc: { host: vars.RPC_HOST, port: vars.RPC_PORT },
+    rpc: { host: vars.RPC_HOST, port: vars.RPC_PORT, tls: rpcTls(vars) },
     redis: vars.REDIS_URL ? { ...parseRedisUrl(vars.REDIS_URL), prefix: vars.REDIS_PREFIX } : undefined,
     database: { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE, migrationsRun: vars.MIGRATIONS_RUN },
     dataDir: resolve(vars.DATA_DIR),
@@ -140,6 +141,28 @@ function jwtKeys(vars: EnvironmentVariables): { privateKey?: KeyObject; secret?:
     throw new ConfigError('JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits for RS256');
   }
   return { privateKey: key };
+}
+
+/** PEM text, or the path of a file holding it. */
+function pem(name: string, value: string): string {
+  const text = value.includes('-----BEGIN') ? value.replace(/\\n/g, '\n') : readPem(name, value);
+  if (!text.includes('-----BEGIN')) throw new ConfigError(`${name} is neither PEM text nor a readable PEM file`);
+  return text;
+}
+
+function readPem(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${name} is neither PEM text nor a readable PEM file`);
+  }
+}
+
+function rpcTls(vars: EnvironmentVariables): AppConfig['rpc']['tls'] {
+  const { RPC_TLS_CERT: cert, RPC_TLS_KEY: key, RPC_TLS_CA: ca } = vars;
+  if (!cert && !key && !ca) return undefined;
+  if (!cert || !key) throw new ConfigError('RPC_TLS_CERT and RPC_TLS_KEY go together (RPC_TLS_CA needs both)');
+  return { cert: pem('RPC_TLS_CERT', cert), key: pem('RPC_TLS_KEY', key), ca: ca ? pem('RPC_TLS_CA', ca) : undefined };
 }
 
 function corsOrigins(value: string | undefined): string[] {

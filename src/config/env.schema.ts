@@ -47,6 +47,15 @@ export class EnvironmentVariables {
   @IntRange(0, 65535)
   RPC_PORT = 4000;
 
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  RPC_TLS_CERT?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  RPC_TLS_KEY?: string;
+
+  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  RPC_TLS_CA?: string;
+
   @Transform(emptyToUndefined) @IsOptional()
   @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;

@@ -29,7 +29,10 @@ const LEVELS: Record<LogLevel, NestLogLevel[]> = {
  */
 export async function createGatehouseApp(options: GatehouseOptions = {}): Promise<{ app: NestFastifyApplication; config: AppConfig }> {
   const config = options.config ?? loadConfig();
-  const adapter = new FastifyAdapter({ trustProxy: config.http.trustProxy, bodyLimit: BODY_LIMIT_BYTES });
+  const hops = config.http.trustProxy;
+  // A hop count as a function: trust that many proxies from the socket inward, never the client's own entries.
+  const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
+  const adapter = new FastifyAdapter({ trustProxy, bodyLimit: BODY_LIMIT_BYTES });
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
     logger: LEVELS[config.logLevel],
@@ -51,13 +54,13 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
 }
 
 /**
- * TLS for the TCP listener when RPC_TLS_CERT/KEY are set; with RPC_TLS_CA, only clients presenting a
- * certificate signed by that CA get through.
+ * TLS for the TCP listener when RPC_TLS_* are set: only clients presenting a certificate signed by
+ * RPC_TLS_CA get through.
  */
 function rpcTlsOptions(config: AppConfig): TlsOptions | undefined {
   const tls = config.rpc.tls;
   if (!tls) return undefined;
-  return { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: !!tls.ca, rejectUnauthorized: !!tls.ca, minVersion: 'TLSv1.2' };
+  return { cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' };
 }
 
 export async function startGatehouse(app: NestFastifyApplication, config: AppConfig): Promise<void> {

@@ -32,10 +32,28 @@ describe('account lockout', () => {
     expect(locked.body).toEqual(LOCKED);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(2);
-    // The same account by username is a separate identifier; over RPC the lock applies with retryAfter.
+    // The lock is the account's: by username too, and over RPC (with retryAfter).
+    expect((await login({ username: u.username, password: u.password }).expect(429)).body).toEqual(LOCKED);
     expect(await t.rpc.tcp.fail('auth.login', { email: u.email, password: u.password })).toEqual({ ...LOCKED, retryAfter: expect.any(Number) });
     await sleep(2100);
     await login({ email: u.email, password: u.password }).expect(200);
+  });
+
+  it('lets no more than the threshold of concurrent attempts reach the password check', async () => {
+    const u = await registered();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => login({ email: u.email, password: 'wrong password!' })));
+    expect(answers.filter((r) => r.status === 401)).toHaveLength(3);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(7);
+    await login({ email: u.email, password: u.password }).expect(429);
+  });
+
+  it('counts wrong current passwords on password change against the account lock', async () => {
+    const u = await registered();
+    const session = (await login({ email: u.email, password: u.password }).expect(200)).body;
+    const auth = { authorization: `Bearer ${session.tokens.accessToken}` };
+    for (let i = 0; i < 3; i += 1) await t.http().post('/auth/password/change').set(auth).send({ currentPassword: 'wrong password!', newPassword: 'a brand new password' }).expect(401);
+    await t.http().post('/auth/password/change').set(auth).send({ currentPassword: u.password, newPassword: 'a brand new password' }).expect(429);
+    await login({ email: u.email, password: u.password }).expect(429);
   });
 
   it('treats an unknown address exactly like a known one', async () => {
@@ -100,13 +118,14 @@ describe('rate limits per client address', () => {
     await t.http().get('/health/live').expect(200);
   });
 
-  it('honours X-Forwarded-For with TRUST_PROXY: each client address has its own window', async () => {
+  it('with TRUST_PROXY, takes the address the proxy appended, so entries a client forges change nothing', async () => {
     t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '2', TRUST_PROXY: 'true', REDIS_URL: '' });
-    const from = (ip: string) => ({ 'x-forwarded-for': ip });
-    await t.http().post('/auth/refresh').set(from('198.51.100.1')).send({ refreshToken: 'nope' }).expect(401);
-    await t.http().post('/auth/refresh').set(from('198.51.100.1')).send({ refreshToken: 'nope' }).expect(401);
-    await t.http().post('/auth/refresh').set(from('198.51.100.1')).send({ refreshToken: 'nope' }).expect(429);
-    await t.http().post('/auth/refresh').set(from('198.51.100.2')).send({ refreshToken: 'nope' }).expect(401);
+    // As the proxy forwards it: whatever the client sent, then the client's real address.
+    const via = (forged: string, real: string) => ({ 'x-forwarded-for': `${forged}, ${real}` });
+    await t.http().post('/auth/refresh').set(via('203.0.113.1', '198.51.100.1')).send({ refreshToken: 'nope' }).expect(401);
+    await t.http().post('/auth/refresh').set(via('203.0.113.2', '198.51.100.1')).send({ refreshToken: 'nope' }).expect(401);
+    await t.http().post('/auth/refresh').set(via('203.0.113.3', '198.51.100.1')).send({ refreshToken: 'nope' }).expect(429);
+    await t.http().post('/auth/refresh').set(via('203.0.113.3', '198.51.100.2')).send({ refreshToken: 'nope' }).expect(401);
   });
 
   it('shares the window through Redis between instances', async () => {
@@ -215,8 +234,19 @@ describe('legacy password hashes', () => {
     expect(row[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
-  it('refuses hashes it cannot verify, and validates every entry', async () => {
-    for (const users of [[{ email: 'a@example.com', passwordHash: 'md5:5f4dcc3b5aa765d61d8327deb882cf99' }], [], [{ email: 'nope', passwordHash: '$2b$04$' + 'a'.repeat(53) }]]) {
+  it('keeps a bcrypt hash of a password over 72 bytes (bcrypt ignores the rest: no variant may become the password)', async () => {
+    const { hash: bcryptHash } = await import('@node-rs/bcrypt');
+    const u = uniqueUser('long');
+    const long = `${'correct horse battery staple '.repeat(3)}and more`;
+    await t.rpc.tcp.send('users.import', { users: [{ email: u.email, passwordHash: await bcryptHash(long, { cost: 4 }), emailVerified: true }] });
+    await t.http().post('/auth/login').send({ email: u.email, password: long }).expect(200);
+    expect((await t.db.query('SELECT password_hash FROM users WHERE email = $1', [u.email]))[0].password_hash).toMatch(/^\$2b\$/);
+  });
+
+  it('refuses hashes it cannot verify, or only at an unbounded cost, and validates every entry', async () => {
+    for (const users of [
+      [{ email: 'a@example.com', passwordHash: '$2b$31$' + 'a'.repeat(53) }],
+      [{ email: 'a@example.com', passwordHash: '$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g' }],[{ email: 'a@example.com', passwordHash: 'md5:5f4dcc3b5aa765d61d8327deb882cf99' }], [], [{ email: 'nope', passwordHash: '$2b$04$' + 'a'.repeat(53) }]]) {
       expect(await t.rpc.tcp.fail('users.import', { users })).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
     }
   });
@@ -240,7 +270,7 @@ describe('cookie mode (AUTH_COOKIES=true) with CSRF defence', () => {
     }));
   }
 
-  async function loginWithCookies(): Promise<{ jar: string; csrf: string; cookies: ReturnType<typeof cookiesOf>; body: { tokens: { accessToken: string; refreshToken?: string } } }> {
+  async function loginWithCookies(): Promise<{ jar: string; csrf: string; cookies: ReturnType<typeof cookiesOf>; body: { tokens: { accessToken: string; refreshToken?: string }; csrfToken?: string } }> {
     const u = uniqueUser('cookie');
     await t.http().post('/auth/register').send(u).expect(201);
     const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
@@ -260,6 +290,7 @@ describe('cookie mode (AUTH_COOKIES=true) with CSRF defence', () => {
     expect(cookies.gh_csrf.attributes).not.toMatch(/HttpOnly/);
     expect(body.tokens.refreshToken).toBeUndefined();
     expect(body.tokens.accessToken).toBe(cookies.gh_access.value);
+    expect(body.csrfToken).toBe(cookies.gh_csrf.value);
   });
 
   it('authenticates reads by cookie, and writes only with the CSRF token from an allowed origin', async () => {

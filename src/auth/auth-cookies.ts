@@ -42,12 +42,17 @@ export function assertCsrfSafe(request: CookieRequest, config: AppConfig): void 
 
 const base: CookieSerializeOptions = { httpOnly: true, secure: true, sameSite: 'lax' };
 
-/** Sets the token cookies after a login or refresh; the refresh cookie is only sent to /auth. */
-export function setTokenCookies(reply: FastifyReply, tokens: { accessToken: string; refreshToken: string; accessTokenExpiresAt: string; refreshTokenExpiresAt: string }): void {
+/**
+ * Sets the token cookies after a login or refresh; the refresh cookie is only sent to /auth. Returns
+ * the CSRF token, which also goes in the body: an allowed cross-origin app cannot read the cookie.
+ */
+export function setTokenCookies(reply: FastifyReply, tokens: { accessToken: string; refreshToken: string; accessTokenExpiresAt: string; refreshTokenExpiresAt: string }): string {
   const seconds = (iso: string): number => Math.max(0, Math.floor((new Date(iso).getTime() - Date.now()) / 1000));
   void reply.setCookie(ACCESS_COOKIE, tokens.accessToken, { ...base, path: '/', maxAge: seconds(tokens.accessTokenExpiresAt) });
   void reply.setCookie(REFRESH_COOKIE, tokens.refreshToken, { ...base, path: '/auth', maxAge: seconds(tokens.refreshTokenExpiresAt) });
-  void reply.setCookie(CSRF_COOKIE, randomBytes(32).toString('base64url'), { ...base, httpOnly: false, path: '/', maxAge: seconds(tokens.refreshTokenExpiresAt) });
+  const csrf = randomBytes(32).toString('base64url');
+  void reply.setCookie(CSRF_COOKIE, csrf, { ...base, httpOnly: false, path: '/', maxAge: seconds(tokens.refreshTokenExpiresAt) });
+  return csrf;
 }
 
 export function clearTokenCookies(reply: FastifyReply): void {

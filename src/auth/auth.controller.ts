@@ -19,7 +19,7 @@ import { LoginResult, LoginService } from './login.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
 
 /** A LoginResult; in cookie mode without the refresh token, which then travels only as a cookie. */
-type LoginResponse = LoginResult | (Omit<LoginResult, 'tokens'> & { tokens: Omit<LoginResult['tokens'], 'refreshToken'> });
+type LoginResponse = LoginResult | (Omit<LoginResult, 'tokens'> & { tokens: Omit<LoginResult['tokens'], 'refreshToken'>; csrfToken: string });
 
 @Controller('auth')
 export class AuthController {
@@ -35,9 +35,9 @@ export class AuthController {
   /** In cookie mode the tokens also go out as cookies, and the refresh token only as a cookie. */
   private deliver(result: LoginResult, reply: FastifyReply): LoginResponse {
     if (!this.config.authCookies) return result;
-    setTokenCookies(reply, result.tokens);
+    const csrfToken = setTokenCookies(reply, result.tokens);
     const { refreshToken: _cookieOnly, ...tokens } = result.tokens;
-    return { ...result, tokens };
+    return { ...result, tokens, csrfToken };
   }
 
   @Public()

@@ -35,18 +35,17 @@ export class CredentialsService {
   ) {}
 
   async verify(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
-    const lockKey = LockoutService.keyOf(login);
-    // Before any hashing: a locked identifier costs nothing, whatever password is tried.
-    const { hasFailures } = await this.lockout.check(lockKey);
     const user = await this.users.findByLoginWithPassword(login);
+    // Counted before any hashing: a locked account costs nothing, whatever password is tried.
+    const attempt = await this.lockout.begin(LockoutService.keyOf(login, user?.id));
     // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
     const { ok, needsRehash } = await this.hasher.check(user?.passwordHash, login.password);
     if (!user || !ok) {
-      await this.lockout.recordFailure(lockKey);
+      await this.lockout.failed(attempt);
       this.events.publish('user.login_failed', { userId: user?.id ?? null, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null });
       throw invalidCredentials();
     }
-    if (hasFailures) await this.lockout.clear([lockKey]);
+    await this.lockout.succeeded(attempt);
     // Account state is revealed only to whoever proved the password.
     if (user.deactivatedAt) throw new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
     if (this.config.requireEmailVerification && !user.emailVerified) {

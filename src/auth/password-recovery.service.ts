@@ -99,7 +99,14 @@ export class PasswordRecoveryService {
   async change(auth: AuthContext, currentPassword: string, newPassword: string): Promise<void> {
     if (auth.isImpersonated) throw new AppError(ErrorCode.FORBIDDEN, 'an impersonated session cannot change the password');
     const user = await this.users.findByIdWithPassword(auth.userId);
-    if (!user || !(await this.hasher.check(user.passwordHash, currentPassword)).ok) throw invalidCredentials();
+    if (!user) throw invalidCredentials();
+    // Guessing the current password with a stolen access token meets the account lockout too.
+    const attempt = await this.lockout.begin(LockoutService.keyOf({}, user.id));
+    if (!(await this.hasher.check(user.passwordHash, currentPassword)).ok) {
+      await this.lockout.failed(attempt);
+      throw invalidCredentials();
+    }
+    await this.lockout.succeeded(attempt);
     assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
     const revoked = await this.dataSource.transaction(async (em) => {

@@ -19,6 +19,7 @@ export function installHttpHeaders(fastify: FastifyInstance, corsOrigins: string
     if (typeof origin === 'string' && allowed.has(origin)) {
       void reply.header('Access-Control-Allow-Origin', origin);
       void reply.header('Access-Control-Allow-Credentials', 'true');
+      void reply.header('Access-Control-Expose-Headers', 'Retry-After');
       if (request.method === 'OPTIONS' && request.headers['access-control-request-method']) {
         void reply
           .header('Access-Control-Allow-Methods', ALLOWED_METHODS)

@@ -19,7 +19,7 @@ describe('loadConfig', () => {
   it('reads values and converts types', () => {
     const c = loadConfig({ PORT: '8080', TRUST_PROXY: 'true', REQUIRE_EMAIL_VERIFICATION: 'false', APP_URL: 'https://id.example.com/', JWT_AUDIENCE: 'api' });
     expect(c.http.port).toBe(8080);
-    expect(c.http.trustProxy).toBe(true);
+    expect(c.http.trustProxy).toBe(1);
     expect(c.requireEmailVerification).toBe(false);
     expect(c.appUrl).toBe('https://id.example.com');
     expect(c.jwt.issuer).toBe('https://id.example.com');
@@ -30,7 +30,7 @@ describe('loadConfig', () => {
     [{ PORT: 'abc' }, /^PORT must be a whole number from 0 to 65535 \(got "abc"\)$/],
     [{ PORT: '70000' }, /^PORT /],
     [{ RPC_PORT: '-1' }, /^RPC_PORT /],
-    [{ TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be true or false/],
+    [{ TRUST_PROXY: 'maybe' }, /^TRUST_PROXY must be false, true, a number of proxy hops, or proxy addresses/],
     [{ JWT_ALGORITHM: 'none' }, /^JWT_ALGORITHM must be one of ES256, RS256, HS256/],
     [{ DATABASE_URL: 'mysql://x' }, /^DATABASE_URL must be a postgres:\/\/ URL/],
     [{ REDIS_URL: 'http://x' }, /^REDIS_URL must be a redis:\/\//],
@@ -46,8 +46,8 @@ describe('loadConfig', () => {
     [{ CORS_ORIGINS: 'null' }, /^CORS_ORIGINS has "null"/],
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, /^CORS_ORIGINS has/],
     [{ LOCKOUT_THRESHOLD: '0' }, /^LOCKOUT_THRESHOLD must be a whole number/],
-    [{ RPC_TLS_CERT: '-----BEGIN CERTIFICATE-----x' }, /^RPC_TLS_CERT and RPC_TLS_KEY go together/],
-    [{ RPC_TLS_CERT: '/no/such/file.pem', RPC_TLS_KEY: '/no/such/key.pem' }, /^RPC_TLS_CERT is neither PEM text nor a readable PEM file$/],
+    [{ RPC_TLS_CERT: '-----BEGIN CERTIFICATE-----x', RPC_TLS_KEY: '-----BEGIN PRIVATE KEY-----x' }, /^RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together/],
+    [{ RPC_TLS_CERT: '/no/such/file.pem', RPC_TLS_KEY: '/no/such/key.pem', RPC_TLS_CA: '/no/such/ca.pem' }, /^RPC_TLS_CERT is neither PEM text nor a readable PEM file$/],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -61,6 +61,13 @@ describe('loadConfig', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain(secret);
     }
+  });
+
+  it('reads TRUST_PROXY as hops or proxy addresses, never as "trust the client"', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).http.trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+    expect(loadConfig({ CORS_ORIGINS: 'https://App.Example.com:443' }).corsOrigins).toEqual(['https://app.example.com']);
   });
 
   it('refuses a placeholder secret in production only', () => {

@@ -24,8 +24,9 @@ export interface RedisConnection {
 /** The typed configuration every part of the service reads; built once from the environment. */
 export interface AppConfig {
   env: 'development' | 'production' | 'test';
-  http: { host: string; port: number; trustProxy: boolean };
-  rpc: { host: string; port: number; tls?: { cert: string; key: string; ca?: string } };
+  /** trustProxy as Fastify takes it: false, a hop count, or proxy addresses; never `true` (that trusts the client's own header). */
+  http: { host: string; port: number; trustProxy: false | number | string[] };
+  rpc: { host: string; port: number; tls?: { cert: string; key: string; ca: string } };
   redis?: RedisConnection & { prefix: string };
   database: { url?: string; poolSize: number; migrationsRun: boolean };
   dataDir: string;
@@ -78,7 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   return {
     env: vars.NODE_ENV as AppConfig['env'],
-    http: { host: vars.HOST, port: vars.PORT, trustProxy: vars.TRUST_PROXY },
+    http: { host: vars.HOST, port: vars.PORT, trustProxy: trustProxy(vars.TRUST_PROXY) },
     rpc: { host: vars.RPC_HOST, port: vars.RPC_PORT, tls: rpcTls(vars) },
     redis: vars.REDIS_URL ? { ...parseRedisUrl(vars.REDIS_URL), prefix: vars.REDIS_PREFIX } : undefined,
     database: { url: vars.DATABASE_URL, poolSize: vars.DATABASE_POOL_SIZE, migrationsRun: vars.MIGRATIONS_RUN },
@@ -143,6 +144,18 @@ function jwtKeys(vars: EnvironmentVariables): { privateKey?: KeyObject; secret?:
   return { privateKey: key };
 }
 
+/**
+ * With `true`, Fastify would take the leftmost X-Forwarded-For entry, which the client writes itself;
+ * so `true` means one hop: the address the nearest proxy appended.
+ */
+function trustProxy(value: string): false | number | string[] {
+  const v = value.trim().toLowerCase();
+  if (v === 'false' || v === '0') return false;
+  if (v === 'true') return 1;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
 /** PEM text, or the path of a file holding it. */
 function pem(name: string, value: string): string {
   const text = value.includes('-----BEGIN') ? value.replace(/\\n/g, '\n') : readPem(name, value);
@@ -161,17 +174,17 @@ function readPem(name: string, path: string): string {
 function rpcTls(vars: EnvironmentVariables): AppConfig['rpc']['tls'] {
   const { RPC_TLS_CERT: cert, RPC_TLS_KEY: key, RPC_TLS_CA: ca } = vars;
   if (!cert && !key && !ca) return undefined;
-  if (!cert || !key) throw new ConfigError('RPC_TLS_CERT and RPC_TLS_KEY go together (RPC_TLS_CA needs both)');
-  return { cert: pem('RPC_TLS_CERT', cert), key: pem('RPC_TLS_KEY', key), ca: ca ? pem('RPC_TLS_CA', ca) : undefined };
+  if (!cert || !key || !ca) throw new ConfigError('RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together: TLS on the TCP listener always requires client certificates');
+  return { cert: pem('RPC_TLS_CERT', cert), key: pem('RPC_TLS_KEY', key), ca: pem('RPC_TLS_CA', ca) };
 }
 
 function corsOrigins(value: string | undefined): string[] {
   const origins = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
-  for (const origin of origins) {
-    // An origin is scheme://host[:port], exactly as browsers send it: no path, no wildcard, never "null".
+  return origins.map((origin) => {
+    // An origin is scheme://host[:port]: no path, no wildcard, never "null"; stored as browsers send it.
     if (!/^https?:\/\/[^/\s*]+$/.test(origin)) throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
-  }
-  return origins;
+    return new URL(origin).origin;
+  });
 }
 
 function bootstrapAdmin(vars: EnvironmentVariables): AppConfig['bootstrapAdmin'] {

@@ -150,8 +150,9 @@ export class EnvironmentVariables {
   @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
   REQUIRE_EMAIL_VERIFICATION = true;
 
-  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
-  TRUST_PROXY = false;
+  /** false, true (one proxy hop), a number of hops, or a comma-separated list of proxy addresses/CIDRs. */
+  @Matches(/^(true|false|\d{1,2}|[0-9a-fA-F:./]+(\s*,\s*[0-9a-fA-F:./]+)*)$/, { message: 'must be false, true, a number of proxy hops, or proxy addresses' })
+  TRUST_PROXY = 'false';
 
   @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
   MIGRATIONS_RUN = true;

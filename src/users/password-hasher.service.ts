@@ -7,9 +7,17 @@ import { normalizePassword } from './normalize.js';
 export const ARGON2_PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
 /** Hashes we can verify: ours, weaker argon2 ones, and imported bcrypt ones (accounts-js, LoopBack, …). */
-export const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
-const ARGON2_HASH = /^\$argon2(id|i|d)\$v=\d+\$m=(\d+),t=(\d+),p=(\d+)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
-export const SUPPORTED_HASH = new RegExp(`${BCRYPT_HASH.source}|${ARGON2_HASH.source}`);
+// Costs are bounded: an imported hash must not make one login take minutes or gigabytes.
+export const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|1[0-4])\$[./A-Za-z0-9]{53}$/;
+const ARGON2_HASH = /^\$argon2(id|i|d)\$v=\d+\$m=(\d{1,6}),t=(\d{1,2}),p=(\d)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
+const ARGON2_LIMITS = { memoryCost: 262144, timeCost: 10, parallelism: 4 };
+
+/** Whether a hash can be verified here at bounded cost (what users.import accepts). */
+export function isSupportedHash(hash: string): boolean {
+  if (BCRYPT_HASH.test(hash)) return true;
+  const m = ARGON2_HASH.exec(hash);
+  return !!m && Number(m[2]) <= ARGON2_LIMITS.memoryCost && Number(m[3]) <= ARGON2_LIMITS.timeCost && Number(m[4]) <= ARGON2_LIMITS.parallelism;
+}
 
 export interface PasswordCheck {
   ok: boolean;
@@ -37,10 +45,12 @@ export class PasswordHasher implements OnModuleInit {
       await verify(this.dummyHash, normalized).catch(() => false);
       return { ok: false, needsRehash: false };
     }
+    if (!isSupportedHash(storedHash)) return { ok: false, needsRehash: false };
     try {
       if (BCRYPT_HASH.test(storedHash)) {
-        // Imported hashes were made from the password as typed (bcrypt itself reads 72 bytes at most).
-        return { ok: await verifyBcrypt(password, storedHash), needsRehash: true };
+        // Imported hashes were made from the password as typed. bcrypt reads 72 bytes at most: a
+        // longer password is not rehashed, or a variant differing after byte 72 would become the password.
+        return { ok: await verifyBcrypt(password, storedHash), needsRehash: Buffer.byteLength(password, 'utf8') <= 72 };
       }
       return { ok: await verify(storedHash, normalized), needsRehash: isWeakerArgon2(storedHash) };
     } catch {

@@ -1,6 +1,20 @@
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsEmail, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateNested } from 'class-validator';
-import { SUPPORTED_HASH } from '../password-hasher.service.js';
+import { isSupportedHash } from '../password-hasher.service.js';
+import { registerDecorator } from 'class-validator';
+
+function IsSupportedHash(): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isSupportedHash',
+      target: target.constructor,
+      propertyName: String(propertyName),
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && isSupportedHash(value),
+        defaultMessage: () => 'passwordHash must be a bcrypt ($2a$, $2b$, $2y$; cost 4-14) or argon2 hash (m at most 262144, t at most 10, p at most 4)',
+      },
+    });
+}
 import { ROLE_PATTERN } from './admin-users.dto.js';
 import { NormalizeString } from '../../common/dto-helpers.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
@@ -22,7 +36,7 @@ export class ImportedUserDto {
   @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
   username?: string;
 
-  @IsString() @Matches(SUPPORTED_HASH, { message: 'passwordHash must be a bcrypt ($2a$, $2b$, $2y$) or argon2 hash' })
+  @IsString() @IsSupportedHash()
   passwordHash: string;
 
   @IsOptional() @IsBoolean()

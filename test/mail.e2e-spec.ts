@@ -71,6 +71,19 @@ describe('account mail through the outbox, over a real SMTP server', () => {
     expect(await t.db.query('SELECT password_hash, updated_at FROM users WHERE email = $1', [u.email])).toEqual(before);
   });
 
+  it('gives the address to whoever proves the mailbox: the owner\'s sign-up link sets the owner\'s password, not a squatter\'s', async () => {
+    const owner = uniqueUser('owner');
+    // Someone registers the owner's address first, with a password of their own (never verified).
+    await t.http().post('/auth/register').send({ email: owner.email, password: 'squatter chose this one' }).expect(202);
+    await sink.waitFor(1, owner.email);
+    // The owner signs up later: same answer, and a fresh link that carries the owner's password.
+    await t.http().post('/auth/register').send({ email: owner.email, password: owner.password }).expect(202);
+    const mails = await sink.waitFor(2, owner.email);
+    await t.http().post('/auth/email/verify').send({ token: tokenOf(mails[1].links[0]) }).expect(200);
+    await login({ email: owner.email, password: 'squatter chose this one' }).expect(401);
+    await login({ email: owner.email, password: owner.password }).expect(200);
+  });
+
   it('gives an unverified address a fresh link on a second sign-up and on resend; unknown addresses get nothing', async () => {
     const u = uniqueUser('fresh');
     await t.http().post('/auth/register').send(u).expect(202);

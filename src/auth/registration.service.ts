@@ -64,7 +64,8 @@ export class RegistrationService {
         } else if (existing.deactivatedAt) {
           // Nothing to offer a deactivated account.
         } else if (!existing.emailVerified) {
-          await this.verification.issue(em, existing);
+          // Unproven: the fresh link carries this sign-up's password (see EmailVerificationService.issue).
+          await this.verification.issue(em, existing, passwordHash);
         } else if (await this.outbox.mayQueue(em, existing.email, 'account_exists')) {
           await this.outbox.queueAccountExists(em, existing.email);
         }

@@ -178,6 +178,15 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     await rotating.http().get('/orders').set(bearer(after.token)).expect(200);
   });
 
+  it('starts with gatehouse and Redis unreachable, and answers 503 (not 401) while it has no keys', async () => {
+    const dead = await freePort();
+    const orphan = await sibling({ jwksUrl: `http://127.0.0.1:${dead}/.well-known/jwks.json`, revocations: { redisUrl: `redis://127.0.0.1:${dead}`, prefix } });
+    const { token } = await login();
+    const res = await orphan.http().get('/orders').set(bearer(token)).expect(503);
+    expect(res.body).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) });
+    await orphan.http().get('/health').expect(200);
+  });
+
   it('is configured the same through forRootAsync', async () => {
     const moduleRef = await Test.createTestingModule({
       imports: [AuthClientModule.forRootAsync({ useFactory: () => ({ issuer: 'http://localhost:3000', jwksUrl: `${g.baseUrl}/.well-known/jwks.json` }) })],

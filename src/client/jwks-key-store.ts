@@ -34,6 +34,11 @@ export class JwksKeyStore {
     return this.keys.get(kid);
   }
 
+  /** Whether a key set was ever fetched (without one, no token can be judged). */
+  get hasKeys(): boolean {
+    return this.keys.size > 0;
+  }
+
   /** Whether tokens of this kid may still be trusted (it is in the current set; refreshed in the background when stale). */
   isCurrent(kid: string): boolean {
     if (Date.now() - this.fetchedAt > this.refreshEveryMs) void this.refresh();

@@ -57,11 +57,12 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     const revocations = this.options.revocations;
     if (revocations) {
       const channel = `${revocations.prefix ?? 'gatehouse'}.events`;
-      this.subscriber = new Redis(revocations.redisUrl, { lazyConnect: true });
+      // Not awaited: the app starts while Redis is down (then behaves as offline mode) and subscribes
+      // once Redis answers; ioredis re-subscribes after every reconnect.
+      this.subscriber = new Redis(revocations.redisUrl);
       this.subscriber.on('error', (error: Error) => this.logger.warn(`revocation events: ${error.message}`));
       this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
-      await this.subscriber.connect();
-      await this.subscriber.subscribe(channel);
+      this.subscriber.subscribe(channel).catch((error: Error) => this.logger.warn(`revocation events not subscribed: ${error.message}`));
     }
   }
 
@@ -89,6 +90,10 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     const claims = decodePart(parts[1]);
     if (header.typ !== 'at+jwt' || typeof header.kid !== 'string') throw unauthorized();
     const key = await this.keys.get(header.kid);
+    if (!key && !this.keys.hasKeys) {
+      // Not the token's fault: gatehouse's keys could not be fetched yet.
+      throw new AuthClientError({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'authentication keys unavailable' });
+    }
     if (!key || header.alg !== key.alg) throw unauthorized();
     const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
     const signature = Buffer.from(parts[2] ?? '', 'base64url');

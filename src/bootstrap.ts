@@ -7,7 +7,7 @@ import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
-import { AppConfig, loadConfig } from './config/app-config.js';
+import { AppConfig, loadConfig, redisClientOptions } from './config/app-config.js';
 import type { LogLevel } from './config/env.schema.js';
 import type { GatehouseOptions } from './gatehouse-options.js';
 
@@ -43,9 +43,8 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
     { inheritAppConfig: true },
   );
   if (config.redis) {
-    const { host, port, db, username, password, tls, prefix } = config.redis;
     app.connectMicroservice<MicroserviceOptions>(
-      { strategy: new ClaimingRedisServer({ host, port, db, username, password, ...(tls ? { tls: {} } : {}) }, prefix) },
+      { strategy: new ClaimingRedisServer(redisClientOptions(config.redis), config.redis.prefix) },
       { inheritAppConfig: true },
     );
   }

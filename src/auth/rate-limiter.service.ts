@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG, type AppConfig, redisClientOptions } from '../config/app-config.js';
 
 const WINDOW_MS = 60_000;
 
@@ -22,7 +22,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     const r = this.config.redis;
     if (!r) return;
     this.redis = new Redis({
-      host: r.host, port: r.port, db: r.db, username: r.username, password: r.password, ...(r.tls ? { tls: {} } : {}),
+      ...redisClientOptions(r),
       lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000,
     });
     this.redis.on('error', (error: Error) => this.logger.warn(`rate limits fall back to memory: ${error.message}`));

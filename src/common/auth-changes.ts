@@ -5,7 +5,7 @@
 export const AUTH_CHANGES_CHANNEL = 'gatehouse_auth_changes';
 
 /** In-process event: a session was revoked (by this instance, before the answer is sent). */
-export const SESSION_REVOKED = 'session.revoked';
+export const SESSION_REVOKED = 'session.revoked' as const;
 /** In-process event: a user's state that authenticated calls depend on changed. */
 export const USER_CHANGED = 'user.changed';
 /** Emitted for every change announced through the database, this instance's own included. */

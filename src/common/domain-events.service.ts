@@ -8,8 +8,19 @@ export class DomainEvents {
   constructor(private readonly emitter: EventEmitter2) {}
 
   publish(type: EventType, fields: Omit<DomainEvent, 'type' | 'at'>): void {
-    const event: DomainEvent = { type, at: new Date().toISOString(), ...fields };
+    const event = this.event(type, fields);
     this.emitter.emit(type, event);
     this.emitter.emit(ANY_DOMAIN_EVENT, event);
+  }
+
+  /** The same, waiting for the listeners of the type (e.g. deactivation ends every session first). */
+  async publishAndWait(type: EventType, fields: Omit<DomainEvent, 'type' | 'at'>): Promise<void> {
+    const event = this.event(type, fields);
+    await this.emitter.emitAsync(type, event);
+    this.emitter.emit(ANY_DOMAIN_EVENT, event);
+  }
+
+  private event(type: EventType, fields: Omit<DomainEvent, 'type' | 'at'>): DomainEvent {
+    return { type, at: new Date().toISOString(), ...fields };
   }
 }

@@ -13,8 +13,8 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export const USER_DEACTIVATED = 'user.deactivated';
-export const USER_ACTIVATED = 'user.activated';
+export const USER_DEACTIVATED = 'user.deactivated' satisfies EventType;
+export const USER_ACTIVATED = 'user.activated' satisfies EventType;
 /** In-process, awaited: the user's credentials were replaced by an operator; every session ends. */
 export const USER_CREDENTIALS_RESET = 'user.credentials-reset';
 /** In-process, awaited: the user's roles changed ({ userId, roles }). */
@@ -34,7 +34,6 @@ export interface DomainEvent {
   userAgent?: string | null;
   /** Who acted on the user, when not the user (an admin). */
   actorId?: string;
+  /** Why a session was revoked (session.revoked). */
+  reason?: string;
 }
-
-/** Kept for the deactivation listener, which the deactivating call awaits. */
-export type UserEvent = DomainEvent;

@@ -197,6 +197,11 @@ function bootstrapAdmin(vars: EnvironmentVariables): AppConfig['bootstrapAdmin']
   return { email: normalizeEmail(email), password };
 }
 
+/** The ioredis connection options of REDIS_URL (used by the transport, the limiter and the publisher). */
+export function redisClientOptions(r: RedisConnection): { host: string; port: number; db: number; username?: string; password?: string; tls?: object } {
+  return { host: r.host, port: r.port, db: r.db, username: r.username, password: r.password, ...(r.tls ? { tls: {} } : {}) };
+}
+
 export function parseRedisUrl(url: string): RedisConnection {
   let parsed: URL;
   try {

@@ -3,7 +3,7 @@ import { OnEvent } from '@nestjs/event-emitter';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Redis } from 'ioredis';
 import { ANY_DOMAIN_EVENT, type DomainEvent } from '../common/events.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG, type AppConfig, redisClientOptions } from '../config/app-config.js';
 
 /**
  * With REDIS_URL set, every domain event goes out as JSON on the `<REDIS_PREFIX>.events` channel and
@@ -21,7 +21,7 @@ export class RedisEventsPublisher implements OnModuleInit, OnApplicationShutdown
   onModuleInit(): void {
     const r = this.config.redis;
     if (!r) return;
-    const options = { host: r.host, port: r.port, db: r.db, username: r.username, password: r.password, ...(r.tls ? { tls: {} } : {}) };
+    const options = redisClientOptions(r);
     this.redis = new Redis({ ...options, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
     this.redis.on('error', (error: Error) => this.logger.warn(`events publisher: ${error.message}`));
     this.redis.connect().catch(() => undefined);

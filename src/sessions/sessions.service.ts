@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AppError, ErrorCode, notFound } from '../common/app-error.js';
 import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
-import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED, type SessionRevokedEvent } from '../common/auth-changes.js';
-import { ANY_DOMAIN_EVENT, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED, type UserEvent } from '../common/events.js';
+import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED } from '../common/auth-changes.js';
+import { DomainEvents } from '../common/domain-events.service.js';
+import { type DomainEvent, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../common/events.js';
 import { OnEvent } from '@nestjs/event-emitter';
 import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
@@ -80,8 +80,8 @@ export class SessionsService {
     @InjectRepository(SessionEntity) private readonly sessions: Repository<SessionEntity>,
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly events: EventEmitter2,
     private readonly feed: RevocationFeed,
+    private readonly domainEvents: DomainEvents,
   ) {}
 
   /**
@@ -208,7 +208,7 @@ export class SessionsService {
    * sessions they opened by impersonating others.
    */
   @OnEvent(USER_DEACTIVATED, { promisify: true })
-  async onUserDeactivated(event: UserEvent): Promise<void> {
+  async onUserDeactivated(event: DomainEvent): Promise<void> {
     if (!event.userId) return;
     await this.revokeWhere(`(user_id = $1 OR impersonator_id = $1)`, [event.userId, 'user_deactivated']);
   }
@@ -261,12 +261,7 @@ export class SessionsService {
   }
 
   private emitRevoked(rows: RevokedRow[], reason: string): void {
-    const at = new Date().toISOString();
-    for (const row of rows) {
-      const event: SessionRevokedEvent = { type: SESSION_REVOKED, userId: row.user_id, sessionId: row.id, reason, at };
-      this.events.emit(SESSION_REVOKED, event);
-      this.events.emit(ANY_DOMAIN_EVENT, event);
-    }
+    for (const row of rows) this.domainEvents.publish(SESSION_REVOKED, { userId: row.user_id, sessionId: row.id, reason });
   }
 }
 

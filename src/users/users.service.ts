@@ -6,7 +6,8 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
 import { notFound } from '../common/app-error.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../common/paging.js';
-import { ANY_DOMAIN_EVENT, USER_ACTIVATED, USER_DEACTIVATED, USER_ROLES_CHANGED, type UserEvent } from '../common/events.js';
+import { DomainEvents } from '../common/domain-events.service.js';
+import { USER_ACTIVATED, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../common/events.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { normalizeEmail, normalizeUsername } from './normalize.js';
 import { UserEntity } from './user.entity.js';
@@ -26,6 +27,7 @@ export class UsersService {
   constructor(
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly events: EventEmitter2,
+    private readonly domainEvents: DomainEvents,
   ) {}
 
   /** The repository, or the one of the caller's transaction (inside which every query must run). */
@@ -87,10 +89,8 @@ export class UsersService {
     const changed = await this.dataSource().transaction((em) =>
       this.updateAnnounced(em, id, deactivated ? `deactivated_at = coalesce(deactivated_at, now())` : `deactivated_at = NULL`, []));
     if (!changed) throw notFound('user not found');
-    const event: UserEvent = { type: deactivated ? USER_DEACTIVATED : USER_ACTIVATED, userId: id, at: new Date().toISOString(), actorId };
     // Awaited: the user's sessions are all revoked before this answers.
-    await this.events.emitAsync(event.type, event);
-    this.events.emit(ANY_DOMAIN_EVENT, event);
+    await this.domainEvents.publishAndWait(deactivated ? USER_DEACTIVATED : USER_ACTIVATED, { userId: id, actorId });
     const user = await this.findById(id);
     if (!user) throw notFound('user not found');
     return user;

@@ -11,6 +11,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { GATEHOUSE_OPTIONS, type GatehouseOptions } from './gatehouse-options.js';
 import { HealthModule } from './health/health.controller.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -23,6 +24,7 @@ export class GatehouseModule {
       module: GatehouseModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule,
         EventEmitterModule.forRoot(),
         EventsModule,
         DatabaseModule,

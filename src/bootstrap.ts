@@ -1,27 +1,18 @@
-import { Logger, LogLevel as NestLogLevel } from '@nestjs/common';
+import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifyCookie from '@fastify/cookie';
+import { Logger } from 'nestjs-pino';
 import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
+import { installRequestIdHeader, requestId } from './logging/logging.module.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
 import { AppConfig, loadConfig, redisClientOptions } from './config/app-config.js';
-import type { LogLevel } from './config/env.schema.js';
 import type { GatehouseOptions } from './gatehouse-options.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
-
-const LEVELS: Record<LogLevel, NestLogLevel[]> = {
-  fatal: ['fatal'],
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  info: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
-  verbose: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
-
 
 /**
  * Builds the hybrid application: REST on Fastify, message patterns on TCP (always) and Redis (when
@@ -32,11 +23,14 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   const hops = config.http.trustProxy;
   // A hop count as a function: trust that many proxies from the socket inward, never the client's own entries.
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
-  const adapter = new FastifyAdapter({ trustProxy, bodyLimit: BODY_LIMIT_BYTES });
+  const adapter = new FastifyAdapter({ trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false });
+  installRequestIdHeader(adapter.getInstance());
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
+  // Logs made while the app is being built wait for the JSON logger, then go out through it.
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
-    logger: LEVELS[config.logLevel],
+    bufferLogs: true,
   });
+  app.useLogger(app.get(Logger));
   if (config.authCookies) await app.register(fastifyCookie);
   app.connectMicroservice<MicroserviceOptions>(
     { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port, tlsOptions: rpcTlsOptions(config) } },
@@ -65,7 +59,7 @@ function rpcTlsOptions(config: AppConfig): TlsOptions | undefined {
 export async function startGatehouse(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   await app.startAllMicroservices();
   await app.listen({ port: config.http.port, host: config.http.host });
-  const logger = new Logger('Gatehouse');
+  const logger = new NestLogger('Gatehouse');
   logger.log(`HTTP on ${await app.getUrl()}; TCP message patterns on ${config.rpc.host}:${config.rpc.port}` +
     (config.redis ? `; Redis message patterns on ${config.redis.host}:${config.redis.port}/${config.redis.db}` : ''));
 }

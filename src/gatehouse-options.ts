@@ -1,3 +1,4 @@
+import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/app-config.js';
 import type { PublicUser } from './users/user.mapper.js';
 
@@ -20,6 +21,8 @@ export interface GatehouseOptions {
   config?: AppConfig;
   /** accounts-js's hook: the returned claims are merged into the access token. */
   createJwtPayload?: (data: RegisteredClaims, user: PublicUser) => object | Promise<object>;
+  /** Where the JSON log lines go; stdout when omitted. */
+  logDestination?: DestinationStream;
 }
 
 export const GATEHOUSE_OPTIONS = Symbol('GATEHOUSE_OPTIONS');

@@ -15,7 +15,7 @@ export interface OutgoingMail {
 
 /**
  * Delivers one mail: over SMTP when SMTP_URL is set; otherwise as an .eml file under DATA_DIR/mail
- * with its links logged, so the quick start needs no mail server.
+ * with its links logged outside production, so the quick start needs no mail server.
  */
 @Injectable()
 export class MailTransport implements OnApplicationShutdown {
@@ -50,9 +50,11 @@ export class MailTransport implements OnApplicationShutdown {
       await mkdir(this.config.mail.outboxDir, { recursive: true });
       const file = join(this.config.mail.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}.eml`);
       await writeFile(file, info.message);
-      // Development only (no SMTP_URL): the links are what a developer needs to go on.
-      const links = mail.text.match(/https?:\/\/\S+/g) ?? [];
-      this.logger.log(`mail "${mail.subject}" to ${mail.to} written to ${file}${links.length ? `; link: ${links.join(' ')}` : ''}`);
+      // Without SMTP outside production, the links are what a developer needs to go on. They carry
+      // live tokens, so they go in a field of their own (free text is scrubbed of tokens), and never
+      // in production, where the file is the only copy.
+      const devLinks = this.config.env === 'production' ? [] : (mail.text.match(/https?:\/\/\S+/g) ?? []);
+      this.logger.log({ msg: `mail "${mail.subject}" to ${mail.to} written to ${file}`, ...(devLinks.length ? { devLinks } : {}) });
     }
   }
 

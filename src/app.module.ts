@@ -12,6 +12,7 @@ import { DatabaseModule } from './database/database.module.js';
 import { GATEHOUSE_OPTIONS, type GatehouseOptions } from './gatehouse-options.js';
 import { HealthModule } from './health/health.controller.js';
 import { LoggingModule } from './logging/logging.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { SessionsModule } from './sessions/sessions.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -28,6 +29,7 @@ export class GatehouseModule {
         EventEmitterModule.forRoot(),
         EventsModule,
         DatabaseModule,
+        MetricsModule,
         UsersModule,
         SessionsModule,
         AuthModule,

@@ -8,6 +8,7 @@ import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { installRequestIdHeader, requestId } from './logging/logging.module.js';
+import { instrumentMessageHandlers } from './metrics/rpc-metrics.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
 import { AppConfig, loadConfig, redisClientOptions } from './config/app-config.js';
 import type { GatehouseOptions } from './gatehouse-options.js';
@@ -42,6 +43,7 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
       { inheritAppConfig: true },
     );
   }
+  instrumentMessageHandlers(app);
   app.enableShutdownHooks();
   return { app, config };
 }

@@ -5,6 +5,7 @@ import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js'
 import { DomainEvents } from '../common/domain-events.service.js';
 import { LockoutService } from './lockout.service.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { loginFailureReason, MetricsService } from '../metrics/metrics.service.js';
 import type { ConnectionInfo } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import type { UserEntity } from '../users/user.entity.js';
@@ -32,9 +33,19 @@ export class CredentialsService {
     private readonly events: DomainEvents,
     private readonly lockout: LockoutService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
   ) {}
 
   async verify(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
+    try {
+      return await this.check(login, connection);
+    } catch (error) {
+      this.metrics.loginFailed(loginFailureReason(error));
+      throw error;
+    }
+  }
+
+  private async check(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
     const user = await this.users.findByLoginWithPassword(login);
     // Counted before any hashing: a locked account costs nothing, whatever password is tried.
     const attempt = await this.lockout.begin(LockoutService.keyOf(login, user?.id));

@@ -2,7 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
+import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { normalizeEmail, normalizeUsername } from '../users/normalize.js';
 
 export interface Attempt {
@@ -24,6 +26,7 @@ export class LockoutService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** The lock key: the account when it exists, else the identifier that was tried. */
@@ -79,10 +82,13 @@ export class LockoutService {
   }
 
   private async lock(key: string): Promise<void> {
-    await this.dataSource.query(
+    const locked = await updateReturning(this.dataSource,
       `UPDATE login_attempts SET locked_until = now() + make_interval(secs => $2)
-        WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())`,
+        WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())
+        RETURNING key`,
       [key, this.config.lockout.durationSeconds],
     );
+    // Only the attempt that started the lock counts it; concurrent ones find it in place.
+    if (locked.length > 0) this.metrics.accountLocked();
   }
 }

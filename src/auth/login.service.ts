@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials, notFound } from '../common/app-error.js';
 import { DomainEvents } from '../common/domain-events.service.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { ConnectionInfo, SessionsService } from '../sessions/sessions.service.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
@@ -36,6 +37,7 @@ export class LoginService {
     private readonly users: UsersService,
     private readonly accessTokens: AccessTokensService,
     private readonly events: DomainEvents,
+    private readonly metrics: MetricsService,
   ) {}
 
   async loginWithPassword(login: PasswordLogin & { ttl?: number }, connection?: ConnectionInfo): Promise<LoginResult> {
@@ -60,7 +62,12 @@ export class LoginService {
     opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string; checkedPasswordHash?: string },
   ): Promise<LoginResult> {
     const issued = await this.sessions.create(user.id, opts);
-    if (!issued) throw opts.checkedPasswordHash ? invalidCredentials() : deactivated();
+    const passwordLogin = opts.checkedPasswordHash !== undefined;
+    if (!issued) {
+      if (passwordLogin) this.metrics.loginFailed('invalid_credentials');
+      throw passwordLogin ? invalidCredentials() : deactivated();
+    }
+    if (passwordLogin) this.metrics.loginSucceeded();
     if (!opts.impersonatorId) {
       this.events.publish('user.logged_in', {
         userId: user.id, sessionId: issued.session.id, ip: issued.session.ip, userAgent: issued.session.userAgent,

@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { MAIL_QUEUED } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.service.js';
 
@@ -39,6 +40,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transport: MailTransport,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -106,6 +108,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
       await this.recordFailure(row, error as Error);
       return;
     }
+    this.metrics.mailDelivered();
     await this.dataSource.query(
       `UPDATE mail_outbox SET status = 'sent', sent_at = now(), locked_until = NULL, text_body = NULL, html_body = NULL, last_error = NULL
         WHERE id = $1`,
@@ -116,6 +119,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private async recordFailure(row: ClaimedMail, error: Error): Promise<void> {
     const { maxAttempts, retryBaseMs } = this.config.mail;
     const message = error.message.slice(0, 500);
+    this.metrics.mailSendFailed(row.attempts >= maxAttempts);
     if (row.attempts >= maxAttempts) {
       this.logger.error(`mail ${row.id} to ${row.recipient} failed for good after ${row.attempts} attempts: ${message}`);
       // The body holds a live token: it goes, as it does once sent.

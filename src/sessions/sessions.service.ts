@@ -8,6 +8,7 @@ import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED } from '../common/auth-changes.js
 import { DomainEvents } from '../common/domain-events.service.js';
 import { type DomainEvent, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../common/events.js';
 import { OnEvent } from '@nestjs/event-emitter';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
 
@@ -82,6 +83,7 @@ export class SessionsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly feed: RevocationFeed,
     private readonly domainEvents: DomainEvents,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -162,6 +164,7 @@ export class SessionsService {
     if (!row.reused_late) throw invalidRefreshToken();
     // A rotated-out token presented late was probably stolen: end the whole session.
     await this.revoke(row.session_id, 'refresh_token_reused');
+    this.metrics.refreshTokenReused();
     throw new AppError(ErrorCode.REFRESH_TOKEN_REUSED, 'refresh token reuse detected; the session is revoked');
   }
 

@@ -2,7 +2,10 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../../common/app-error.js';
 import { connectionOf } from '../../common/http-connection.js';
+import { MetricsService } from '../../metrics/metrics.service.js';
 import { RateLimiter } from '../rate-limiter.service.js';
+
+const LOGIN_ROUTE = '/auth/login';
 
 /**
  * Per-address limit on the unauthenticated auth routes (HTTP only: message patterns come from the
@@ -11,13 +14,19 @@ import { RateLimiter } from '../rate-limiter.service.js';
  */
 @Injectable()
 export class RateLimitGuard implements CanActivate {
-  constructor(private readonly limiter: RateLimiter) {}
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly metrics: MetricsService,
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const address = connectionOf(context.switchToHttp().getRequest<FastifyRequest>()).ip ?? 'unknown';
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const address = connectionOf(request).ip ?? 'unknown';
     const retryAfter = await this.limiter.hit(address);
-    if (retryAfter !== undefined) throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many requests; try again later', { retryAfter });
-    return true;
+    if (retryAfter === undefined) return true;
+    // A login refused here never reaches the password check, where failed logins are counted.
+    if (request.routeOptions.url === LOGIN_ROUTE) this.metrics.loginFailed('rate_limited');
+    throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many requests; try again later', { retryAfter });
   }
 }

@@ -1,6 +1,6 @@
 // Nest 12 packages are ESM-only; jest on Node 20 cannot require() ESM, so SWC compiles them to CJS.
 const esmOnly = ['@nestjs', '@fastify/cookie', 'cookie', 'set-cookie-parser', 'file-type', 'strtok3',
-  'token-types', '@tokenizer', 'uint8array-extras', '@borewit', '@electric-sql'];
+  'token-types', '@tokenizer', 'uint8array-extras', '@borewit', '@electric-sql', 'content-disposition'];
 
 const swc = ['@swc/jest', {
   jsc: {

@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
+import { setupOpenApi } from './docs/openapi.js';
 import { installRequestIdHeader, requestId } from './logging/logging.module.js';
 import { instrumentMessageHandlers } from './metrics/rpc-metrics.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
@@ -33,6 +34,7 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   });
   app.useLogger(app.get(Logger));
   if (config.authCookies) await app.register(fastifyCookie);
+  setupOpenApi(app, config);
   app.connectMicroservice<MicroserviceOptions>(
     { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port, tlsOptions: rpcTlsOptions(config) } },
     { inheritAppConfig: true },

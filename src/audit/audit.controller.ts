@@ -1,23 +1,34 @@
 import { Controller, Get, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID } from 'class-validator';
 import { Roles } from '../auth/decorators.js';
+import { ErrorCode } from '../common/app-error.js';
 import { EVENT_TYPES } from '../common/events.js';
+import { ApiAdmin, ApiErrors } from '../docs/api-errors.js';
+import { AuditPage } from './dto/audit.response.js';
 import { PageQueryDto } from '../common/paging.js';
 import { AuditEntry, AuditService } from './audit.service.js';
 
 export class AuditQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only events about this user.' })
   @IsOptional() @IsUUID('all', { message: 'userId must be a UUID' })
   userId?: string;
 
+  @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'Only events of this type.' })
   @IsOptional() @IsIn(EVENT_TYPES, { message: `type must be one of ${EVENT_TYPES.join(', ')}` })
   type?: string;
 }
 
+@ApiTags('audit (admin)')
 @Roles('admin')
 @Controller('audit')
 export class AuditController {
   constructor(private readonly audit: AuditService) {}
 
+  @ApiOperation({ summary: 'The audit log, newest first', description: 'Every domain event (see the document description) is written here.' })
+  @ApiOkResponse({ type: AuditPage })
+  @ApiAdmin()
+  @ApiErrors({ code: ErrorCode.VALIDATION_FAILED, when: 'a query parameter is invalid (limit out of 1-100, malformed cursor, unknown type)' }, ErrorCode.SERVICE_UNAVAILABLE)
   @Get()
   list(@Query() query: AuditQueryDto): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
     return this.audit.list(query);

@@ -1,16 +1,21 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req, Res, UseGuards } from '@nestjs/common';
-import { validationFailed } from '../common/app-error.js';
+import { ApiAcceptedResponse, ApiBody, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ErrorCode, validationFailed } from '../common/app-error.js';
+import { ApiAuthenticated, ApiErrors, BODY_ERRORS, RATE_LIMITED, WEAK_NEW_PASSWORD, WEAK_PASSWORD } from '../docs/api-errors.js';
+import { UserEnvelope } from '../users/dto/user.response.js';
+import { LoginResultResponse, VerificationSent } from './dto/auth.responses.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { assertCsrfSafe, clearTokenCookies, refreshTokenCookie, setTokenCookies } from './auth-cookies.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { connectionOf } from '../common/http-connection.js';
+import { LOGIN_IDENTIFIER_REQUIRED } from '../common/validation.js';
 import type { PublicUser } from '../users/user.mapper.js';
 import type { VerifiedUser } from './credentials.service.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public, Roles } from './decorators.js';
 import { ImpersonationService } from './impersonation.service.js';
-import { ChangePasswordDto, EmailDto, ImpersonateDto, type LoginDto, RegisterDto, ResetPasswordDto, RestRefreshDto, TokenDto } from './dto/auth.dto.js';
+import { ChangePasswordDto, EmailDto, ImpersonateDto, LoginDto, RegisterDto, ResetPasswordDto, RestRefreshDto, TokenDto } from './dto/auth.dto.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginGuard } from './guards/login.guard.js';
@@ -21,6 +26,7 @@ import { RegistrationResult, RegistrationService } from './registration.service.
 /** A LoginResult; in cookie mode without the refresh token, which then travels only as a cookie. */
 type LoginResponse = LoginResult | (Omit<LoginResult, 'tokens'> & { tokens: Omit<LoginResult['tokens'], 'refreshToken'>; csrfToken: string });
 
+@ApiTags('auth')
 @Controller('auth')
 export class AuthController {
   constructor(
@@ -40,6 +46,21 @@ export class AuthController {
     return { ...result, tokens, csrfToken };
   }
 
+  @ApiOperation({
+    summary: 'Register a user',
+    description: 'A verification link is mailed either way. With REQUIRE_EMAIL_VERIFICATION on (the default) the answer is 202 for a new '
+      + 'and for an already registered address alike (the owner of an existing one gets a mail instead; nothing about the account changes). '
+      + 'With it off: 201 with the user, or 409 EMAIL_TAKEN.',
+  })
+  @ApiAcceptedResponse({ type: VerificationSent, description: 'REQUIRE_EMAIL_VERIFICATION on: accepted; check the mailbox.' })
+  @ApiCreatedResponse({ type: UserEnvelope, description: 'REQUIRE_EMAIL_VERIFICATION off: the new user.' })
+  @ApiErrors(
+    ...BODY_ERRORS,
+    WEAK_PASSWORD,
+    { code: ErrorCode.EMAIL_TAKEN, when: 'the address is registered already (only with REQUIRE_EMAIL_VERIFICATION off)' },
+    { code: ErrorCode.USERNAME_TAKEN, when: 'the username belongs to another address' },
+    RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE,
+  )
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('register')
@@ -49,6 +70,24 @@ export class AuthController {
     return result;
   }
 
+  @ApiOperation({
+    summary: 'Log in with email or username and password',
+    description: 'Opens a session. After LOCKOUT_THRESHOLD consecutive failures for one account, it is refused with 429 for LOCKOUT_DURATION '
+      + '(a completed password reset ends the lock). In cookie mode the tokens are also set as cookies and the refresh token is left out of the body.',
+  })
+  @ApiBody({ type: LoginDto })
+  @ApiOkResponse({ type: LoginResultResponse })
+  @ApiErrors(
+    ...BODY_ERRORS,
+    {
+      code: ErrorCode.VALIDATION_FAILED, when: 'neither email nor username: message `username or email is required`, `errors` naming both',
+      message: LOGIN_IDENTIFIER_REQUIRED, errors: [{ field: 'email', messages: [LOGIN_IDENTIFIER_REQUIRED] }, { field: 'username', messages: [LOGIN_IDENTIFIER_REQUIRED] }],
+    },
+    ErrorCode.INVALID_CREDENTIALS, ErrorCode.EMAIL_NOT_VERIFIED, ErrorCode.USER_DEACTIVATED,
+    RATE_LIMITED,
+    { code: ErrorCode.TOO_MANY_REQUESTS, when: 'the account is locked out after LOCKOUT_THRESHOLD failures (an unknown address is answered alike); `Retry-After` header', message: 'too many failed attempts; try again later' },
+    ErrorCode.SERVICE_UNAVAILABLE,
+  )
   @Public()
   @UseGuards(RateLimitGuard, LoginGuard)
   @Post('login')
@@ -63,6 +102,17 @@ export class AuthController {
     return this.deliver(result, reply);
   }
 
+  @ApiOperation({
+    summary: 'Exchange a refresh token for a new token pair',
+    description: 'Same session, new access and refresh tokens; the presented refresh token stops working. Presenting it again after '
+      + 'REFRESH_REUSE_INTERVAL revokes the whole session. In cookie mode the token may come from the gh_refresh cookie instead, with the CSRF check.',
+  })
+  @ApiOkResponse({ type: LoginResultResponse })
+  @ApiErrors(
+    ...BODY_ERRORS,
+    ErrorCode.INVALID_REFRESH_TOKEN, ErrorCode.REFRESH_TOKEN_REUSED,
+    RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE,
+  )
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('refresh')
@@ -78,6 +128,10 @@ export class AuthController {
     return this.deliver(await this.login.refresh(token, connectionOf(request)), reply);
   }
 
+  @ApiOperation({ summary: 'End the current session', description: 'Its access tokens stop working at once; cookie mode clears the cookies.' })
+  @ApiNoContentResponse({ description: 'The session is revoked.' })
+  @ApiAuthenticated()
+  @ApiErrors(ErrorCode.SERVICE_UNAVAILABLE)
   @Post('logout')
   @HttpCode(204)
   async logout(@CurrentAuth() auth: AuthContext, @Res({ passthrough: true }) reply: FastifyReply): Promise<void> {
@@ -85,11 +139,18 @@ export class AuthController {
     if (this.config.authCookies) clearTokenCookies(reply);
   }
 
+  @ApiOperation({ summary: 'The calling user' })
+  @ApiOkResponse({ type: UserEnvelope })
+  @ApiAuthenticated()
+  @ApiErrors(ErrorCode.SERVICE_UNAVAILABLE)
   @Get('me')
   me(@CurrentAuth() auth: AuthContext): { user: PublicUser } {
     return { user: auth.user };
   }
 
+  @ApiOperation({ summary: 'Verify an email address with the token from the mail', description: 'The token works once.' })
+  @ApiOkResponse({ type: UserEnvelope })
+  @ApiErrors(...BODY_ERRORS, ErrorCode.INVALID_TOKEN, RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE)
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('email/verify')
@@ -98,6 +159,9 @@ export class AuthController {
     return this.verification.verify(dto.token);
   }
 
+  @ApiOperation({ summary: 'Mail a new verification link', description: 'Answered alike whether or not the address is known or already verified.' })
+  @ApiAcceptedResponse({ description: 'Accepted; no body.' })
+  @ApiErrors(...BODY_ERRORS, RATE_LIMITED)
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('email/resend')
@@ -106,6 +170,12 @@ export class AuthController {
     this.verification.requestResend(dto.email);
   }
 
+  @ApiOperation({
+    summary: 'Mail a password reset link',
+    description: 'Answered alike whether or not the address is known. The token lives PASSWORD_RESET_TTL (30 minutes), works once, and a newer request voids older tokens.',
+  })
+  @ApiAcceptedResponse({ description: 'Accepted; no body.' })
+  @ApiErrors(...BODY_ERRORS, RATE_LIMITED)
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('password/forgot')
@@ -114,6 +184,13 @@ export class AuthController {
     this.recovery.requestReset(dto.email);
   }
 
+  @ApiOperation({ summary: 'Set a new password with the token from the reset mail', description: 'Every session of the user is revoked, and a lockout ends.' })
+  @ApiNoContentResponse({ description: 'The password is replaced.' })
+  @ApiErrors(
+    ...BODY_ERRORS,
+    WEAK_PASSWORD,
+    ErrorCode.INVALID_TOKEN, RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE,
+  )
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('password/reset')
@@ -122,6 +199,20 @@ export class AuthController {
     await this.recovery.reset(dto.token, dto.password);
   }
 
+  @ApiOperation({
+    summary: 'Act as another user (admin)',
+    description: 'A session of the target lasting at most an hour, its tokens marked `isImpersonated` with `act.sub` the admin; always answered in the body, never as cookies.',
+  })
+  @ApiOkResponse({ type: LoginResultResponse })
+  @ApiAuthenticated()
+  @ApiErrors(
+    ...BODY_ERRORS,
+    { code: ErrorCode.FORBIDDEN, when: 'the caller is not an admin', message: 'insufficient role' },
+    { code: ErrorCode.FORBIDDEN, when: 'the target is the caller, an admin or deactivated', message: 'an admin cannot be impersonated' },
+    { code: ErrorCode.FORBIDDEN, when: 'the calling session is itself impersonated', message: 'an impersonated session cannot impersonate' },
+    { code: ErrorCode.NOT_FOUND, when: 'no user has this id', message: 'user not found' },
+    ErrorCode.SERVICE_UNAVAILABLE,
+  )
   @Roles('admin')
   @Post('impersonate')
   @HttpCode(200)
@@ -130,6 +221,17 @@ export class AuthController {
     return this.impersonation.impersonate(auth, dto.userId, connectionOf(request));
   }
 
+  @ApiOperation({ summary: 'Change the caller\'s password', description: 'Every other session of the user is revoked; a notice is mailed.' })
+  @ApiNoContentResponse({ description: 'The password is replaced.' })
+  @ApiAuthenticated()
+  @ApiErrors(
+    ...BODY_ERRORS,
+    WEAK_NEW_PASSWORD,
+    { code: ErrorCode.INVALID_CREDENTIALS, when: 'currentPassword is wrong (a notice is mailed)' },
+    { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation', message: 'an impersonated session cannot change the password' },
+    { code: ErrorCode.TOO_MANY_REQUESTS, when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `Retry-After` header', message: 'too many failed attempts; try again later' },
+    ErrorCode.SERVICE_UNAVAILABLE,
+  )
   @Post('password/change')
   @HttpCode(204)
   async changePassword(@CurrentAuth() auth: AuthContext, @Body() dto: ChangePasswordDto): Promise<void> {

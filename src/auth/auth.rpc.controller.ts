@@ -1,5 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { ErrorCode } from '../common/app-error.js';
+import { ApiMessagePattern } from '../docs/api-message-pattern.js';
+import { UserEnvelope } from '../users/dto/user.response.js';
+import { AcceptedReply, ChangedReply, LoginResultResponse, ResetReply, RevokedReply, VerificationSent, VerifiedAccessToken } from './dto/auth.responses.js';
 import type { PublicUser } from '../users/user.mapper.js';
 import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
@@ -24,18 +28,37 @@ export class AuthRpcController {
     private readonly impersonation: ImpersonationService,
   ) {}
 
+  @ApiMessagePattern({
+    summary: 'Register a user; answers like REST: { user } with REQUIRE_EMAIL_VERIFICATION off, { status: "verification_sent" } with it on',
+    reply: { oneOf: [UserEnvelope, VerificationSent] },
+    errors: [ErrorCode.EMAIL_TAKEN, ErrorCode.USERNAME_TAKEN, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @Public()
   @MessagePattern('auth.register')
   register(@Payload() dto: RegisterDto): Promise<RegistrationResult> {
     return this.registration.register(dto);
   }
 
+  @ApiMessagePattern({
+    summary: 'Log in with email or username and password; not rate-limited, but obeys the account lockout (retryAfter in the error)',
+    reply: LoginResultResponse,
+    errors: [
+      ErrorCode.INVALID_CREDENTIALS, ErrorCode.EMAIL_NOT_VERIFIED, ErrorCode.USER_DEACTIVATED,
+      { code: ErrorCode.TOO_MANY_REQUESTS, when: 'the account is locked out after LOCKOUT_THRESHOLD failures; `retryAfter` seconds' },
+      ErrorCode.SERVICE_UNAVAILABLE,
+    ],
+  })
   @Public()
   @MessagePattern('auth.login')
   signIn(@Payload() dto: RpcLoginDto): Promise<LoginResult> {
     return this.login.loginWithPassword(dto, dto.connection);
   }
 
+  @ApiMessagePattern({
+    summary: 'Rotate a refresh token: same session, new token pair',
+    reply: LoginResultResponse,
+    errors: [ErrorCode.INVALID_REFRESH_TOKEN, ErrorCode.REFRESH_TOKEN_REUSED, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @Public()
   @MessagePattern('auth.refresh')
   refresh(@Payload() dto: RpcRefreshDto): Promise<LoginResult> {
@@ -43,12 +66,18 @@ export class AuthRpcController {
   }
 
   /** Guarded: the payload's accessToken is verified exactly as a bearer header over REST. */
+  @ApiMessagePattern({ summary: 'End the session of the access token', reply: RevokedReply, errors: [ErrorCode.SERVICE_UNAVAILABLE] })
   @MessagePattern('auth.logout')
   async logout(@Payload() _dto: AccessTokenDto, @CurrentAuth() auth: AuthContext): Promise<{ revoked: true }> {
     await this.login.logout(auth);
     return { revoked: true };
   }
 
+  @ApiMessagePattern({
+    summary: 'Verify an access token against its live session (a revoked session is refused at once)',
+    reply: VerifiedAccessToken,
+    errors: [ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @MessagePattern('auth.verify')
   verify(@Payload() _dto: AccessTokenDto, @CurrentAuth() auth: AuthContext): Omit<AuthContext, 'impersonatorId'> {
     const { userId, sessionId, roles, isImpersonated, claims, user } = auth;
@@ -56,18 +85,25 @@ export class AuthRpcController {
   }
 
   /** Trusted callers only: opens a session without a password. */
+  @ApiMessagePattern({
+    summary: 'Open a session for a user without a password (trusted callers, as accounts-js loginWithUser)',
+    reply: LoginResultResponse,
+    errors: [ErrorCode.NOT_FOUND, ErrorCode.USER_DEACTIVATED, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @Public()
   @MessagePattern('auth.loginWithUser')
   loginWithUser(@Payload() dto: LoginWithUserDto): Promise<LoginResult> {
     return this.login.loginWithUser(dto.userId, dto.connection);
   }
 
+  @ApiMessagePattern({ summary: 'Verify an email address with the token from the mail', reply: UserEnvelope, errors: [ErrorCode.INVALID_TOKEN, ErrorCode.SERVICE_UNAVAILABLE] })
   @Public()
   @MessagePattern('auth.email.verify')
   verifyEmail(@Payload() dto: TokenDto): Promise<{ user: PublicUser }> {
     return this.verification.verify(dto.token);
   }
 
+  @ApiMessagePattern({ summary: 'Mail a new verification link; answered alike whether or not the address is known', reply: AcceptedReply })
   @Public()
   @MessagePattern('auth.email.resend')
   resendVerification(@Payload() dto: EmailDto): { accepted: true } {
@@ -75,6 +111,7 @@ export class AuthRpcController {
     return { accepted: true };
   }
 
+  @ApiMessagePattern({ summary: 'Mail a password reset link; answered alike whether or not the address is known', reply: AcceptedReply })
   @Public()
   @MessagePattern('auth.password.forgot')
   forgotPassword(@Payload() dto: EmailDto): { accepted: true } {
@@ -82,6 +119,11 @@ export class AuthRpcController {
     return { accepted: true };
   }
 
+  @ApiMessagePattern({
+    summary: 'Set a new password with the token from the reset mail; every session of the user ends',
+    reply: ResetReply,
+    errors: [ErrorCode.INVALID_TOKEN, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @Public()
   @MessagePattern('auth.password.reset')
   async resetPassword(@Payload() dto: ResetPasswordDto): Promise<{ reset: true }> {
@@ -90,6 +132,15 @@ export class AuthRpcController {
   }
 
   /** Guarded and admin only: the payload's accessToken must be an admin's. */
+  @ApiMessagePattern({
+    summary: 'Act as another user; the accessToken must be an admin\'s (not oneself, another admin or a deactivated user)',
+    reply: LoginResultResponse,
+    errors: [
+      { code: ErrorCode.FORBIDDEN, when: 'the target is the caller, an admin or deactivated, or the calling session is itself impersonated' },
+      { code: ErrorCode.NOT_FOUND, when: 'no user has this id' },
+      ErrorCode.SERVICE_UNAVAILABLE,
+    ],
+  })
   @Roles('admin')
   @MessagePattern('auth.impersonate')
   impersonate(@Payload() dto: RpcImpersonateDto, @CurrentAuth() auth: AuthContext): Promise<LoginResult> {
@@ -97,6 +148,16 @@ export class AuthRpcController {
   }
 
   /** Guarded: the payload's accessToken names the caller, as over REST. */
+  @ApiMessagePattern({
+    summary: 'Change the password of the accessToken\'s user; every other session ends',
+    reply: ChangedReply,
+    errors: [
+      { code: ErrorCode.INVALID_CREDENTIALS, when: 'currentPassword is wrong' },
+      { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' },
+      { code: ErrorCode.TOO_MANY_REQUESTS, when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `retryAfter` seconds' },
+      ErrorCode.SERVICE_UNAVAILABLE,
+    ],
+  })
   @MessagePattern('auth.password.change')
   async changePassword(@Payload() dto: RpcChangePasswordDto, @CurrentAuth() auth: AuthContext): Promise<{ changed: true }> {
     await this.recovery.change(auth, dto.currentPassword, dto.newPassword);

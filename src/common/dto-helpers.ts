@@ -1,3 +1,4 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import { IsIP, IsOptional, IsString, MaxLength, registerDecorator, ValidateNested, ValidationOptions } from 'class-validator';
 import { PASSWORD_MAX_BYTES, passwordProblems } from '../users/normalize.js';
@@ -40,15 +41,18 @@ export function IsPasswordInput(options?: ValidationOptions): PropertyDecorator 
 
 /** Where an RPC caller's end user connects from; recorded on the session. */
 export class ConnectionDto {
+  @ApiPropertyOptional({ example: '203.0.113.7', description: 'The end user\'s IP address.' })
   @IsOptional() @IsIP(undefined, { message: 'ip must be an IP address' })
   ip?: string;
 
+  @ApiPropertyOptional({ maxLength: 512 })
   @IsOptional() @IsString() @MaxLength(512)
   userAgent?: string;
 }
 
 /** For RPC payloads: an optional `connection` object. */
 export const ConnectionField = (): PropertyDecorator => (target, key) => {
+  ApiPropertyOptional({ type: () => ConnectionDto, description: 'Where the end user connects from; recorded on the session.' })(target, key);
   IsOptional()(target, key);
   ValidateNested()(target, key);
   Type(() => ConnectionDto)(target, key);

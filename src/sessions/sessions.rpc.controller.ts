@@ -1,5 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
+import { ErrorCode } from '../common/app-error.js';
+import { RevokedReply } from '../auth/dto/auth.responses.js';
+import { ApiMessagePattern } from '../docs/api-message-pattern.js';
+import { SessionResponse } from './dto/session.response.js';
 import { Public } from '../auth/decorators.js';
 import { SessionIdDto, SessionsOfUserDto } from './dto/sessions.dto.js';
 import { PublicSession, SessionsService } from './sessions.service.js';
@@ -10,11 +14,17 @@ import { PublicSession, SessionsService } from './sessions.service.js';
 export class SessionsRpcController {
   constructor(private readonly sessions: SessionsService) {}
 
+  @ApiMessagePattern({ summary: 'The live sessions of a user (current is always false)', reply: { arrayOf: SessionResponse }, errors: [ErrorCode.SERVICE_UNAVAILABLE] })
   @MessagePattern('sessions.list')
   list(@Payload() dto: SessionsOfUserDto): Promise<PublicSession[]> {
     return this.sessions.listLive(dto.userId);
   }
 
+  @ApiMessagePattern({
+    summary: 'End a session by id',
+    reply: RevokedReply,
+    errors: [{ code: ErrorCode.NOT_FOUND, when: 'no live session has this id' }, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @MessagePattern('sessions.revoke')
   async revoke(@Payload() dto: SessionIdDto): Promise<{ revoked: true }> {
     await this.sessions.revokeExisting(dto.sessionId, 'revoked_by_service');

@@ -1,37 +1,46 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsEmail, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { ConnectionDto, ConnectionField, IsNewPassword, IsPasswordInput, NormalizeString } from '../../common/dto-helpers.js';
 import { LOGIN_IDENTIFIER_REQUIRED } from '../../common/validation.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../users/normalize.js';
+import { ACCESS_TOKEN_PROPERTY, EMAIL_PROPERTY, NEW_PASSWORD_PROPERTY, PASSWORD_INPUT_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../docs/property-docs.js';
 
 const EMAIL_MESSAGE = 'email must be a valid email address';
 const USERNAME_MESSAGE = 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"';
 
 export class RegisterDto {
+  @ApiProperty(EMAIL_PROPERTY)
   @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
   email: string;
 
+  @ApiProperty(NEW_PASSWORD_PROPERTY)
   @IsNewPassword()
   password: string;
 
+  @ApiPropertyOptional(USERNAME_PROPERTY)
   @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username?: string;
 }
 
 export class LoginDto {
+  @ApiPropertyOptional({ ...EMAIL_PROPERTY, description: 'The email, or else `username`: one of the two is required.' })
   @ValidateIf((o: LoginDto) => o.username === undefined || o.email !== undefined)
   @IsDefined({ message: LOGIN_IDENTIFIER_REQUIRED })
   @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
   email?: string;
 
+  @ApiPropertyOptional({ ...USERNAME_PROPERTY, description: 'The username, when no `email` is sent.' })
   @ValidateIf((o: LoginDto) => o.email === undefined)
   @IsDefined({ message: LOGIN_IDENTIFIER_REQUIRED })
   @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username?: string;
 
+  @ApiProperty(PASSWORD_INPUT_PROPERTY)
   @IsPasswordInput()
   password: string;
 
   /** Session lifetime in seconds, capped at MAX_SESSION_TTL. */
+  @ApiPropertyOptional({ type: 'integer', minimum: 60, maximum: 10 * 365 * 86400, example: 86400, description: 'Lifetime of this session in seconds (default SESSION_TTL), capped at MAX_SESSION_TTL.' })
   @IsOptional() @IsInt({ message: 'ttl must be a whole number of seconds' }) @Min(60) @Max(10 * 365 * 86400)
   ttl?: number;
 
@@ -47,12 +56,14 @@ export class RpcLoginDto extends LoginDto {
 }
 
 export class RefreshDto {
+  @ApiProperty({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated.' })
   @IsString() @MaxLength(512)
   refreshToken: string;
 }
 
 /** Over REST the refresh token may instead come in the gh_refresh cookie (cookie mode). */
 export class RestRefreshDto {
+  @ApiPropertyOptional({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated. Required, except in cookie mode where the gh_refresh cookie may carry it instead.' })
   @IsOptional() @IsString() @MaxLength(512)
   refreshToken?: string;
 }
@@ -63,11 +74,13 @@ export class RpcRefreshDto extends RefreshDto {
 }
 
 export class AccessTokenDto {
+  @ApiProperty(ACCESS_TOKEN_PROPERTY)
   @IsString() @MaxLength(8192)
   accessToken: string;
 }
 
 export class LoginWithUserDto {
+  @ApiProperty(UUID_PROPERTY)
   @IsUUID('all', { message: 'userId must be a UUID' })
   userId: string;
 
@@ -76,42 +89,51 @@ export class LoginWithUserDto {
 }
 
 export class TokenDto {
+  @ApiProperty({ maxLength: 512, description: 'The token from the link in the mail.' })
   @IsString() @MaxLength(512)
   token: string;
 }
 
 export class EmailDto {
+  @ApiProperty(EMAIL_PROPERTY)
   @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
   email: string;
 }
 
 export class ResetPasswordDto {
+  @ApiProperty({ maxLength: 512, description: 'The token from the reset link in the mail; works once.' })
   @IsString() @MaxLength(512)
   token: string;
 
+  @ApiProperty(NEW_PASSWORD_PROPERTY)
   @IsNewPassword()
   password: string;
 }
 
 export class ChangePasswordDto {
+  @ApiProperty(PASSWORD_INPUT_PROPERTY)
   @IsPasswordInput()
   currentPassword: string;
 
+  @ApiProperty(NEW_PASSWORD_PROPERTY)
   @IsNewPassword()
   newPassword: string;
 }
 
 export class RpcChangePasswordDto extends ChangePasswordDto {
+  @ApiProperty(ACCESS_TOKEN_PROPERTY)
   @IsString() @MaxLength(8192)
   accessToken: string;
 }
 
 export class ImpersonateDto {
+  @ApiProperty({ ...UUID_PROPERTY, description: 'The user to act as: not oneself, not an admin, not deactivated.' })
   @IsUUID('all', { message: 'userId must be a UUID' })
   userId: string;
 }
 
 export class RpcImpersonateDto extends ImpersonateDto {
+  @ApiProperty({ ...ACCESS_TOKEN_PROPERTY, description: 'An admin\'s access token.' })
   @IsString() @MaxLength(8192)
   accessToken: string;
 }

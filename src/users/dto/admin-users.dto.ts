@@ -1,12 +1,16 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayUnique, IsArray, IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { NormalizeString } from '../../common/dto-helpers.js';
+import { EMAIL_PROPERTY, USERNAME_PROPERTY } from '../../docs/property-docs.js';
 import { PageQueryDto } from '../../common/paging.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
 
 export class ListUsersQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ ...EMAIL_PROPERTY, description: 'Only the user with this address (exact, after normalisation).' })
   @IsOptional() @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
   email?: string;
 
+  @ApiPropertyOptional({ ...USERNAME_PROPERTY, description: 'Only the user with this username (exact, after normalisation).' })
   @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
   username?: string;
 }
@@ -14,6 +18,7 @@ export class ListUsersQueryDto extends PageQueryDto {
 export const ROLE_PATTERN = /^[a-z][a-z0-9_:-]{0,31}$/;
 
 export class SetRolesDto {
+  @ApiProperty({ type: 'array', items: { type: 'string', pattern: ROLE_PATTERN.source }, maxItems: 20, uniqueItems: true, example: ['user', 'admin'], description: 'The complete new list of roles (replaces the old one).' })
   @IsArray() @ArrayMaxSize(20) @ArrayUnique()
   @IsString({ each: true })
   @Matches(ROLE_PATTERN, { each: true, message: 'each role must be 1-32 characters of a-z, 0-9, "_", ":" or "-", starting with a letter' })

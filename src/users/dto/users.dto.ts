@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsEmail, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { isSupportedHash } from '../password-hasher.service.js';
@@ -16,37 +17,46 @@ function IsSupportedHash(): PropertyDecorator {
     });
 }
 import { ROLE_PATTERN } from './admin-users.dto.js';
+import { EMAIL_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../docs/property-docs.js';
 import { NormalizeString } from '../../common/dto-helpers.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
 
 export class UserIdDto {
+  @ApiProperty(UUID_PROPERTY)
   @IsUUID('all', { message: 'id must be a UUID' })
   id: string;
 }
 
 export class UserEmailDto {
+  @ApiProperty(EMAIL_PROPERTY)
   @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
   email: string;
 }
 
 export class ImportedUserDto {
+  @ApiProperty(EMAIL_PROPERTY)
   @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
   email: string;
 
+  @ApiPropertyOptional(USERNAME_PROPERTY)
   @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
   username?: string;
 
+  @ApiProperty({ example: '$2b$10$…', description: 'A bcrypt ($2a$, $2b$, $2y$; cost 4-14) or argon2 hash; replaced by argon2id at the first login.' })
   @IsString() @IsSupportedHash()
   passwordHash: string;
 
+  @ApiPropertyOptional({ default: false })
   @IsOptional() @IsBoolean()
   emailVerified?: boolean;
 
+  @ApiPropertyOptional({ type: 'array', items: { type: 'string', pattern: ROLE_PATTERN.source }, maxItems: 20, uniqueItems: true, default: ['user'] })
   @IsOptional() @IsArray() @ArrayMaxSize(20) @ArrayUnique() @Matches(ROLE_PATTERN, { each: true, message: 'each role must be 1-32 characters of a-z, 0-9, "_", ":" or "-"' })
   roles?: string[];
 }
 
 export class ImportUsersDto {
+  @ApiProperty({ type: () => [ImportedUserDto], minItems: 1, maxItems: 1000 })
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @ValidateNested({ each: true }) @Type(() => ImportedUserDto)
   users: ImportedUserDto[];
 }

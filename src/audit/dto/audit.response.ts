@@ -1,0 +1,39 @@
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { EVENT_TYPES } from '../../common/events.js';
+import type { AuditEntry } from '../audit.service.js';
+
+@ApiSchema({ name: 'AuditEntry', description: 'One domain event, as written to the audit log.' })
+export class AuditEntryResponse implements AuditEntry {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ enum: EVENT_TYPES })
+  type: string;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The user concerned (for user.impersonated: the target).' })
+  userId: string | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true })
+  sessionId: string | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'Who acted on the user, when not the user (an admin).' })
+  actorId: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  ip: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  userAgent: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  at: string;
+}
+
+@ApiSchema({ name: 'AuditPage', description: 'Newest first; pass nextCursor as cursor for the next page.' })
+export class AuditPage {
+  @ApiProperty({ type: [AuditEntryResponse] })
+  items: AuditEntryResponse[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Opaque; null on the last page.' })
+  nextCursor: string | null;
+}

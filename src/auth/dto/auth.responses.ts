@@ -1,0 +1,129 @@
+import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+import { UserResponse } from '../../users/dto/user.response.js';
+import type { AuthContext } from '../auth-context.js';
+import type { LoginResult } from '../login.service.js';
+
+// Response shapes for the OpenAPI document; the handlers return plain objects of these shapes.
+
+@ApiSchema({ name: 'TokenPair' })
+export class TokenPair {
+  @ApiProperty({ description: 'A JWT (header typ at+jwt, kid); send as `Authorization: Bearer <accessToken>`.' })
+  accessToken: string;
+
+  @ApiProperty({ description: 'Opaque; works once: every refresh returns a new one.' })
+  refreshToken: string;
+
+  @ApiProperty({ enum: ['Bearer'] })
+  tokenType: 'Bearer';
+
+  @ApiProperty({ format: 'date-time' })
+  accessTokenExpiresAt: string;
+
+  @ApiProperty({ format: 'date-time', description: 'The absolute end of the session.' })
+  refreshTokenExpiresAt: string;
+}
+
+@ApiSchema({ name: 'LoginResult' })
+export class LoginResultResponse implements LoginResult {
+  @ApiProperty({ format: 'uuid' })
+  sessionId: string;
+
+  @ApiProperty({ type: TokenPair })
+  tokens: TokenPair;
+
+  @ApiProperty({ type: UserResponse })
+  user: UserResponse;
+}
+
+@ApiSchema({ name: 'CookieTokenPair', description: 'In cookie mode the refresh token travels only in the gh_refresh cookie.' })
+export class CookieTokenPair {
+  @ApiProperty({ description: 'A JWT; also set as the HttpOnly gh_access cookie.' })
+  accessToken: string;
+
+  @ApiProperty({ enum: ['Bearer'] })
+  tokenType: 'Bearer';
+
+  @ApiProperty({ format: 'date-time' })
+  accessTokenExpiresAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  refreshTokenExpiresAt: string;
+}
+
+@ApiSchema({ name: 'CookieLoginResult', description: 'LoginResult in cookie mode (AUTH_COOKIES on): tokens also set as cookies.' })
+export class CookieLoginResult {
+  @ApiProperty({ format: 'uuid' })
+  sessionId: string;
+
+  @ApiProperty({ type: CookieTokenPair })
+  tokens: CookieTokenPair;
+
+  @ApiProperty({ type: UserResponse })
+  user: UserResponse;
+
+  @ApiProperty({ description: 'The gh_csrf cookie value: send it as X-CSRF-Token on cookie-authenticated writes.' })
+  csrfToken: string;
+}
+
+@ApiSchema({ name: 'VerificationSent' })
+export class VerificationSent {
+  @ApiProperty({ enum: ['verification_sent'] })
+  status: 'verification_sent';
+}
+
+@ApiSchema({ name: 'JsonWebKeySet' })
+export class JsonWebKeySet {
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+    description: 'Public keys (kty, kid, alg, use and the key parameters); empty with HS256.',
+    example: [{ kty: 'EC', crv: 'P-256', x: '…', y: '…', kid: '…', alg: 'ES256', use: 'sig' }],
+  })
+  keys: object[];
+}
+
+@ApiSchema({ name: 'VerifiedAccessToken', description: 'The reply of auth.verify: who the token speaks for, checked against the live session.' })
+export class VerifiedAccessToken implements Omit<AuthContext, 'impersonatorId'> {
+  @ApiProperty({ format: 'uuid' })
+  userId: string;
+
+  @ApiProperty({ format: 'uuid' })
+  sessionId: string;
+
+  @ApiProperty({ type: [String], description: 'Current roles (not the token\'s).' })
+  roles: string[];
+
+  @ApiProperty()
+  isImpersonated: boolean;
+
+  @ApiProperty({ type: 'object', additionalProperties: true, description: 'The verified claims of the token.' })
+  claims: Record<string, unknown>;
+
+  @ApiProperty({ type: UserResponse })
+  user: UserResponse;
+}
+
+@ApiSchema({ name: 'Revoked' })
+export class RevokedReply {
+  @ApiProperty({ enum: [true] })
+  revoked: true;
+}
+
+@ApiSchema({ name: 'Accepted' })
+export class AcceptedReply {
+  @ApiProperty({ enum: [true] })
+  accepted: true;
+}
+
+@ApiSchema({ name: 'PasswordReset' })
+export class ResetReply {
+  @ApiProperty({ enum: [true] })
+  reset: true;
+}
+
+@ApiSchema({ name: 'PasswordChanged' })
+export class ChangedReply {
+  @ApiProperty({ enum: [true] })
+  changed: true;
+}
+

@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/decorators.js';
 import { MetricsService } from './metrics.service.js';
@@ -10,6 +10,11 @@ import { MetricsService } from './metrics.service.js';
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
+  @ApiOperation({
+    summary: 'Prometheus metrics of this instance',
+    description: 'HTTP and message-pattern traffic, logins, lockouts, refresh-token reuse, mail, the database pool and the Node.js runtime. '
+      + 'Public: expose it to the monitoring network only. Scrapes are not counted in the HTTP metrics.',
+  })
   @Get()
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text exposition format (0.0.4).', schema: { type: 'string' } })

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Script } from 'node:vm';
 import { startTestApp, testDatabaseUrl, type TestApp, uniqueUser } from './support/test-app';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
@@ -351,6 +352,8 @@ describe('OpenAPI document and UI', () => {
     const init = await t.http().get('/docs/swagger-ui-init.js').expect(200);
     expect(init.text).toContain('"title": "gatehouse"');
     expect(init.text).toContain('"validatorUrl": null');
+    // The page's own script must at least compile (a broken one would leave the UI blank).
+    expect(() => new Script(init.text)).not.toThrow();
 
     // Everything else keeps the closed policy.
     const json = await t.http().get('/docs-json').expect(200);

@@ -1,6 +1,6 @@
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifyCookie from '@fastify/cookie';
 import { Logger } from 'nestjs-pino';
@@ -10,7 +10,9 @@ import { installHttpHeaders } from './common/http-headers.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { installRequestIdHeader, requestId } from './logging/logging.module.js';
 import { instrumentMessageHandlers } from './metrics/rpc-metrics.js';
+import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
+import { DrainingTcpServer } from './rpc/draining-tcp.server.js';
 import { AppConfig, loadConfig, redisClientOptions } from './config/app-config.js';
 import type { GatehouseOptions } from './gatehouse-options.js';
 
@@ -20,7 +22,9 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
  * Builds the hybrid application: REST on Fastify, message patterns on TCP (always) and Redis (when
  * configured), all sharing the global pipe, guard and filter. Used by main.ts, the tests and the bench.
  */
-export async function createGatehouseApp(options: GatehouseOptions = {}): Promise<{ app: NestFastifyApplication; config: AppConfig }> {
+export async function createGatehouseApp(
+  options: GatehouseOptions = {},
+): Promise<{ app: NestFastifyApplication; config: AppConfig; shutdown: GracefulShutdown }> {
   const config = options.config ?? loadConfig();
   const hops = config.http.trustProxy;
   // A hop count as a function: trust that many proxies from the socket inward, never the client's own entries.
@@ -28,6 +32,8 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   const adapter = new FastifyAdapter({ trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false });
   installRequestIdHeader(adapter.getInstance());
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
+  const shutdown = new GracefulShutdown();
+  shutdown.watchHttp(adapter.getInstance());
   // Logs made while the app is being built wait for the JSON logger, then go out through it.
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
     bufferLogs: true,
@@ -36,18 +42,23 @@ export async function createGatehouseApp(options: GatehouseOptions = {}): Promis
   if (config.authCookies) await app.register(fastifyCookie);
   setupOpenApi(app, config);
   app.connectMicroservice<MicroserviceOptions>(
-    { transport: Transport.TCP, options: { host: config.rpc.host, port: config.rpc.port, tlsOptions: rpcTlsOptions(config) } },
+    {
+      strategy: shutdown.watchRpc(
+        new DrainingTcpServer({ host: config.rpc.host, port: config.rpc.port, tlsOptions: rpcTlsOptions(config) }, shutdown.work),
+      ),
+    },
     { inheritAppConfig: true },
   );
   if (config.redis) {
     app.connectMicroservice<MicroserviceOptions>(
-      { strategy: new ClaimingRedisServer(redisClientOptions(config.redis), config.redis.prefix) },
+      { strategy: shutdown.watchRpc(new ClaimingRedisServer(redisClientOptions(config.redis), config.redis.prefix, shutdown.work)) },
       { inheritAppConfig: true },
     );
   }
   instrumentMessageHandlers(app);
-  app.enableShutdownHooks();
-  return { app, config };
+  // No enableShutdownHooks(): main.ts handles the signals (drain first, then exit 0), and apps built
+  // here in tests must not add process listeners each.
+  return { app, config, shutdown };
 }
 
 /**

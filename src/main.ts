@@ -13,8 +13,35 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { app } = await createGatehouseApp({ config });
+  const { app, shutdown } = await createGatehouseApp({ config });
   await startGatehouse(app, config);
+  const timeoutMs = config.shutdownTimeoutMs;
+  onShutdownSignal((signal) => shutdown.run(app, timeoutMs, `${signal} received`));
+}
+
+/**
+ * SIGTERM and SIGINT drain and close the service, then exit 0 (1 when the deadline passed or the
+ * close failed). Nest's enableShutdownHooks() would re-raise the signal after closing, so the
+ * process would die by it (exit code 143) instead. A second SIGINT exits at once.
+ */
+function onShutdownSignal(stop: (signal: NodeJS.Signals) => Promise<boolean>): void {
+  let stopping = false;
+  const handle = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      if (signal === 'SIGINT') process.exit(1);
+      return;
+    }
+    stopping = true;
+    stop(signal).then(
+      (finished) => process.exit(finished ? 0 : 1),
+      (error: unknown) => {
+        process.stderr.write(`gatehouse: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handle);
+  process.on('SIGINT', handle);
 }
 
 main().catch((error: unknown) => {

@@ -60,6 +60,8 @@ export interface AppConfig {
   /** Tokens also as HttpOnly cookies (gh_access, gh_refresh) with a double-submit CSRF cookie (gh_csrf). */
   authCookies: boolean;
   logLevel: LogLevel;
+  /** How long a signal-triggered shutdown may take, in milliseconds. */
+  shutdownTimeoutMs: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -113,6 +115,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     corsOrigins: corsOrigins(vars.CORS_ORIGINS),
     authCookies: vars.AUTH_COOKIES,
     logLevel: vars.LOG_LEVEL,
+    shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT * 1000,
   };
 }
 

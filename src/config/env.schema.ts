@@ -160,6 +160,10 @@ export class EnvironmentVariables {
   @IntRange(1, 200)
   DATABASE_POOL_SIZE = 10;
 
+  /** Seconds a SIGTERM/SIGINT shutdown may take before the process exits with what is left pending. */
+  @IntRange(1, 600, ' of seconds')
+  SHUTDOWN_TIMEOUT = 9;
+
   @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL: LogLevel = 'info';
 

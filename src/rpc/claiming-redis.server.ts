@@ -1,5 +1,9 @@
 import { RedisOptions, ServerRedis } from '@nestjs/microservices';
+import type { BaseRpcContext, WritePacket } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
+import type { Observable } from 'rxjs';
+import type { InFlightWork } from '../lifecycle/in-flight-work.js';
+import { RpcIntake, trackCall } from './rpc-intake.js';
 
 /** How long a request id stays claimed; far longer than any reply takes. */
 const CLAIM_TTL_MS = 60_000;
@@ -9,22 +13,51 @@ const CLAIM_TTL_MS = 60_000;
  * request. With several gatehouse instances that would run each login, refresh or reset once per
  * instance (and race their replies). Here each instance first claims the request id in Redis with
  * SET NX; only the winner handles it and replies. Standard Nest Redis clients need no change.
+ *
+ * On shutdown an instance stops claiming (and unsubscribes), so the other instances take the new
+ * requests, and the calls it has claimed are counted until their replies are published.
  */
-export class ClaimingRedisServer extends ServerRedis {
+export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
+  private accepting = true;
+
   constructor(
     options: RedisOptions['options'],
     private readonly claimPrefix: string,
+    private readonly work?: InFlightWork,
   ) {
     super(options ?? {});
   }
 
   override async handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {
+    if (!this.accepting) return undefined;
     const id = requestId(buffer);
     if (id !== undefined) {
       const won = await pub.set(`${this.claimPrefix}:rpc-claim:${id}`, '1', 'PX', CLAIM_TTL_MS, 'NX');
       if (won !== 'OK') return undefined;
     }
     return super.handleMessage(channel, buffer, pub, pattern);
+  }
+
+  protected override handleRequest(
+    context: BaseRpcContext,
+    produce: () => Promise<Observable<unknown>>,
+    respond: (data: WritePacket) => Promise<unknown> | void,
+  ): void {
+    if (!this.work) return super.handleRequest(context, produce, respond);
+    const tracked = trackCall(this.work, 'redis', produce, respond);
+    // Nest returns the processing promise here (its type says void); handleMessage passes it on.
+    return super.handleRequest(context, tracked.produce, tracked.respond);
+  }
+
+  stopAccepting(): void {
+    this.accepting = false;
+    // Not awaited: with Redis unreachable the command would wait for a reconnection. Claims stop anyway.
+    (this.subClient as Redis | undefined)?.unsubscribe().catch(() => undefined);
+  }
+
+  /** Replies go out on the publishing connection, which Nest closes afterwards. */
+  release(): Promise<void> {
+    return Promise.resolve();
   }
 }
 

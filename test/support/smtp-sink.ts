@@ -15,6 +15,9 @@ export interface ReceivedMail {
 export class SmtpSink {
   readonly received: ReceivedMail[] = [];
   private server?: SMTPServer;
+  private gate?: { opened: Promise<void>; open: () => void };
+  /** Mails read while held and not yet acknowledged. */
+  held = 0;
   port = 0;
 
   async start(port = this.port): Promise<number> {
@@ -25,7 +28,13 @@ export class SmtpSink {
       onAuth: (_auth, _session, callback) => callback(null, { user: 'test' }),
       onData: (stream, _session, callback) => {
         simpleParser(stream).then(
-          (mail) => {
+          async (mail) => {
+            const gate = this.gate;
+            if (gate) {
+              this.held += 1;
+              await gate.opened;
+              this.held -= 1;
+            }
             const text = mail.text ?? '';
             this.received.push({
               to: Array.isArray(mail.to) ? mail.to.map((a) => a.text).join(', ') : (mail.to?.text ?? ''),
@@ -55,6 +64,31 @@ export class SmtpSink {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /**
+   * From now on each mail is read but not acknowledged until release(): the sender's delivery stays
+   * in flight, and the mail counts as received only once released.
+   */
+  hold(): void {
+    if (this.gate) return;
+    let open!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { opened, open };
+  }
+
+  release(): void {
+    this.gate?.open();
+    this.gate = undefined;
+  }
+
+  /** Waits until `count` mails are being held, or fails after `ms`. */
+  async waitForHeld(count = 1, ms = 15_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.held < count) {
+      if (Date.now() > deadline) throw new Error(`expected ${count} held mails, got ${this.held}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
 
   get url(): string {

@@ -115,6 +115,12 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     expect((await send(idleAgent, p.baseUrl, 'GET', '/health/live')).status).toBe(200);
     expect((await send(busyAgent, p.baseUrl, 'GET', '/health/live')).status).toBe(200);
 
+    // And a client that has begun a request and not finished it.
+    const straggler = connect(p.httpPort, '127.0.0.1');
+    const stragglerClosed = new Promise<void>((resolve) => straggler.once('close', () => resolve()));
+    straggler.on('error', () => undefined);
+    straggler.write('POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+
     await lockSessions();
     const inFlight = Promise.all([
       send(busyAgent, p.baseUrl, 'POST', '/auth/login', { email: viaKeepAlive.email, password: viaKeepAlive.password }),
@@ -160,6 +166,7 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     const exit = await p.exited;
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(exit.at - signalledAt).toBeLessThan(10_000);
+    await stragglerClosed;
 
     const [reset, ...again] = sink.to(mailed.email).filter((m) => m.links.some((l) => l.includes('/reset-password?')));
     expect(again).toHaveLength(0);

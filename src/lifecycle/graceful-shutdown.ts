@@ -5,6 +5,20 @@ import type { Server } from 'node:http';
 import type { RpcIntake } from '../rpc/rpc-intake.js';
 import { InFlightWork } from './in-flight-work.js';
 
+/** How long connections without an accepted request may stay once everything accepted is answered. */
+const STRAGGLER_GRACE_MS = 1000;
+
+function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+    void promise.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 /**
  * Stops the service without dropping work: no new HTTP or RPC connection or message is taken, the
  * requests and calls already accepted are answered, then the application closes (the outbox worker
@@ -70,7 +84,12 @@ export class GracefulShutdown {
     await Promise.all(this.intakes.map((intake) => intake.release()));
     // A connection whose response went out before the drain began may be idle by now.
     http.closeIdleConnections();
-    await httpClosed;
+    // What is left carries no accepted request: a client still sending one, or one ignoring
+    // Connection: close. Each gets a short grace, then the connection goes.
+    while (!(await settlesWithin(httpClosed, STRAGGLER_GRACE_MS))) {
+      await this.work.idle();
+      http.closeAllConnections();
+    }
     this.stage = 'closing the application (outbox send, background tasks, pools)';
     await app.close();
   }

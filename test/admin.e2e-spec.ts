@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { DatabaseConnection } from '../src/database/database-connection';
 import { BootstrapAdmin } from '../src/users/bootstrap-admin.service';
 import { PasswordHasher } from '../src/users/password-hasher.service';
 import { UsersService } from '../src/users/users.service';
@@ -42,7 +43,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
     const configured = 'the operator chose this one';
     const bootstrap = new BootstrapAdmin(
       { ...t.config, bootstrapAdmin: { email: squatter.email, password: configured } },
-      t.app.get(UsersService), t.app.get(PasswordHasher), t.app.get(EventEmitter2),
+      t.app.get(UsersService), t.app.get(PasswordHasher), t.app.get(EventEmitter2), t.app.get(DatabaseConnection),
     );
     await bootstrap.onApplicationBootstrap();
     await t.http().get('/auth/me').set(squatter.auth).expect(401);

@@ -3,9 +3,11 @@ import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { IsNull, Repository } from 'typeorm';
+import { AppError, ErrorCode } from '../common/app-error.js';
 import { KEYS_CHANGED } from '../common/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { JwtAlgorithm } from '../config/env.schema.js';
+import { DatabaseConnection } from '../database/database-connection.js';
 import { generateSigningKey, jwkThumbprint, publicJwk } from './signing-key-material.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 
@@ -31,12 +33,15 @@ const RELOAD_EVERY_MS = 60_000;
  * Owns the keys that sign and verify access tokens: a configured key (JWT_PRIVATE_KEY or JWT_SECRET),
  * or generated key pairs kept in the database so that every instance signs and verifies alike.
  * Rotations and retirements (npm run keys) reach running instances through the change feed, on an
- * unknown kid, and every minute.
+ * unknown kid, and every minute. Keys kept in the database are loaded once it is connected: until
+ * then, signing and verifying answer 503 SERVICE_UNAVAILABLE.
  */
 @Injectable()
 export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SigningKeysService.name);
-  private current!: SigningKey;
+  private current?: SigningKey;
+  /** The keys kept in the database have been read (always true with JWT_SECRET). */
+  private loaded = false;
   private verification = new Map<string, VerificationKey>();
   private lastReload = 0;
   private configuredKey?: VerificationKey;
@@ -45,6 +50,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(SigningKeyEntity) private readonly keys: Repository<SigningKeyEntity>,
+    private readonly database: DatabaseConnection,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -53,17 +59,25 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
       const kid = createHash('sha256').update('gatehouse-hs256-kid').update(secret.export()).digest('base64url').slice(0, 16);
       this.current = { kid, algorithm, signingKey: secret };
       this.verification = new Map([[kid, { kid, algorithm, key: secret }]]);
+      this.loaded = true;
       return;
     }
     if (privateKey) {
       const publicKey = createPublicKey(privateKey);
       const kid = jwkThumbprint(publicKey);
-      this.current = { kid, algorithm, signingKey: privateKey };
       this.configuredKey = { kid, algorithm, key: publicKey, jwk: publicJwk(publicKey, kid, algorithm) };
-    } else {
-      this.current = await this.loadOrCreateCurrent(algorithm as Exclude<JwtAlgorithm, 'HS256'>);
     }
+    await this.database.whenConnected('loading the signing keys', () => this.load());
+  }
+
+  private async load(): Promise<void> {
+    const { algorithm, privateKey } = this.config.jwt;
+    const current = privateKey && this.configuredKey
+      ? { kid: this.configuredKey.kid, algorithm, signingKey: privateKey }
+      : await this.loadOrCreateCurrent(algorithm as Exclude<JwtAlgorithm, 'HS256'>);
     await this.reloadVerification();
+    this.current = current;
+    this.loaded = true;
     this.timer = setInterval(() => void this.reload().catch((error: Error) => this.logger.warn(`key reload failed: ${error.message}`)), RELOAD_EVERY_MS);
     this.timer.unref();
   }
@@ -73,6 +87,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   signingKey(): SigningKey {
+    if (!this.current || !this.loaded) throw keysUnavailable();
     return this.current;
   }
 
@@ -83,6 +98,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
 
   /** The key for a token's kid; an unknown kid triggers one throttled reload (keys added elsewhere). */
   async verificationKey(kid: string): Promise<VerificationKey | undefined> {
+    if (!this.loaded) throw keysUnavailable();
     const known = this.verification.get(kid);
     if (known || this.config.jwt.secret) return known;
     if (Date.now() - this.lastReload < RELOAD_ON_UNKNOWN_KID_MS) return undefined;
@@ -92,13 +108,15 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
 
   /** Public keys for GET /.well-known/jwks.json: every key that still verifies; empty with HS256. */
   jwks(): { keys: JsonWebKey[] } {
+    if (!this.loaded) throw keysUnavailable();
     return { keys: [...this.verification.values()].flatMap((k) => (k.jwk ? [k.jwk] : [])) };
   }
 
   /** After a rotation or retirement anywhere: sign with the current key, verify with the live ones. */
   @OnEvent(KEYS_CHANGED)
   async reload(): Promise<void> {
-    if (this.config.jwt.secret) return;
+    // Before the first load (the database not connected yet), the load itself reads everything.
+    if (this.config.jwt.secret || !this.loaded) return;
     // Publish first, then sign: no token may name a kid that this instance's JWKS does not list yet.
     await this.reloadVerification();
     if (!this.config.jwt.privateKey) {
@@ -140,4 +158,8 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     if (!row) return undefined;
     return { kid: row.kid, algorithm, signingKey: createPrivateKey(row.privateKey) };
   }
+}
+
+function keysUnavailable(): AppError {
+  return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
 }

@@ -26,7 +26,8 @@ function asErrorLike(value: unknown): ErrorLike | undefined {
   return value && typeof value === 'object' && typeof (value as ErrorLike).message === 'string' ? (value as ErrorLike) : undefined;
 }
 
-function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+/** Whether the error means the database cannot be reached right now (as opposed to a refusal or a bug). */
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   const e = asErrorLike(error);
   if (!e || depth > 3) return false;
   if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
@@ -48,9 +49,10 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
 
 /**
  * Turns anything thrown into an AppError. Only AppErrors carry their own message to the caller;
- * everything else gets a fixed message, so no driver text, SQL or class name ever leaves.
+ * everything else gets a fixed message, so no driver text, SQL or class name ever leaves. While the
+ * database is not ready (`databaseReady: false`), an unexpected error is a 503, not a 500.
  */
-export function toAppError(error: unknown): AppError {
+export function toAppError(error: unknown, context: { databaseReady?: boolean } = {}): AppError {
   if (error instanceof AppError) return error;
   if (isDatabaseUnavailable(error)) {
     logger.warn(`database unavailable: ${asErrorLike(error)?.message ?? 'unknown error'}`);
@@ -64,6 +66,10 @@ export function toAppError(error: unknown): AppError {
     if (status === 415) return validationFailed('unsupported content type', []);
     const code = HTTP_STATUS_CODES[status];
     if (code) return new AppError(code, code.toLowerCase().replace(/_/g, ' '));
+  }
+  if (context.databaseReady === false) {
+    // Before the database is connected and migrated, what fails is whatever needed it.
+    return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
   }
   const unexpected = asErrorLike(error);
   logger.error(unexpected ? ((error as { stack?: string }).stack ?? unexpected.message) : String(error));

@@ -1,14 +1,17 @@
-import { ArgumentsHost, Catch, ExceptionFilter, RpcExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, Optional, RpcExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Observable, throwError } from 'rxjs';
 import { ErrorCode } from './app-error.js';
+import { DatabaseConnection } from '../database/database-connection.js';
 import { toAppError } from './error-mapping.js';
+
+type ErrorContext = Parameters<typeof toAppError>[1];
 
 /** Maps every error of an HTTP request to the contract's body and status. */
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const error = toAppError(exception);
+  catch(exception: unknown, host: ArgumentsHost, context?: ErrorContext): void {
+    const error = toAppError(exception, context);
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     // Over HTTP the wait goes in the Retry-After header; RPC callers get it as `retryAfter` in the body.
     const { retryAfter, ...body } = error.toBody();
@@ -23,8 +26,8 @@ export class HttpErrorFilter implements ExceptionFilter {
  */
 @Catch()
 export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
-  catch(exception: unknown): Observable<never> {
-    const body = toAppError(exception).toBody();
+  catch(exception: unknown, _host?: ArgumentsHost, context?: ErrorContext): Observable<never> {
+    const body = toAppError(exception, context).toBody();
     return throwError(() => body);
   }
 }
@@ -35,8 +38,11 @@ export class AllErrorsFilter implements ExceptionFilter {
   private readonly http = new HttpErrorFilter();
   private readonly rpc = new RpcErrorFilter();
 
+  constructor(@Optional() private readonly database?: DatabaseConnection) {}
+
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
-    if (host.getType() === 'rpc') return this.rpc.catch(exception);
-    this.http.catch(exception, host);
+    const context = { databaseReady: this.database?.ready };
+    if (host.getType() === 'rpc') return this.rpc.catch(exception, host, context);
+    this.http.catch(exception, host, context);
   }
 }

@@ -1,56 +1,41 @@
-import { Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { Global, Module } from '@nestjs/common';
+import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
-import { EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { DatabaseConnection } from './database-connection.js';
 
-/** Starts the embedded PostgreSQL when DATABASE_URL is unset, and stops it after the pool closes. */
-@Injectable()
-export class DatabaseUrlProvider implements OnApplicationShutdown {
-  private embedded?: EmbeddedPostgres;
-  private dataSource?: DataSource;
+/** Available to every module: services defer their start-up work on it, health and errors read its state. */
+@Global()
+@Module({ providers: [DatabaseConnection], exports: [DatabaseConnection] })
+class DatabaseConnectionModule {}
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
-
-  async url(): Promise<string> {
-    if (this.config.database.url) return this.config.database.url;
-    this.embedded = await startEmbeddedPostgres(this.config.dataDir, this.config.database.poolSize + 2);
-    return this.embedded.url;
-  }
-
-  track(dataSource: DataSource): DataSource {
-    this.dataSource = dataSource;
-    return dataSource;
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    if (!this.embedded) return;
-    if (this.dataSource?.isInitialized) await this.dataSource.destroy();
-    await this.embedded.stop();
-  }
-}
-
-@Module({ providers: [DatabaseUrlProvider], exports: [DatabaseUrlProvider] })
-class DatabaseUrlModule {}
+const DATABASE_OPENED = Symbol('DATABASE_OPENED');
 
 @Module({
   imports: [
+    DatabaseConnectionModule,
     TypeOrmModule.forRootAsync({
-      imports: [DatabaseUrlModule],
-      inject: [APP_CONFIG, DatabaseUrlProvider],
-      useFactory: async (config: AppConfig, urls: DatabaseUrlProvider) => ({
-        ...dataSourceOptions(await urls.url(), {
+      imports: [DatabaseConnectionModule],
+      inject: [APP_CONFIG, DatabaseConnection],
+      useFactory: async (config: AppConfig, connection: DatabaseConnection) => ({
+        ...dataSourceOptions(await connection.url(), {
           poolSize: config.database.poolSize,
           migrationsRun: config.database.migrationsRun,
         }),
         retryAttempts: 0,
+        // DatabaseConnection connects it (below), and may have to keep trying after the start.
+        manualInitialization: true,
       }),
-      dataSourceFactory: async (options) => {
-        if (!options) throw new Error('no DataSource options');
-        return new DataSource(options).initialize();
-      },
     }),
+  ],
+  providers: [
+    {
+      // Resolved while the providers are built, so before any onModuleInit hook runs.
+      provide: DATABASE_OPENED,
+      inject: [getDataSourceToken(), DatabaseConnection],
+      useFactory: (dataSource: DataSource, connection: DatabaseConnection) => connection.open(dataSource),
+    },
   ],
 })
 export class DatabaseModule {}

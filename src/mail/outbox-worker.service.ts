@@ -4,6 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { DatabaseConnection } from '../database/database-connection.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { MAIL_QUEUED } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.service.js';
@@ -35,17 +36,22 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
   private loop?: Promise<void>;
   private wake?: () => void;
   private wakePending = false;
+  private unavailable = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly transport: MailTransport,
+    private readonly database: DatabaseConnection,
     private readonly metrics: MetricsService,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     this.running = true;
-    this.loop = this.run();
+    // With the database unreachable at start, the loop starts once it is connected.
+    await this.database.whenConnected('starting the outbox worker', () => {
+      if (this.running) this.loop = this.run();
+    });
   }
 
   @OnEvent(MAIL_QUEUED)
@@ -76,8 +82,12 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
       let handled = 0;
       try {
         handled = await this.drainOnce();
+        if (this.unavailable) this.logger.log('outbox available again');
+        this.unavailable = false;
       } catch (error) {
-        this.logger.warn(`outbox unavailable: ${(error as Error).message}`);
+        // Once per outage, not on every poll.
+        if (!this.unavailable) this.logger.warn(`outbox unavailable: ${(error as Error).message}`);
+        this.unavailable = true;
       }
       if (handled === 0 && this.running) await this.idle();
     }

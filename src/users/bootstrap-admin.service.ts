@@ -3,6 +3,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { USER_CREDENTIALS_RESET } from '../common/events.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { DatabaseConnection } from '../database/database-connection.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { UsersService } from './users.service.js';
 
@@ -11,7 +12,8 @@ import { UsersService } from './users.service.js';
  * address if missing. An existing *verified* account (its owner proved the mailbox) gets the admin
  * role and keeps its password. An existing *unverified* account proves nothing about who created it,
  * so it gets the configured password and loses its sessions before it is made admin: nobody can
- * squat the address in advance and inherit the admin role.
+ * squat the address in advance and inherit the admin role. With the database unreachable at start,
+ * this happens once it is connected.
  */
 @Injectable()
 export class BootstrapAdmin implements OnApplicationBootstrap {
@@ -22,11 +24,16 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     private readonly events: EventEmitter2,
+    private readonly database: DatabaseConnection,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
     const admin = this.config.bootstrapAdmin;
     if (!admin) return;
+    await this.database.whenConnected('creating the bootstrap admin', () => this.ensure(admin));
+  }
+
+  private async ensure(admin: NonNullable<AppConfig['bootstrapAdmin']>): Promise<void> {
     let existing = await this.users.findByEmail(admin.email);
     if (!existing) {
       try {

@@ -1,0 +1,144 @@
+import { DataSource } from 'typeorm';
+import { loadConfig } from '../src/config/app-config';
+import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
+import { DatabaseConnection } from '../src/database/database-connection';
+import { eventually, LEAK } from './support/fault-load';
+import { OwnPostgres } from './support/own-servers';
+import { SmtpSink } from './support/smtp-sink';
+import { startTestApp, TestApp, uniqueUser } from './support/test-app';
+
+/** Reconnection backs off to 5 s (±20%); migrations and the start-up work follow. */
+const READY_DEADLINE_MS = 20_000;
+const UNAVAILABLE = { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) };
+
+describe('started while its PostgreSQL is down', () => {
+  let pg: OwnPostgres | undefined;
+  let t: TestApp | undefined;
+  const sink = new SmtpSink();
+  const admin = { email: `boot-admin-${process.pid}@example.com`, password: 'admin password of good length' };
+
+  beforeAll(async () => {
+    pg = await OwnPostgres.create();
+    await sink.start();
+    // The cluster exists but is not running: nothing listens on its port.
+    t = await startTestApp({
+      DATABASE_URL: pg.url(),
+      SMTP_URL: sink.url,
+      BOOTSTRAP_ADMIN_EMAIL: admin.email,
+      BOOTSTRAP_ADMIN_PASSWORD: admin.password,
+    });
+  });
+  afterAll(async () => {
+    await t?.close().catch(() => undefined);
+    await pg?.destroy();
+    await sink.stop();
+  });
+
+  it('is live but not ready, and answers 503 SERVICE_UNAVAILABLE (never 500) to what needs the database', async () => {
+    const app = t!;
+    expect((await app.http().get('/health/live').expect(200)).body).toEqual({ status: 'ok' });
+    const ready = await app.http().get('/health/ready').expect(503);
+    expect(ready.body).toMatchObject({ ...UNAVAILABLE, message: expect.stringContaining('database'), status: 'error' });
+    expect(ready.body.details.database).toEqual({ status: 'down', message: 'not connected yet' });
+
+    const login = await app.http().post('/auth/login').send({ email: admin.email, password: admin.password }).expect(503);
+    expect(login.body).toEqual(UNAVAILABLE);
+    const register = await app.http().post('/auth/register').send(uniqueUser('early')).expect(503);
+    expect(register.body).toEqual(UNAVAILABLE);
+    // The keys live in the database: neither published nor usable yet.
+    expect((await app.http().get('/.well-known/jwks.json').expect(503)).body).toEqual(UNAVAILABLE);
+    expect(await app.rpc.tcp.fail('auth.login', { email: admin.email, password: admin.password })).toEqual(UNAVAILABLE);
+    expect(await app.rpc.tcp.fail('users.findByEmail', { email: admin.email })).toEqual(UNAVAILABLE);
+    for (const text of [ready.text, login.text, register.text]) expect(text).not.toMatch(LEAK);
+  });
+
+  it('once PostgreSQL starts: migrates, creates the keys and the bootstrap admin, starts the outbox, and becomes ready, without a restart', async () => {
+    const app = t!;
+    await pg!.start();
+    const ready = await eventually('ready', READY_DEADLINE_MS, async () => {
+      const res = await app.http().get('/health/ready');
+      return res.status === 200 ? res : undefined;
+    });
+    expect(ready.body).toMatchObject({ status: 'ok', details: { database: { status: 'up' }, outbox: { status: 'up' } } });
+
+    const migrated = await pg!.query<{ n: number }>('SELECT count(*)::int AS n FROM migrations');
+    expect(migrated[0].n).toBe(MIGRATIONS.length);
+    const jwks = await app.http().get('/.well-known/jwks.json').expect(200);
+    expect(jwks.body.keys.length).toBeGreaterThan(0);
+
+    const adminLogin = await app.http().post('/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+    expect(adminLogin.body.user).toMatchObject({ email: admin.email, roles: ['user', 'admin'], emailVerified: true });
+
+    const u = uniqueUser('afterboot');
+    const reg = await app.http().post('/auth/register').send(u).expect(201);
+    const login = await app.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    expect(login.body.user.id).toBe(reg.body.user.id);
+    const me = await app.http().get('/auth/me').set('authorization', `Bearer ${login.body.tokens.accessToken}`).expect(200);
+    expect(me.body.user.email).toBe(u.email);
+    expect(await app.rpc.tcp.send('auth.verify', { accessToken: login.body.tokens.accessToken })).toMatchObject({ userId: reg.body.user.id });
+    // Registration mails a verification link: the outbox worker is running.
+    const [mail] = await sink.waitFor(1, u.email);
+    expect(mail.subject).toBe('Confirm your email address');
+  });
+});
+
+describe('the first connection at start', () => {
+  let pg: OwnPostgres | undefined;
+  const password = 'right-horse-battery-7';
+  const opened: DatabaseConnection[] = [];
+
+  beforeAll(async () => {
+    pg = await OwnPostgres.create({ password });
+    await pg.start();
+  });
+  afterAll(async () => {
+    for (const c of opened) await c.beforeApplicationShutdown();
+    await pg?.destroy();
+  });
+
+  function open(url: string): { connection: DatabaseConnection; result: Promise<DataSource> } {
+    const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url });
+    const connection = new DatabaseConnection(config);
+    opened.push(connection);
+    return { connection, result: connection.open(new DataSource(dataSourceOptions(url, { migrationsRun: true }))) };
+  }
+
+  it('stops the start when the server refuses the credentials, naming the problem but never the password', async () => {
+    const wrong = 'wrong-password-for-sure';
+    const error = (await open(pg!.url('postgres', wrong)).result.then(() => undefined, (e: unknown) => e)) as Error;
+    expect(error).toBeInstanceOf(Error);
+    expect(error.message).toMatch(/^cannot use the database: password authentication failed for user "postgres" \(check DATABASE_URL\)$/);
+    expect(error.message).not.toContain(wrong);
+    expect(error.message).not.toContain(password);
+  });
+
+  it('stops the start when the database does not exist', async () => {
+    const error = (await open(pg!.url('no_such_database')).result.then(() => undefined, (e: unknown) => e)) as Error;
+    expect(error.message).toBe('cannot use the database: database "no_such_database" does not exist (check DATABASE_URL)');
+  });
+
+  it('starts not ready when nothing answers, and connects once the server is there', async () => {
+    const elsewhere = await OwnPostgres.create();
+    try {
+      const { connection, result } = open(elsewhere.url());
+      const dataSource = await result;
+      expect(dataSource.isInitialized).toBe(false);
+      expect(connection.state).toBe('connecting');
+      await elsewhere.start();
+      await eventually('connected', READY_DEADLINE_MS, () => connection.ready);
+      expect(dataSource.isInitialized).toBe(true);
+      expect(await dataSource.query('SELECT count(*)::int AS n FROM migrations')).toEqual([{ n: MIGRATIONS.length }]);
+      await dataSource.destroy();
+    } finally {
+      await elsewhere.destroy();
+    }
+  });
+
+  it('connects at once when the server is up, as it always has', async () => {
+    const { connection, result } = open(pg!.url());
+    const dataSource = await result;
+    expect(connection.ready).toBe(true);
+    expect(await dataSource.query('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    await dataSource.destroy();
+  });
+});

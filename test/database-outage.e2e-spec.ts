@@ -30,12 +30,22 @@ describe('database unreachable: SERVICE_UNAVAILABLE, never a crash or driver tex
     ['POST', '/auth/register', () => uniqueUser('outage2')],
     ['POST', '/auth/refresh', () => ({ refreshToken: 'whatever-token' })],
     ['GET', '/auth/me', () => undefined],
-    ['GET', '/health/ready', () => undefined],
   ])('%s %s answers 503 SERVICE_UNAVAILABLE', async (method, route, body) => {
     const req = method === 'GET' ? t.http().get(route) : t.http().post(route).send(body());
     const res = await req.set('authorization', `Bearer ${accessToken}`);
     expect(res.status).toBe(503);
     expect(res.body).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) });
+    expect(res.text).not.toMatch(NO_LEAK);
+  });
+
+  it('GET /health/ready answers 503 SERVICE_UNAVAILABLE naming the database, with the per-check details', async () => {
+    const res = await t.http().get('/health/ready');
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.stringContaining('database'), status: 'error' });
+    expect(res.body.details.database).toEqual({ status: 'down', message: expect.any(String) });
+    // The outbox is read from the same database: reported down too, Redis (not cut) up.
+    expect(res.body.details.outbox.status).toBe('down');
+    expect(res.body.details.redis).toMatchObject({ status: 'up' });
     expect(res.text).not.toMatch(NO_LEAK);
   });
 

@@ -98,6 +98,17 @@ export class EnvironmentVariables {
   @IntRange(1, 100)
   OUTBOX_MAX_ATTEMPTS = 20;
 
+  /** Each check of GET /health/ready (database, Redis, outbox) gives up after this long. */
+  @IntRange(50, 30000, ' of milliseconds')
+  HEALTH_TIMEOUT_MS = 1000;
+
+  /**
+   * Readiness fails when due mail has waited this long for a worker; 0 (the default): never, the
+   * backlog is only reported (it is shared by every instance and says nothing about this one).
+   */
+  @IntRange(0, 30 * 86400, ' of seconds')
+  HEALTH_OUTBOX_MAX_DUE_AGE = 0;
+
   @Transform(emptyToUndefined) @IsOptional() @IsString()
   BOOTSTRAP_ADMIN_EMAIL?: string;
 

@@ -7,6 +7,7 @@ import { RpcIntake, trackCall } from './rpc-intake.js';
 
 /** How long a request id stays claimed; far longer than any reply takes. */
 const CLAIM_TTL_MS = 60_000;
+const RECONNECT_MAX_MS = 2_000;
 
 /**
  * Nest's Redis transport is publish/subscribe: every instance subscribed to a pattern receives every
@@ -26,6 +27,49 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
     private readonly work?: InFlightWork,
   ) {
     super(options ?? {});
+  }
+
+  /** Reconnects for as long as the server runs, backing off to 2 s (Nest's default gives up at once). */
+  override createRetryStrategy(times: number): number | undefined {
+    if (this.isManuallyClosed) return undefined;
+    return Math.min(100 * 2 ** Math.min(times, 5), RECONNECT_MAX_MS);
+  }
+
+  /**
+   * Starts even while Redis is down, so that HTTP and TCP serve meanwhile: the subscriptions are
+   * made on the first connection, and ioredis renews them after every reconnection.
+   */
+  override start(callback?: (error?: unknown) => void): void {
+    const sub = this.subClient as Redis;
+    const pub = this.pubClient as Redis;
+    let bound = false;
+    const bind = (): void => {
+      if (!bound) this.bindEvents(sub, pub);
+      bound = true;
+    };
+    sub.once('ready', bind);
+    Promise.all([sub.connect(), pub.connect()]).then(
+      () => {
+        bind();
+        callback?.();
+      },
+      (error: unknown) => {
+        this.logger.warn(`Redis transport not connected (${error instanceof Error ? error.message : String(error)}): it subscribes once Redis answers`);
+        callback?.();
+      },
+    );
+  }
+
+  /** An outage is logged when it begins, not on every reconnection attempt. */
+  override registerErrorListener(client: Redis): void {
+    let reported = false;
+    client.on('error', (error: Error) => {
+      if (!reported) this.logger.warn(`Redis transport: ${error.message}; reconnecting`);
+      reported = true;
+    });
+    client.on('ready', () => {
+      reported = false;
+    });
   }
 
   override async handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {

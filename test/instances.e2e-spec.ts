@@ -4,7 +4,12 @@ import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('two instances on one database', () => {
+/**
+ * Two instances in one process, for what needs their insides: the revocation listener's connection.
+ * What instances do for clients (logout, refresh races, mail, keys, Redis calls) is tested on separate
+ * processes in instances-processes.e2e-spec.ts.
+ */
+describe('two instances on one database: the revocation listener', () => {
   let a: TestApp;
   let b: TestApp;
 
@@ -25,35 +30,6 @@ describe('two instances on one database', () => {
     const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     return { ...res.body.tokens, sessionId: res.body.sessionId };
   }
-
-  it('share one signing key: a token from one is accepted by the other', async () => {
-    const s = await loginOn(a);
-    await b.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
-    const [ka, kb] = await Promise.all([a.http().get('/.well-known/jwks.json'), b.http().get('/.well-known/jwks.json')]);
-    expect(kb.body).toEqual(ka.body);
-  });
-
-  it('a logout on one is refused by the other at once, though the other had the session cached', async () => {
-    expect(b.app.get(RevocationFeed).generation).toBeDefined();
-    const s = await loginOn(a);
-    const auth = { authorization: `Bearer ${s.accessToken}` };
-    // Warm b's caches (verified token and live session).
-    await b.http().get('/auth/me').set(auth).expect(200);
-    await b.http().get('/auth/me').set(auth).expect(200);
-    await a.http().post('/auth/logout').set(auth).expect(204);
-    await b.http().get('/auth/me').set(auth).expect(401);
-    expect(await b.rpc.tcp.fail('auth.verify', { accessToken: s.accessToken })).toMatchObject({ code: 'UNAUTHORIZED' });
-  });
-
-  it('revoking other sessions on one instance reaches the other at once', async () => {
-    const s = await loginOn(a);
-    const u = await a.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
-    const second = await a.rpc.tcp.send<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: u.body.user.id });
-    const auth2 = { authorization: `Bearer ${second.tokens.accessToken}` };
-    await b.http().get('/auth/me').set(auth2).expect(200);
-    await a.http().delete('/sessions').set('authorization', `Bearer ${s.accessToken}`).expect(204);
-    await b.http().get('/auth/me').set(auth2).expect(401);
-  });
 
   it('with its listener connection killed, an instance stops trusting its cache and still refuses revoked sessions', async () => {
     const s = await loginOn(a);
@@ -81,27 +57,5 @@ describe('two instances on one database', () => {
     expect(feed.generation).not.toBe(before);
     for (let i = 0; i < 100 && feed.generation === undefined; i += 1) await sleep(50);
     expect(feed.generation).toBeGreaterThan(before!);
-  });
-
-  it('each message over Redis is handled by exactly one instance, though both are subscribed', async () => {
-    const s = await loginOn(a);
-    const me = await a.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
-    const userId: string = me.body.user.id;
-    const replies = await Promise.all(Array.from({ length: 10 }, () => a.rpc.redis.send<{ sessionId: string }>('auth.loginWithUser', { userId })));
-    expect(new Set(replies.map((r) => r.sessionId)).size).toBe(10);
-    const rows = await a.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [userId]);
-    expect(rows[0].n).toBe(11);
-    // And a refresh over Redis rotates once: the reply is the winner's, never a loser's refusal.
-    const next = await b.rpc.redis.send<{ tokens: { refreshToken: string } }>('auth.refresh', { refreshToken: s.refreshToken });
-    expect(next.tokens.refreshToken).not.toBe(s.refreshToken);
-  });
-
-  it('a refresh race across both instances yields exactly one new token', async () => {
-    const s = await loginOn(a);
-    const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).http().post('/auth/refresh').send({ refreshToken: s.refreshToken })),
-    );
-    expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-    expect(results.filter((r) => r.status === 401)).toHaveLength(9);
   });
 });

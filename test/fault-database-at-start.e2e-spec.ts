@@ -134,6 +134,23 @@ describe('the first connection at start', () => {
     }
   });
 
+  it('stops trying when the application closes before the server comes', async () => {
+    const elsewhere = await OwnPostgres.create();
+    try {
+      const { connection, result } = open(elsewhere.url());
+      const dataSource = await result;
+      await connection.beforeApplicationShutdown();
+      await elsewhere.start();
+      // Longer than the backoff's cap: an attempt still scheduled would have connected by now.
+      await new Promise((resolve) => setTimeout(resolve, 6_500));
+      expect(connection.state).toBe('connecting');
+      expect(dataSource.isInitialized).toBe(false);
+      expect(await elsewhere.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'gatehouse'`)).toEqual([{ n: 0 }]);
+    } finally {
+      await elsewhere.destroy();
+    }
+  });
+
   it('connects at once when the server is up, as it always has', async () => {
     const { connection, result } = open(pg!.url());
     const dataSource = await result;

@@ -26,6 +26,16 @@ describe('toAppError', () => {
     expect(toAppError(Object.assign(new Error('Body is not valid JSON'), { statusCode: 400 })).toBody()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
   });
 
+  it('blames the database for unexpected errors while it is not ready, and only then', () => {
+    const unexpected = new Error('No metadata for "UserEntity" was found.');
+    expect(toAppError(unexpected, { databaseReady: false }).toBody()).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'service temporarily unavailable' });
+    expect(toAppError(unexpected, { databaseReady: true }).toBody()).toEqual({ statusCode: 500, code: 'INTERNAL_ERROR', message: 'internal error' });
+    // Answers that do not depend on the database keep their meaning.
+    expect(toAppError(new NotFoundException(), { databaseReady: false }).toBody()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+    const domain = new AppError(ErrorCode.UNAUTHORIZED, 'authentication required');
+    expect(toAppError(domain, { databaseReady: false })).toBe(domain);
+  });
+
   it('hides everything else behind a fixed 500 body', () => {
     const leaky = new QueryFailedError('SELECT password_hash FROM users', ['secret'], new Error('syntax error at or near "FROM"'));
     const body = toAppError(leaky).toBody();

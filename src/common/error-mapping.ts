@@ -36,6 +36,23 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   return nested.some((n) => isDatabaseUnavailable(n, depth + 1));
 }
 
+// During an outage every request fails the same way: one line per interval says so, with a count.
+const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
+let unavailableLoggedAt = 0;
+let unavailableSuppressed = 0;
+
+function logUnavailable(message: string): void {
+  const now = Date.now();
+  if (now - unavailableLoggedAt < UNAVAILABLE_LOG_INTERVAL_MS) {
+    unavailableSuppressed += 1;
+    return;
+  }
+  const more = unavailableSuppressed > 0 ? ` (and ${unavailableSuppressed} more requests since the last report)` : '';
+  logger.warn(`database unavailable: ${message}${more}`);
+  unavailableLoggedAt = now;
+  unavailableSuppressed = 0;
+}
+
 const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
   400: ErrorCode.VALIDATION_FAILED,
   401: ErrorCode.UNAUTHORIZED,
@@ -55,7 +72,7 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
 export function toAppError(error: unknown, context: { databaseReady?: boolean } = {}): AppError {
   if (error instanceof AppError) return error;
   if (isDatabaseUnavailable(error)) {
-    logger.warn(`database unavailable: ${asErrorLike(error)?.message ?? 'unknown error'}`);
+    logUnavailable(asErrorLike(error)?.message ?? 'unknown error');
     return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
   }
   const status = httpStatusOf(error);

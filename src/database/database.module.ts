@@ -3,6 +3,7 @@ import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { TypeOrmLogger } from './typeorm-logger.js';
 import { DatabaseConnection } from './database-connection.js';
 
 /** Available to every module: services defer their start-up work on it, health and errors read its state. */
@@ -23,6 +24,7 @@ const DATABASE_OPENED = Symbol('DATABASE_OPENED');
           poolSize: config.database.poolSize,
           migrationsRun: config.database.migrationsRun,
         }),
+        logger: new TypeOrmLogger(),
         retryAttempts: 0,
         // DatabaseConnection connects it (below), and may have to keep trying after the start.
         manualInitialization: true,

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { firstValueFrom } from 'rxjs';
 import { GatehouseProcess, runKeysCli, startGatehouseProcess } from './support/gatehouse-process';
 import { OwnRedis } from './support/own-servers';
+import { adminQuery, databaseUrlFor } from './support/services';
 import { SmtpSink } from './support/smtp-sink';
 import { testDatabaseUrl, uniqueUser } from './support/test-app';
 import { decodeJwt } from './support/tokens';
@@ -164,5 +165,38 @@ describe('two gatehouse processes on one database and one Redis', () => {
     const fresh = await loginOn(b, 'prockeys2');
     expect(decodeJwt(fresh.accessToken).header.kid).toBe(newKid);
     await a.http().get('/auth/me').set('authorization', `Bearer ${fresh.accessToken}`).expect(200);
+  });
+});
+
+describe('instances starting together on a new database', () => {
+  const name = `gatehouse_test_fresh_${process.pid}_${Date.now().toString(36)}`;
+  let started: GatehouseProcess[] = [];
+
+  beforeAll(() => adminQuery(`CREATE DATABASE ${name}`));
+  afterAll(async () => {
+    await Promise.all(started.map((p) => p.stop()));
+    await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+
+  it('migrate it once between them, agree on one signing key, and all start', async () => {
+    const env = { DATABASE_URL: databaseUrlFor(name), REDIS_URL: '' };
+    const results = await Promise.allSettled([1, 2, 3].map(() => startGatehouseProcess(env)));
+    started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    expect(results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason).slice(0, 2000)] : []))).toEqual([]);
+
+    for (const p of started) await p.http().get('/health/ready').expect(200);
+    const db = new Client({ connectionString: databaseUrlFor(name) });
+    await db.connect();
+    try {
+      const twice = await db.query('SELECT name FROM migrations GROUP BY name HAVING count(*) > 1');
+      expect(twice.rows).toEqual([]);
+      const current = await db.query('SELECT count(*)::int AS n FROM signing_keys WHERE current');
+      expect(current.rows[0].n).toBe(1);
+    } finally {
+      await db.end();
+    }
+    const sets = await Promise.all(started.map(async (p) => (await p.http().get('/.well-known/jwks.json').expect(200)).body));
+    expect(sets[1]).toEqual(sets[0]);
+    expect(sets[2]).toEqual(sets[0]);
   });
 });

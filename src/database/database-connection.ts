@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
 import { isDatabaseUnavailable } from '../common/error-mapping.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -117,6 +118,8 @@ export class DatabaseConnection implements BeforeApplicationShutdown, OnApplicat
   }
 
   private async initialize(dataSource: DataSource): Promise<void> {
+    // Instances starting together on a new database would run the same migrations at once.
+    const unlock = this.config.database.migrationsRun ? await this.lockMigrations() : undefined;
     try {
       await dataSource.initialize();
     } catch (error) {
@@ -128,7 +131,24 @@ export class DatabaseConnection implements BeforeApplicationShutdown, OnApplicat
         await pool.end().catch(() => undefined);
       }
       throw error;
+    } finally {
+      await unlock?.();
     }
+  }
+
+  /** A session-level advisory lock held on a connection of its own (not the pool's) while migrating. */
+  private async lockMigrations(): Promise<() => Promise<void>> {
+    const client = new Client({ connectionString: this.config.database.url, connectionTimeoutMillis: 3000, application_name: 'gatehouse-migrations' });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query(`SELECT pg_advisory_lock(hashtext('gatehouse:migrations'))`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    // Ending the connection releases the lock.
+    return () => client.end().catch(() => undefined);
   }
 
   private async connectInBackground(dataSource: DataSource): Promise<void> {

@@ -124,7 +124,7 @@ describe('health: a hung dependency', () => {
     await redis?.destroy();
   });
 
-  async function timedReady(): Promise<{ status: number; body: Record<string, any>; text: string; ms: number }> {
+  async function timedReady(): Promise<{ status: number; body: { details: Record<string, { status: string }> }; text: string; ms: number }> {
     const started = Date.now();
     const res = await t!.http().get('/health/ready');
     return { status: res.status, body: res.body, text: res.text, ms: Date.now() - started };

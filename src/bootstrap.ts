@@ -8,8 +8,10 @@ import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { setupOpenApi } from './docs/openapi.js';
-import { installRequestIdHeader, requestId } from './logging/logging.module.js';
-import { instrumentMessageHandlers } from './metrics/rpc-metrics.js';
+import { installRequestIdHeader, requestId, rpcRequestLog } from './logging/logging.module.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { rpcMetrics } from './metrics/rpc-metrics.js';
+import { observeMessageHandlers } from './rpc/observed-handlers.js';
 import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
 import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
 import { DrainingTcpServer } from './rpc/draining-tcp.server.js';
@@ -55,7 +57,7 @@ export async function createGatehouseApp(
       { inheritAppConfig: true },
     );
   }
-  instrumentMessageHandlers(app);
+  observeMessageHandlers(app, [rpcMetrics(app.get(MetricsService, { strict: false })), rpcRequestLog()]);
   // No enableShutdownHooks(): main.ts handles the signals (drain first, then exit 0), and apps built
   // here in tests must not add process listeners each.
   return { app, config, shutdown };

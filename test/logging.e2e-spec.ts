@@ -123,10 +123,15 @@ describe('structured logs: JSON lines, one per request with its id, secrets neve
     expect(failed.length).toBeGreaterThanOrEqual(1);
     expect(failed.at(-1)).toEqual(expect.objectContaining({
       level: 30,
-      code: 'INVALID_CREDENTIALS',
-      reqId: expect.stringMatching(/^[0-9a-f-]{36}$/),
-      rpc: expect.objectContaining({ pattern: 'auth.login', transport: 'tcp' }),
+      outcome: 'INVALID_CREDENTIALS',
+      responseTime: expect.any(Number),
+      rpc: { pattern: 'auth.login', transport: 'tcp' },
     }));
+    const registered = await t.rpc.tcp.send<{ userId: string }>('auth.verify', { accessToken: 'not-a-token' }).catch(() => undefined);
+    expect(registered).toBeUndefined();
+    expect(logs.records().filter((r) => r.msg === 'auth.verify failed').at(-1)).toEqual(
+      expect.objectContaining({ outcome: 'UNAUTHORIZED', rpc: { pattern: 'auth.verify', transport: 'tcp' } }),
+    );
     expect(JSON.stringify(failed)).not.toContain('definitely not it 7');
   });
 

@@ -81,3 +81,14 @@ export const unauthorized = (message = 'authentication required'): AppError =>
 export const notFound = (message = 'not found'): AppError => new AppError(ErrorCode.NOT_FOUND, message);
 export const validationFailed = (message: string, errors: FieldError[]): AppError =>
   new AppError(ErrorCode.VALIDATION_FAILED, message, { errors });
+
+const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
+
+/**
+ * The contract's error code of what a failed message-pattern call rejected with (an AppError or the
+ * error body the RPC filter made of one); anything else is `INTERNAL_ERROR`, so the set stays closed.
+ */
+export function rpcErrorCode(error: unknown): string {
+  const code = error && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && ERROR_CODES.has(code) ? code : ErrorCode.INTERNAL_ERROR;
+}

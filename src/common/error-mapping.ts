@@ -69,7 +69,7 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
  * everything else gets a fixed message, so no driver text, SQL or class name ever leaves. While the
  * database is not ready (`databaseReady: false`), an unexpected error is a 503, not a 500.
  */
-export function toAppError(error: unknown, context: { databaseReady?: boolean } = {}): AppError {
+export function toAppError(error: unknown, context: { databaseReady?: boolean; requestId?: string } = {}): AppError {
   if (error instanceof AppError) return error;
   if (isDatabaseUnavailable(error)) {
     logUnavailable(asErrorLike(error)?.message ?? 'unknown error');
@@ -89,7 +89,11 @@ export function toAppError(error: unknown, context: { databaseReady?: boolean } 
     return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
   }
   const unexpected = asErrorLike(error);
-  logger.error(unexpected ? ((error as { stack?: string }).stack ?? unexpected.message) : String(error));
+  // With the id of the request it broke, so its request line and this stack can be put together.
+  logger.error({
+    msg: unexpected ? ((error as { stack?: string }).stack ?? unexpected.message) : String(error),
+    ...(context.requestId ? { reqId: context.requestId } : {}),
+  });
   return new AppError(ErrorCode.INTERNAL_ERROR, 'internal error');
 }
 

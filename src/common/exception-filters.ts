@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Optional, RpcExceptionFilter } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable, throwError } from 'rxjs';
 import { ErrorCode } from './app-error.js';
 import { DatabaseConnection } from '../database/database-connection.js';
@@ -11,7 +11,7 @@ type ErrorContext = Parameters<typeof toAppError>[1];
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost, context?: ErrorContext): void {
-    const error = toAppError(exception, context);
+    const error = toAppError(exception, { ...context, requestId: host.switchToHttp().getRequest<FastifyRequest>().id });
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     // Over HTTP the wait goes in the Retry-After header; RPC callers get it as `retryAfter` in the body.
     const { retryAfter, ...body } = error.toBody();

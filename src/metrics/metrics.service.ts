@@ -6,7 +6,8 @@ import { runtimeRegistry } from './runtime-metrics.js';
 /** Why a password login was refused; a closed set, so the label stays bounded. */
 export type LoginFailureReason = 'invalid_credentials' | 'locked' | 'inactive' | 'unverified' | 'rate_limited' | 'error';
 
-export type RpcTransport = 'tcp' | 'redis';
+export type { MessageTransport as RpcTransport } from '../rpc/observed-handlers.js';
+import type { MessageTransport as RpcTransport } from '../rpc/observed-handlers.js';
 
 const LOGIN_FAILURE_REASONS: Partial<Record<ErrorCode, LoginFailureReason>> = {
   [ErrorCode.INVALID_CREDENTIALS]: 'invalid_credentials',
@@ -17,21 +18,12 @@ const LOGIN_FAILURE_REASONS: Partial<Record<ErrorCode, LoginFailureReason>> = {
 
 const LOGIN_FAILURE_LABELS: LoginFailureReason[] = ['invalid_credentials', 'locked', 'inactive', 'unverified', 'rate_limited', 'error'];
 
-const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
-
 /** The reason a failed password check is counted under. */
 export function loginFailureReason(error: unknown): LoginFailureReason {
   return (error instanceof AppError && LOGIN_FAILURE_REASONS[error.code]) || 'error';
 }
 
-/**
- * The outcome label of a failed message-pattern call: the contract's error code from the body the
- * call rejected with (anything else is `INTERNAL_ERROR`, so the label stays bounded).
- */
-export function rpcErrorCode(error: unknown): string {
-  const code = error && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' && ERROR_CODES.has(code) ? code : ErrorCode.INTERNAL_ERROR;
-}
+export { rpcErrorCode } from '../common/app-error.js';
 
 // Seconds; from a cached token check (well under a millisecond) to a login under load.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

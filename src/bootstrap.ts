@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
+import { answerRouterError } from './common/router-errors.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { installRequestIdHeader, requestId, rpcRequestLog } from './logging/logging.module.js';
 import { MetricsService } from './metrics/metrics.service.js';
@@ -31,7 +32,9 @@ export async function createGatehouseApp(
   const hops = config.http.trustProxy;
   // A hop count as a function: trust that many proxies from the socket inward, never the client's own entries.
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
-  const adapter = new FastifyAdapter({ trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false });
+  const adapter = new FastifyAdapter({
+    trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false, frameworkErrors: answerRouterError,
+  });
   installRequestIdHeader(adapter.getInstance());
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
   const shutdown = new GracefulShutdown();

@@ -1,3 +1,4 @@
+import { requestHandedOver } from './support/raw-http';
 import { SmtpSink, tokenOf } from './support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
@@ -133,6 +134,53 @@ describe('structured logs: JSON lines, one per request with its id, secrets neve
       expect.objectContaining({ outcome: 'UNAUTHORIZED', rpc: { pattern: 'auth.verify', transport: 'tcp' } }),
     );
     expect(JSON.stringify(failed)).not.toContain('definitely not it 7');
+  });
+
+  it('logs a request whose client left before the answer once, as 499, and not as a database outage', async () => {
+    // The body never comes in full: the request cannot have been answered when its client leaves.
+    const socket = await requestHandedOver(t.baseUrl,
+      'POST /auth/login HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Request-Id: left-mid-body\r\n');
+    socket.end('{"email":', () => socket.destroy());
+    const lines = await logs.settledRequestLines('left-mid-body');
+    expect(lines).toEqual([expect.objectContaining({
+      level: 30, msg: 'POST /auth/login 499', aborted: true, res: { statusCode: 499 }, responseTime: expect.any(Number),
+      req: expect.objectContaining({ id: 'left-mid-body', method: 'POST', url: '/auth/login' }),
+    })]);
+    expect(logs.records().filter((r) => String(r.msg).includes('database unavailable'))).toEqual([]);
+
+    // A whole login, its client gone right after sending it: one line, whether the answer or the
+    // client's leaving came first, also once the login has done its work.
+    const leaver = uniqueUser('logsleaver');
+    await t.http().post('/auth/register').send(leaver).expect(201);
+    const body = JSON.stringify({ email: leaver.email, password: leaver.password });
+    const login = await requestHandedOver(t.baseUrl,
+      `POST /auth/login HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nX-Request-Id: left-whole\r\n`);
+    login.end(body, () => login.destroy());
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      const rows: unknown[] = await t.db.query(`SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = $1`, [leaver.email]);
+      if (rows.length > 0) break;
+      await sleep(50);
+    }
+    const whole = await logs.settledRequestLines('left-whole');
+    expect(whole).toHaveLength(1);
+    expect([200, 499]).toContain((whole[0].res as { statusCode: number }).statusCode);
+  });
+
+  it('answers and logs a URL the router cannot decode like any other request', async () => {
+    const res = await t.http().get('/users/%E0%A4%A').set('x-request-id', 'bad-url-1').expect(400);
+    expect(res.body).toEqual({ statusCode: 400, code: 'VALIDATION_FAILED', message: 'malformed URL', errors: [] });
+    expect(res.headers['x-request-id']).toBe('bad-url-1');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(await logs.settledRequestLines('bad-url-1')).toEqual([expect.objectContaining({
+      level: 30, msg: 'GET /users/%E0%A4%A 400', res: { statusCode: 400 },
+      req: expect.objectContaining({ id: 'bad-url-1', method: 'GET', url: '/users/%E0%A4%A' }),
+    })]);
+
+    const long = await t.http().delete(`/sessions/${'a'.repeat(150)}`).set('x-request-id', 'long-param-1').expect(404);
+    expect(long.body).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: 'not found' });
+    expect(long.headers['x-request-id']).toBe('long-param-1');
+    expect(long.headers['cache-control']).toBe('no-store');
+    expect(await logs.settledRequestLines('long-param-1')).toHaveLength(1);
   });
 
   it('logs health probes below info, so LOG_LEVEL=info is not flooded by load balancers', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { requestHandedOver } from './support/raw-http';
 import { adminQuery, databaseUrlFor } from './support/services';
 import { SmtpSink } from './support/smtp-sink';
 import { TcpProxy } from './support/tcp-proxy';
@@ -176,6 +177,23 @@ describe('GET /metrics', () => {
     expect(after.delta(before, 'gatehouse_http_request_duration_seconds_bucket', { ...users, le: '+Inf' })).toBe(2);
     expect(after.delta(before, 'gatehouse_http_request_duration_seconds_count', users)).toBe(2);
     expect(after.delta(before, 'gatehouse_http_request_duration_seconds_sum', users)).toBeGreaterThan(0);
+  });
+
+  it('counts a request whose client left before the answer once, as 499, and URLs the router refuses', async () => {
+    const before = await scrape(t);
+    const socket = await requestHandedOver(t.baseUrl,
+      'POST /auth/login HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\nContent-Length: 100\r\n');
+    socket.end('{"email":', () => socket.destroy());
+    await t.http().get('/users/%E0%A4%A').expect(400);
+    await t.http().get(`/users/${'a'.repeat(150)}`).expect(404);
+    const left = { method: 'POST', route: '/auth/login', status_code: '499' };
+    await eventually(async () => expect((await scrape(t)).delta(before, 'gatehouse_http_requests_total', left)).toBe(1));
+    const after = await scrape(t);
+    expect(after.delta(before, 'gatehouse_http_request_duration_seconds_count', left)).toBe(1);
+    expect(after.delta(before, 'gatehouse_http_requests_total', { method: 'GET', route: 'unmatched', status_code: '400' })).toBe(1);
+    expect(after.delta(before, 'gatehouse_http_requests_total', { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
+    const total = (m: Scrape): number => m.series('gatehouse_http_requests_total').reduce((sum, s) => sum + s.value, 0);
+    expect(total(after) - total(before)).toBe(3);
   });
 
   it('counts password logins: successes, and failures by reason', async () => {

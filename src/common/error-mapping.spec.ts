@@ -1,4 +1,4 @@
-import { NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { Logger, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { QueryFailedError } from 'typeorm';
 import { AppError, ErrorCode } from './app-error';
 import { toAppError } from './error-mapping';
@@ -24,6 +24,18 @@ describe('toAppError', () => {
     expect(toAppError(new NotFoundException('Cannot GET /x')).toBody()).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: 'not found' });
     expect(toAppError(new PayloadTooLargeException()).toBody()).toMatchObject({ statusCode: 413, code: 'VALIDATION_FAILED' });
     expect(toAppError(Object.assign(new Error('Body is not valid JSON'), { statusCode: 400 })).toBody()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+  });
+
+  it('never takes a client leaving mid-body for a database outage', () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      // What Fastify's body reader fails with when the connection closes before the body is complete.
+      const aborted = Object.assign(new Error('aborted'), { code: 'ECONNRESET', statusCode: 400 });
+      expect(toAppError(aborted).toBody()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('blames the database for unexpected errors while it is not ready, and only then', () => {

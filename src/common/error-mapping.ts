@@ -71,10 +71,8 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
  */
 export function toAppError(error: unknown, context: { databaseReady?: boolean; requestId?: string } = {}): AppError {
   if (error instanceof AppError) return error;
-  if (isDatabaseUnavailable(error)) {
-    logUnavailable(asErrorLike(error)?.message ?? 'unknown error');
-    return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
-  }
+  // Before the database check: a client that leaves mid-body fails the body read with ECONNRESET
+  // (and status 400), which is the request's doing, not a database outage.
   const status = httpStatusOf(error);
   if (status !== undefined) {
     if (status === 400) return validationFailed('malformed request body', []);
@@ -83,6 +81,10 @@ export function toAppError(error: unknown, context: { databaseReady?: boolean; r
     if (status === 415) return validationFailed('unsupported content type', []);
     const code = HTTP_STATUS_CODES[status];
     if (code) return new AppError(code, code.toLowerCase().replace(/_/g, ' '));
+  }
+  if (isDatabaseUnavailable(error)) {
+    logUnavailable(asErrorLike(error)?.message ?? 'unknown error');
+    return new AppError(ErrorCode.SERVICE_UNAVAILABLE, 'service temporarily unavailable');
   }
   if (context.databaseReady === false) {
     // Before the database is connected and migrated, what fails is whatever needed it.

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const NO_STORE_PREFIXES = ['/auth', '/sessions'];
 const ALLOWED_METHODS = 'GET, POST, PUT, DELETE';
@@ -33,11 +33,16 @@ export function installHttpHeaders(fastify: FastifyInstance, corsOrigins: string
     done();
   });
   fastify.addHook('onSend', (request, reply, payload, done) => {
-    void reply.header('X-Content-Type-Options', 'nosniff');
-    void reply.header('Referrer-Policy', 'no-referrer');
-    // JSON only: nothing here is ever to be rendered, framed or scripted.
-    void reply.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
-    if (noStore(request.url)) void reply.header('Cache-Control', 'no-store');
+    setResponseHeaders(request, reply);
     done(null, payload);
   });
+}
+
+/** The headers every response carries (the onSend hook's; also set by answers made outside the hooks). */
+export function setResponseHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  void reply.header('X-Content-Type-Options', 'nosniff');
+  void reply.header('Referrer-Policy', 'no-referrer');
+  // JSON only: nothing here is ever to be rendered, framed or scripted.
+  void reply.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  if (noStore(request.url)) void reply.header('Cache-Control', 'no-store');
 }

@@ -2,6 +2,7 @@ import { Injectable, Module, OnModuleInit, RequestMethod } from '@nestjs/common'
 import { HttpAdapterHost } from '@nestjs/core';
 import { LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
 import { ErrorCode } from '../common/app-error.js';
+import { observeHttpExchanges } from '../common/http-exchanges.js';
 import type { MessageObserver } from '../rpc/observed-handlers.js';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
@@ -98,7 +99,9 @@ export function loggerParams(config: AppConfig, destination?: DestinationStream)
         ip: req.raw?.ip ?? req.remoteAddress,
         userAgent: typeof req.headers?.['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 256) : undefined,
       }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      // pino-http's wrapper blanks the status of a response whose headers are not sent; the request
+      // line passes the status it reports (499 for a client that left) as `raw`.
+      res: (res: { statusCode?: number | null; raw?: { statusCode?: number } }) => ({ statusCode: res.raw?.statusCode ?? res.statusCode }),
       err: (err: Error) => {
         const serialized = pino.stdSerializers.err(err) as SerializedError;
         return {
@@ -137,9 +140,10 @@ export function rpcRequestLog(): MessageObserver {
 
 /**
  * One line per HTTP request, written when its response is sent (404s, 413s and guard refusals
- * included). There is deliberately no per-request async context: AsyncLocalStorage on Node 20 slows
- * every request of the process (measured: a third of a cheap route's throughput); the one log made
- * inside a request, an unexpected error, carries the request id explicitly (see the error filter).
+ * included), when its client leaves before that (status 499, `aborted: true`), or when the router
+ * refuses its URL. There is deliberately no per-request async context: AsyncLocalStorage on Node 20
+ * slows every request of the process (measured: a third of a cheap route's throughput); the one log
+ * made inside a request, an unexpected error, carries the request id explicitly (see the error filter).
  */
 @Injectable()
 export class HttpRequestLogging implements OnModuleInit {
@@ -148,17 +152,14 @@ export class HttpRequestLogging implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
     if (!fastify || typeof fastify.addHook !== 'function') return;
-    fastify.addHook('onResponse', (request, reply, done) => {
+    observeHttpExchanges(fastify, ({ request, statusCode, elapsedMs, aborted }) => {
       const logger = PinoLogger.root;
-      const statusCode = reply.statusCode;
       const level = statusCode >= 500 ? 'error' : QUIET_PATHS.test(request.url) ? 'debug' : 'info';
-      if (logger?.isLevelEnabled(level)) {
-        logger[level](
-          { reqId: request.id, req: request, res: reply.raw, responseTime: Math.round(reply.elapsedTime * 10) / 10 },
-          `${request.method} ${redactUrl(request.url)} ${statusCode}`,
-        );
-      }
-      done();
+      if (!logger?.isLevelEnabled(level)) return;
+      logger[level](
+        { reqId: request.id, req: request, res: { statusCode }, responseTime: Math.round(elapsedMs * 10) / 10, ...(aborted ? { aborted } : {}) },
+        `${request.method} ${redactUrl(request.url)} ${statusCode}`,
+      );
     });
   }
 }

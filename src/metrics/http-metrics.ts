@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+import { observeHttpExchanges } from '../common/http-exchanges.js';
 import { MetricsService } from './metrics.service.js';
 
 /** The route label of requests that matched no route (any URL), so probes cannot grow the label set. */
@@ -10,8 +11,9 @@ export const UNMATCHED_ROUTE = 'unmatched';
 export const METRICS_ROUTE = '/metrics';
 
 /**
- * Counts and times every HTTP response from a Fastify onResponse hook, so requests refused by a
- * guard, by validation or by the body limit are counted like any other. The route label is the
+ * Counts and times every HTTP request once it is answered (observeHttpExchanges), so requests refused
+ * by a guard, by validation, by the body limit or by the router are counted like any other, and
+ * those whose client left before the answer under status 499. The route label is the
  * route's template (`/users/:id`), never the URL.
  */
 @Injectable()
@@ -26,11 +28,9 @@ export class HttpMetrics implements OnModuleInit {
     // Without the Fastify adapter (a microservice-only app) there is no HTTP to measure.
     if (adapter?.getType?.() !== 'fastify' || !adapter.getInstance) return;
     const fastify = adapter.getInstance() as FastifyInstance;
-    // Callback style: an async hook would cost a promise per response.
-    fastify.addHook('onResponse', (request, reply, done) => {
+    observeHttpExchanges(fastify, ({ request, statusCode, elapsedMs }) => {
       const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-      if (route !== METRICS_ROUTE) this.metrics.observeHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-      done();
+      if (route !== METRICS_ROUTE) this.metrics.observeHttp(request.method, route, statusCode, elapsedMs / 1000);
     });
   }
 }

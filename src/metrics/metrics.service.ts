@@ -39,7 +39,7 @@ export class MetricsService {
 
   private readonly httpRequests = new Counter({
     name: 'gatehouse_http_requests_total',
-    help: 'HTTP requests answered, by method, route template and status code.',
+    help: 'HTTP requests answered, by method, route template and status code (499: the client left before the answer).',
     labelNames: ['method', 'route', 'status_code'] as const,
     registers: [this.registry],
   });

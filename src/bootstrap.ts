@@ -3,13 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import fastifyCookie from '@fastify/cookie';
-import { Logger } from 'nestjs-pino';
 import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { answerRouterError } from './common/router-errors.js';
 import { setupOpenApi } from './docs/openapi.js';
-import { installRequestIdHeader, requestId, rpcRequestLog } from './logging/logging.module.js';
+import { createJsonLogger, installRequestIdHeader, requestId, rpcRequestLog } from './logging/logging.module.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { rpcMetrics } from './metrics/rpc-metrics.js';
 import { observeMessageHandlers } from './rpc/observed-handlers.js';
@@ -39,11 +38,10 @@ export async function createGatehouseApp(
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
   const shutdown = new GracefulShutdown();
   shutdown.watchHttp(adapter.getInstance());
-  // Logs made while the app is being built wait for the JSON logger, then go out through it.
+  // JSON from the first line: also what Nest writes when a provider fails and it stops the start.
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
-    bufferLogs: true,
+    logger: createJsonLogger(config, options.logDestination),
   });
-  app.useLogger(app.get(Logger));
   if (config.authCookies) await app.register(fastifyCookie);
   setupOpenApi(app, config);
   app.connectMicroservice<MicroserviceOptions>(

@@ -1,6 +1,6 @@
-import { Injectable, Module, OnModuleInit, RequestMethod } from '@nestjs/common';
+import { Injectable, type LoggerService, Module, OnModuleInit, RequestMethod } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
+import { Logger, LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
 import { ErrorCode } from '../common/app-error.js';
 import { observeHttpExchanges } from '../common/http-exchanges.js';
 import type { MessageObserver } from '../rpc/observed-handlers.js';
@@ -102,8 +102,9 @@ export function loggerParams(config: AppConfig, destination?: DestinationStream)
       // pino-http's wrapper blanks the status of a response whose headers are not sent; the request
       // line passes the status it reports (499 for a client that left) as `raw`.
       res: (res: { statusCode?: number | null; raw?: { statusCode?: number } }) => ({ statusCode: res.raw?.statusCode ?? res.statusCode }),
-      err: (err: Error) => {
-        const serialized = pino.stdSerializers.err(err) as SerializedError;
+      err: (err: Error | SerializedError) => {
+        // pino-http's wrapper has serialized it already: serialized again, every error's type read "Object".
+        const serialized = (err instanceof Error ? pino.stdSerializers.err(err) : err) as SerializedError;
         return {
           type: serialized.type,
           message: serialized.message === undefined ? undefined : redactText(serialized.message),
@@ -119,6 +120,18 @@ export function loggerParams(config: AppConfig, destination?: DestinationStream)
     forRoutes: [{ path: UNUSED_MIDDLEWARE_PATH, method: RequestMethod.ALL }],
     pinoHttp: [options, destination ?? pino.destination({ dest: 1, sync: true })],
   };
+}
+
+/**
+ * The JSON logger as a Nest LoggerService, for NestFactory.create: the lines Nest writes while it
+ * builds the app, and the error that stops a start (Nest's ExceptionHandler writes it, then exits),
+ * go out as JSON at LOG_LEVEL through the same pino logger the module provides, with the err
+ * serializer's redaction, instead of Nest's console format with the whole error object (a failed
+ * query's SQL and parameters included).
+ */
+export function createJsonLogger(config: AppConfig, destination?: DestinationStream): LoggerService {
+  const params = loggerParams(config, destination);
+  return new Logger(new PinoLogger(params), params);
 }
 
 /**

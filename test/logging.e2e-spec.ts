@@ -99,6 +99,8 @@ describe('structured logs: JSON lines, one per request with its id, secrets neve
       .send({ currentPassword: u.password, newPassword: 'an even longer passphrase 42' }).expect(204);
     // A token in a query string (someone pasting a link into an API call) is blanked in the URL logged.
     const pasted = await t.http().get('/auth/me?token=pasted-secret-value').expect(401);
+    // Or under the API's own field names.
+    await t.http().get(`/auth/me?refreshToken=${encodeURIComponent(refreshCookie.split('=')[1])}&newPassword=pasted-pw-value`).expect(401);
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
     const resetToken = tokenOf(await linkTo(sink, u.email, '/reset-password?'));
     await t.http().post('/auth/password/reset').send({ token: resetToken, password: 'the third passphrase 42' }).expect(204);
@@ -108,7 +110,7 @@ describe('structured logs: JSON lines, one per request with its id, secrets neve
     const all = logs.lines.join('\n');
     const secrets = [
       u.password, 'an even longer passphrase 42', 'the third passphrase 42', 'wrong password here 1',
-      accessToken, refreshed.body.tokens.accessToken as string, csrf, refreshCookie.split('=')[1], resetToken, 'pasted-secret-value',
+      accessToken, refreshed.body.tokens.accessToken as string, csrf, refreshCookie.split('=')[1], resetToken, 'pasted-secret-value', 'pasted-pw-value',
       ...cookies.map((c) => c.split('=')[1]),
     ];
     for (const secret of secrets) expect(all).not.toContain(secret);

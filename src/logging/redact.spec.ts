@@ -9,6 +9,16 @@ describe('redactText', () => {
     expect(redactUrl('/cb?code=xyz&state=1#access_token=secret')).toBe('/cb?code=[redacted]&state=1#access_token=[redacted]');
   });
 
+  it('blanks parameters named like the secrets of the API and of other services, whatever their case', () => {
+    expect(redactUrl('/auth/refresh?refreshToken=opaque-R1&lang=en')).toBe('/auth/refresh?refreshToken=[redacted]&lang=en');
+    expect(redactUrl('/auth/password/change?currentPassword=old-1&newPassword=new-2'))
+      .toBe('/auth/password/change?currentPassword=[redacted]&newPassword=[redacted]');
+    expect(redactUrl('/x?accessToken=a&csrfToken=b&client_secret=c&apiKey=d&X-Amz-Signature=e&passwd=f'))
+      .toBe('/x?accessToken=[redacted]&csrfToken=[redacted]&client_secret=[redacted]&apiKey=[redacted]&X-Amz-Signature=[redacted]&passwd=[redacted]');
+    expect(redactUrl('/x?user[password]=g&user%5Btoken%5D=h')).toBe('/x?user[password]=[redacted]&user%5Btoken%5D=[redacted]');
+    expect(redactUrl('/users?email=ada%40example.com&limit=10&cursor=abc')).toBe('/users?email=ada%40example.com&limit=10&cursor=abc');
+  });
+
   it('blanks bearer and basic credentials, JWTs and passwords in connection URLs', () => {
     const jwt = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXZhbHVl';
     expect(redactText(`Authorization: Bearer ${jwt}`)).toBe('Authorization: Bearer [redacted]');

@@ -28,8 +28,13 @@ export const REDACT_PATHS = [
   ].flatMap((key) => [key, `*.${key}`, `*.*.${key}`]),
 ];
 
-// A query or fragment parameter that carries a credential: ?token=…, &refresh_token=…, #code=…
-const SECRET_PARAM = /([?&#;](?:token|code|key|password|secret|signature|access_token|refresh_token|id_token|csrf)=)[^&#\s"'<>]*/gi;
+// A query or fragment parameter (`?name=value`); it is blanked when its name says it carries a
+// credential: token, code and key, and any name containing one of these words, whatever the case or
+// separators (refreshToken, newPassword, client_secret, user[password], apiKey). The name is tested
+// apart, so matching stays linear in the text.
+const QUERY_PARAM = /([?&#;])([\w.%[\]-]+)=([^&#\s"'<>]*)/g;
+const SECRET_NAME = /^(?:code|key)$|token|password|passwd|pwd|secret|signature|csrf|api[_-]?key/i;
+
 // Authorization-style credentials.
 const CREDENTIAL = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 // JWS compact serialisations (our access tokens and anyone else's).
@@ -40,7 +45,7 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@/?#\s]+@/gi;
 export function redactText(text: string): string {
   return text
     .replace(URL_PASSWORD, `$1${REDACTED}@`)
-    .replace(SECRET_PARAM, `$1${REDACTED}`)
+    .replace(QUERY_PARAM, (param: string, separator: string, name: string) => (SECRET_NAME.test(name) ? `${separator}${name}=${REDACTED}` : param))
     .replace(CREDENTIAL, `$1 ${REDACTED}`)
     .replace(JWT, REDACTED);
 }

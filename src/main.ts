@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Logger } from '@nestjs/common';
 import { createGatehouseApp, startGatehouse } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 
@@ -45,6 +46,7 @@ function onShutdownSignal(stop: (signal: NodeJS.Signals) => Promise<boolean>): v
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`gatehouse: failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  // Through the JSON logger, in place from the moment the app is built, redacted like every line.
+  new Logger('Gatehouse').fatal({ msg: `failed to start: ${error instanceof Error ? error.message : String(error)}`, err: error });
   process.exit(1);
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { adminQuery, databaseUrlFor } from './support/services';
-import { freePort } from './support/test-app';
+import { createServer } from 'node:net';
+import { freePort, testDatabaseUrl } from './support/test-app';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -20,6 +21,25 @@ async function runUntilExit(env: Record<string, string>): Promise<{ code: number
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   const code = await new Promise<number | null>((done) => child.once('close', (exitCode) => done(exitCode)));
   return { code, output };
+}
+
+interface LogRecord {
+  level: number;
+  msg?: string;
+  err?: { type?: string; message?: string };
+}
+
+/** Every line of the output as a JSON log record; fails on the first line that is not one. */
+function jsonLines(output: string): LogRecord[] {
+  const lines = output.split('\n').filter((line) => line.trim() !== '');
+  expect(lines.length).toBeGreaterThan(0);
+  return lines.map((line) => {
+    try {
+      return JSON.parse(line) as LogRecord;
+    } catch {
+      throw new Error(`not a JSON line: ${line}`);
+    }
+  });
 }
 
 describe('start-up logs', () => {
@@ -47,15 +67,7 @@ describe('start-up logs', () => {
       DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
     });
     expect(code).toBe(1);
-    const lines = output.split('\n').filter((line) => line.trim() !== '');
-    expect(lines.length).toBeGreaterThan(0);
-    const records = lines.map((line) => {
-      try {
-        return JSON.parse(line) as { level: number; msg?: string; err?: { type?: string; message?: string } };
-      } catch {
-        throw new Error(`not a JSON line: ${line}`);
-      }
-    });
+    const records = jsonLines(output);
     // Nothing below warn: Nest's start-up lines and TypeORM's migration messages are info and debug.
     expect(records.filter((r) => r.level < 40)).toEqual([]);
     const failure = records.find((r) => r.level === 50 && r.err?.message?.includes('relation "users" already exists'));
@@ -63,5 +75,29 @@ describe('start-up logs', () => {
     // The failing statement and the driver's internals stay out of the log.
     expect(output).not.toContain('CREATE TABLE');
     expect(output).not.toContain('heap_create_with_catalog');
+  });
+
+  it('a start stopped after the app is built (its HTTP port taken) ends with a JSON line too', async () => {
+    const taken = createServer();
+    await new Promise<void>((listening) => taken.listen(0, '127.0.0.1', listening));
+    const address = taken.address();
+    try {
+      const { code, output } = await runUntilExit({
+        NODE_ENV: 'test',
+        DATABASE_URL: testDatabaseUrl(),
+        LOG_LEVEL: 'warn',
+        HOST: '127.0.0.1',
+        PORT: String(typeof address === 'object' && address ? address.port : 0),
+        RPC_HOST: '127.0.0.1',
+        RPC_PORT: String(await freePort()),
+        DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
+      });
+      expect(code).toBe(1);
+      const records = jsonLines(output);
+      expect(records.filter((r) => r.level < 40)).toEqual([]);
+      expect(records.at(-1)).toEqual(expect.objectContaining({ level: 60, msg: expect.stringContaining('EADDRINUSE') }));
+    } finally {
+      taken.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
@@ -5,7 +6,8 @@ import { DatabaseConnection } from '../src/database/database-connection';
 import { eventually, LEAK } from './support/fault-load';
 import { OwnPostgres } from './support/own-servers';
 import { SmtpSink } from './support/smtp-sink';
-import { startTestApp, TestApp, uniqueUser } from './support/test-app';
+import { TcpProxy } from './support/tcp-proxy';
+import { freePort, startTestApp, TestApp, uniqueUser } from './support/test-app';
 
 /** Reconnection backs off to 5 s (±20%); migrations and the start-up work follow. */
 const READY_DEADLINE_MS = 20_000;
@@ -79,6 +81,94 @@ describe('started while its PostgreSQL is down', () => {
     // Registration mails a verification link: the outbox worker is running.
     const [mail] = await sink.waitFor(1, u.email);
     expect(mail.subject).toBe('Confirm your email address');
+  });
+});
+
+describe('connected in the background, the start-up work not yet done', () => {
+  let pg: OwnPostgres | undefined;
+  let proxy: TcpProxy | undefined;
+  let t: TestApp | undefined;
+  const locks: Client[] = [];
+  const u = uniqueUser('starting');
+  const admin = { email: `starting-admin-${process.pid}@example.com`, password: 'admin password of good length' };
+
+  /** Takes the lock in a transaction left open; the returned function rolls it back. */
+  async function hold(sql: string): Promise<() => Promise<void>> {
+    const client = new Client({ connectionString: pg!.url(), connectionTimeoutMillis: 3000 });
+    await client.connect();
+    locks.push(client);
+    await client.query('BEGIN');
+    await client.query(sql);
+    return async () => {
+      await client.query('ROLLBACK');
+      await client.end();
+      locks.splice(locks.indexOf(client), 1);
+    };
+  }
+
+  /** The start-up work waiting on a lock, in a statement on this table. */
+  const startupWaitsOn = async (table: string): Promise<boolean> =>
+    (await pg!.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'gatehouse' AND wait_event_type = 'Lock' AND query LIKE $1`,
+      [`%"${table}"%`],
+    ))[0].n > 0;
+
+  beforeAll(async () => {
+    pg = await OwnPostgres.create();
+    await pg.start();
+    // A first instance migrates, stores the signing key and registers a user, then goes.
+    const first = await startTestApp({ DATABASE_URL: pg.url() });
+    try {
+      await first.http().post('/auth/register').send(u).expect(201);
+    } finally {
+      await first.close();
+    }
+    // The next one reaches the server through a proxy that is not listening yet: not reachable at start.
+    const proxyPort = await freePort();
+    proxy = new TcpProxy('127.0.0.1', pg.port);
+    const viaProxy = new URL(pg.url());
+    viaProxy.port = String(proxyPort);
+    t = await startTestApp({ DATABASE_URL: viaProxy.toString(), BOOTSTRAP_ADMIN_EMAIL: admin.email, BOOTSTRAP_ADMIN_PASSWORD: admin.password });
+    await proxy.start(proxyPort);
+  });
+  afterAll(async () => {
+    for (const client of [...locks]) await client.end().catch(() => undefined);
+    await t?.close().catch(() => undefined);
+    await proxy?.cut();
+    await pg?.destroy();
+  });
+
+  it('answers 503 and changes nothing until the keys and the bootstrap admin are there, then serves', async () => {
+    const app = t!;
+    // Held before the instance connects: loading the signing keys waits on it.
+    const releaseKeys = await hold('LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE');
+    await eventually('the signing keys waiting to load', READY_DEADLINE_MS, () => startupWaitsOn('signing_keys'));
+
+    const early = await app.http().post('/auth/login').send({ email: u.email, password: u.password });
+    expect({ status: early.status, body: early.body }).toEqual({ status: 503, body: UNAVAILABLE });
+    expect(await app.rpc.tcp.fail('auth.login', { email: u.email, password: u.password })).toEqual(UNAVAILABLE);
+    // A refused login leaves no session behind.
+    expect(await pg!.query(`SELECT s.id FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email])).toEqual([]);
+
+    // The keys load; creating the bootstrap admin then waits to insert it.
+    const releaseUsers = await hold('LOCK TABLE users IN SHARE MODE');
+    await releaseKeys();
+    await eventually('the bootstrap admin waiting to be created', READY_DEADLINE_MS, () => startupWaitsOn('users'));
+    // Not "login failed" for an admin about to exist.
+    const admin503 = await app.http().post('/auth/login').send({ email: admin.email, password: admin.password });
+    expect({ status: admin503.status, body: admin503.body }).toEqual({ status: 503, body: UNAVAILABLE });
+    const ready = await app.http().get('/health/ready').expect(503);
+    expect(ready.body.details.database).toEqual({ status: 'down', message: 'starting' });
+
+    await releaseUsers();
+    await eventually('ready', READY_DEADLINE_MS, async () => (await app.http().get('/health/ready')).status === 200);
+    const adminLogin = await app.http().post('/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+    expect(adminLogin.body.user).toMatchObject({ email: admin.email, roles: ['user', 'admin'] });
+    const login = await app.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    expect((await app.rpc.tcp.send<{ user: { email: string } }>('auth.verify', { accessToken: login.body.tokens.accessToken })).user.email).toBe(u.email);
+    // Signed with the key the first instance stored: none generated twice.
+    expect(await pg!.query('SELECT count(*)::int AS n FROM signing_keys')).toEqual([{ n: 1 }]);
+    expect(await pg!.query(`SELECT count(*)::int AS n FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email])).toEqual([{ n: 1 }]);
   });
 });
 

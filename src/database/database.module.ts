@@ -1,10 +1,12 @@
 import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { TypeOrmLogger } from './typeorm-logger.js';
 import { DatabaseConnection } from './database-connection.js';
+import { DatabaseReadyGuard } from './database-ready.guard.js';
 
 /** Available to every module: services defer their start-up work on it, health and errors read its state. */
 @Global()
@@ -38,6 +40,8 @@ const DATABASE_OPENED = Symbol('DATABASE_OPENED');
       inject: [getDataSourceToken(), DatabaseConnection],
       useFactory: (dataSource: DataSource, connection: DatabaseConnection) => connection.open(dataSource),
     },
+    // Ahead of AuthModule's guards (this module is imported first): nothing is looked up until ready.
+    { provide: APP_GUARD, useClass: DatabaseReadyGuard },
   ],
 })
 export class DatabaseModule {}

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } f
 import { HealthCheckService, type HealthCheckResult, type HealthIndicatorFunction } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/decorators.js';
+import { WithoutDatabase } from '../database/database-ready.guard.js';
 import { ErrorCode } from '../common/app-error.js';
 import { ReadinessChecks } from './readiness-checks.js';
 
@@ -11,6 +12,7 @@ export type NotReadyBody = HealthCheckResult & { statusCode: 503; code: ErrorCod
 
 @ApiTags('health')
 @Public()
+@WithoutDatabase()
 @Controller('health')
 export class HealthController {
   constructor(

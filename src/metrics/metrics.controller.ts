@@ -2,10 +2,12 @@ import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/decorators.js';
+import { WithoutDatabase } from '../database/database-ready.guard.js';
 import { MetricsService } from './metrics.service.js';
 
 @ApiTags('operations')
 @Public()
+@WithoutDatabase()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

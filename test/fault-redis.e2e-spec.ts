@@ -6,6 +6,7 @@ import request from 'supertest';
 import { createGatehouseApp } from '../src/bootstrap';
 import { loadConfig } from '../src/config/app-config';
 import { eventually, sleep } from './support/fault-load';
+import { GatehouseProcess, startGatehouseProcess } from './support/gatehouse-process';
 import { OwnRedis } from './support/own-servers';
 import { freePort, startTestApp, TestApp, testDatabaseUrl, uniqueUser } from './support/test-app';
 
@@ -157,5 +158,55 @@ describe('started while Redis is down', () => {
     } finally {
       await tcp.close();
     }
+  });
+});
+
+describe('a Redis outage in the logs, and a shutdown during one (gatehouse as its own process)', () => {
+  let redis: OwnRedis | undefined;
+  let gh: GatehouseProcess | undefined;
+
+  beforeAll(async () => {
+    redis = await OwnRedis.create();
+    await redis.start();
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await redis?.destroy();
+  });
+
+  it('logs the outage once per connection, not once per reconnection attempt, and exits 0 on SIGTERM while Redis is down', async () => {
+    gh = await startGatehouseProcess({ REDIS_URL: redis!.url, LOG_LEVEL: 'info' });
+    const p = gh;
+    const u = uniqueUser('redislog');
+    await p.http().post('/auth/register').send(u).expect(201);
+    // Every Redis connection in use: the transport's, the rate limiter's, the events publisher's.
+    await p.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    const before = p.output().length;
+
+    await redis!.stop();
+    // Several reconnection attempts of every connection (they back off to 2 s).
+    await sleep(7_000);
+    // What was logged meanwhile, request lines aside, by component and message (numbers blanked).
+    const lines = p.output().slice(before).split('\n').filter(Boolean)
+      .map((line) => JSON.parse(line) as { context?: string; msg?: string; req?: unknown; rpc?: unknown })
+      .filter((entry) => entry.req === undefined && entry.rpc === undefined);
+    const byText = new Map<string, number>();
+    for (const entry of lines) {
+      const key = `${entry.context}: ${String(entry.msg).replace(/\d+/g, 'N')}`;
+      byText.set(key, (byText.get(key) ?? 0) + 1);
+    }
+    // TCP keeps serving.
+    expect(await p.rpc('users.findByEmail', { email: u.email })).toMatchObject({ email: u.email });
+    expect(lines.length).toBeGreaterThan(0);
+    // At most one line of each kind per connection (the transport has two).
+    expect([...byText].filter(([, n]) => n > 2)).toEqual([]);
+
+    const signalledAt = Date.now();
+    p.kill('SIGTERM');
+    const exit = await p.exited;
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.at - signalledAt).toBeLessThan(10_000);
+    expect(p.output()).toContain('shutdown complete');
+    expect(p.output()).not.toContain('shutdown failed');
   });
 });

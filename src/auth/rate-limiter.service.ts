@@ -15,6 +15,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
   private redis?: Redis;
   private readonly local = new Map<string, number>();
   private localWindow = 0;
+  private unavailable = false;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -25,7 +26,15 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
       ...redisClientOptions(r),
       lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000,
     });
-    this.redis.on('error', (error: Error) => this.logger.warn(`rate limits fall back to memory: ${error.message}`));
+    // Once per outage: ioredis reports every failed reconnection attempt.
+    this.redis.on('error', (error: Error) => {
+      if (!this.unavailable) this.logger.warn(`rate limits fall back to memory: ${error.message}`);
+      this.unavailable = true;
+    });
+    this.redis.on('ready', () => {
+      if (this.unavailable) this.logger.log('rate limits are counted in Redis again');
+      this.unavailable = false;
+    });
     this.redis.connect().catch(() => undefined);
   }
 

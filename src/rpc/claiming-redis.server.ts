@@ -1,5 +1,5 @@
 import { RedisOptions, ServerRedis } from '@nestjs/microservices';
-import type { BaseRpcContext, WritePacket } from '@nestjs/microservices';
+import type { BaseRpcContext, RedisStatus, WritePacket } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import type { Observable } from 'rxjs';
 import type { InFlightWork } from '../lifecycle/in-flight-work.js';
@@ -70,6 +70,28 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
     client.on('ready', () => {
       reported = false;
     });
+  }
+
+  /** Nest logs every reconnection attempt (one line per connection every 2 s of an outage): only the status here. */
+  override registerReconnectListener(client: { on: (event: string, fn: () => void) => void }): void {
+    client.on('reconnecting', () => {
+      if (!this.isManuallyClosed) this._status$.next('reconnecting' as RedisStatus);
+    });
+  }
+
+  /**
+   * Nest's close() QUITs both connections; during an outage the QUIT waits behind commands queued
+   * for a reconnection that no longer comes, and then fails the whole application's close. A
+   * connection that is down is just dropped (every reply was published before the shutdown got here).
+   */
+  override async close(): Promise<void> {
+    this.isManuallyClosed = true;
+    await Promise.all([this.pubClient as Redis | undefined, this.subClient as Redis | undefined].map(async (client) => {
+      if (!client) return;
+      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
+      else client.disconnect();
+    }));
+    this.pendingEventListeners = [];
   }
 
   override async handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {

@@ -209,4 +209,28 @@ describe('a Redis outage in the logs, and a shutdown during one (gatehouse as it
     expect(p.output()).toContain('shutdown complete');
     expect(p.output()).not.toContain('shutdown failed');
   });
+
+  it('with Redis not answering (frozen, or cut off without a reset): logins are answered, and SIGTERM exits 0', async () => {
+    await redis!.start();
+    gh = await startGatehouseProcess({ REDIS_URL: redis!.url });
+    const p = gh;
+    const u = uniqueUser('redisfrozen');
+    await p.http().post('/auth/register').send(u).expect(201);
+    redis!.pause();
+    try {
+      // Rate-limited routes: the limit is counted in memory rather than waiting on Redis.
+      for (let i = 0; i < 3; i += 1) {
+        const login = await p.http().post('/auth/login').send({ email: u.email, password: u.password }).timeout(10_000);
+        expect(login.status).toBe(200);
+        expect(login.body.user.email).toBe(u.email);
+      }
+      const signalledAt = Date.now();
+      p.kill('SIGTERM');
+      const exit = await p.exited;
+      expect(exit).toMatchObject({ code: 0, signal: null });
+      expect(exit.at - signalledAt).toBeLessThan(10_000);
+    } finally {
+      redis!.resume();
+    }
+  });
 });

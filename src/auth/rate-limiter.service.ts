@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig, redisClientOptions } from '../config/app-config.js';
 
 const WINDOW_MS = 60_000;
+/** A Redis that does not answer (frozen, or cut off without a reset) is given this long per request. */
+const REDIS_TIMEOUT_MS = 1000;
 
 /**
  * RATE_LIMIT_PER_MINUTE per client address, in one fixed one-minute window shared by the
@@ -24,7 +26,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     if (!r) return;
     this.redis = new Redis({
       ...redisClientOptions(r),
-      lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: 1000,
+      lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: REDIS_TIMEOUT_MS, commandTimeout: REDIS_TIMEOUT_MS,
     });
     // Once per outage: ioredis reports every failed reconnection attempt.
     this.redis.on('error', (error: Error) => {
@@ -58,7 +60,10 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
       const results = await this.redis.multi().incr(key).pexpire(key, WINDOW_MS * 2).exec();
       const count = results?.[0]?.[1];
       return typeof count === 'number' ? count : undefined;
-    } catch {
+    } catch (error) {
+      // No answer: reconnect, so that the next requests count in memory at once (the connection is
+      // not ready) instead of each waiting out the timeout on this one.
+      if ((error as Error).message === 'Command timed out') this.redis.disconnect(true);
       return undefined;
     }
   }

@@ -21,7 +21,8 @@ export class RedisEventsPublisher implements OnModuleInit, OnApplicationShutdown
   onModuleInit(): void {
     const r = this.config.redis;
     if (!r) return;
-    this.redis = new Redis({ ...redisClientOptions(r), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    // A command timeout: with Redis not answering, publications would otherwise pile up in memory.
+    this.redis = new Redis({ ...redisClientOptions(r), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 });
     this.redis.on('error', (error: Error) => this.failed(`events publisher: ${error.message}`));
     this.redis.on('ready', () => {
       if (this.failing) this.logger.log('events publisher connected to Redis again');

@@ -8,6 +8,7 @@ import { RpcIntake, trackCall } from './rpc-intake.js';
 /** How long a request id stays claimed; far longer than any reply takes. */
 const CLAIM_TTL_MS = 60_000;
 const RECONNECT_MAX_MS = 2_000;
+const QUIT_TIMEOUT_MS = 1_000;
 
 /**
  * Nest's Redis transport is publish/subscribe: every instance subscribed to a pattern receives every
@@ -81,15 +82,23 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
 
   /**
    * Nest's close() QUITs both connections; during an outage the QUIT waits behind commands queued
-   * for a reconnection that no longer comes, and then fails the whole application's close. A
-   * connection that is down is just dropped (every reply was published before the shutdown got here).
+   * for a reconnection that no longer comes (and then fails the whole application's close), and a
+   * Redis that does not answer never acknowledges it. A connection that is down is dropped, one
+   * that does not acknowledge the QUIT soon too: every reply was published before the shutdown got here.
    */
   override async close(): Promise<void> {
     this.isManuallyClosed = true;
     await Promise.all([this.pubClient as Redis | undefined, this.subClient as Redis | undefined].map(async (client) => {
       if (!client) return;
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect());
-      else client.disconnect();
+      if (client.status === 'ready') {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+        });
+        await Promise.race([client.quit().catch(() => undefined), late]);
+        clearTimeout(timer);
+      }
+      client.disconnect();
     }));
     this.pendingEventListeners = [];
   }

@@ -1,3 +1,7 @@
+import { Logger } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Client } from 'pg';
+import { loadConfig } from '../src/config/app-config';
 import { RevocationFeed } from '../src/sessions/revocation-feed.service';
 import { CallLog, eventually, Load, LEAK, signedInUser, sleep } from './support/fault-load';
 import { OwnPostgres } from './support/own-servers';
@@ -120,4 +124,35 @@ describe('PostgreSQL restarted under load', () => {
     expect(reset.links.some((link) => link.includes('/reset-password?token='))).toBe(true);
     expect(JSON.stringify(unavailable)).not.toMatch(LEAK);
   }, 120_000);
+});
+
+describe('the revocation feed while PostgreSQL is down', () => {
+  let pg: OwnPostgres | undefined;
+  let feed: RevocationFeed | undefined;
+
+  afterAll(async () => {
+    await feed?.onApplicationShutdown();
+    await pg?.destroy();
+    jest.restoreAllMocks();
+  });
+
+  it('says so once however many attempts it makes, and once when it is connected again', async () => {
+    pg = await OwnPostgres.create();
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    const log = jest.spyOn(Logger.prototype, 'log');
+    const attempts = jest.spyOn(Client.prototype, 'connect');
+    const said = (spy: jest.SpyInstance, text: string): number => spy.mock.calls.filter(([message]) => String(message).includes(text)).length;
+
+    feed = new RevocationFeed(loadConfig({ NODE_ENV: 'test', DATABASE_URL: pg.url() }), new EventEmitter2());
+    await feed.onModuleInit();
+    expect(feed.generation).toBeUndefined();
+    // It backs off 0.1, 0.5, 1 and 2 s: five attempts within about 4 s.
+    await eventually('five connection attempts', 30_000, () => attempts.mock.calls.length >= 5);
+    expect(said(warn, 'revocation feed not connected')).toBe(1);
+
+    await pg.start();
+    await eventually('the feed connected', 30_000, () => feed!.generation !== undefined);
+    expect(said(log, 'revocation feed connected again')).toBe(1);
+    expect(said(warn, 'revocation feed not connected')).toBe(1);
+  });
 });

@@ -37,6 +37,8 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private readonly recent = new Map<string, number>();
   private connections = 0;
   private live = false;
+  /** A failed connection attempt has been logged and no connection made since. */
+  private reported = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -108,7 +110,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
       await client.connect();
       await client.query(`LISTEN ${AUTH_CHANGES_CHANNEL}`);
     } catch (error) {
-      this.logger.warn(`revocation feed not connected (${(error as Error).message}); sessions are checked in the database on every call until it is`);
+      // Once per outage, not on every reconnection attempt.
+      if (!this.reported) this.logger.warn(`revocation feed not connected (${(error as Error).message}); sessions are checked in the database on every call until it is`);
+      this.reported = true;
       this.lost(client);
       return;
     }
@@ -118,6 +122,8 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     this.client = client;
+    if (this.reported) this.logger.log('revocation feed connected again');
+    this.reported = false;
     this.attempt = 0;
     this.connections += 1;
     this.live = true;

@@ -106,11 +106,19 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
   override async handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {
     if (!this.accepting) return undefined;
     const id = requestId(buffer);
-    if (id !== undefined) {
-      const won = await pub.set(`${this.claimPrefix}:rpc-claim:${id}`, '1', 'PX', CLAIM_TTL_MS, 'NX');
-      if (won !== 'OK') return undefined;
+    // In flight from now on: a shutdown beginning while the claim is made must wait for the reply,
+    // since no other instance will answer a request claimed here.
+    const claiming = this.work?.start('redis');
+    try {
+      if (id !== undefined) {
+        const won = await pub.set(`${this.claimPrefix}:rpc-claim:${id}`, '1', 'PX', CLAIM_TTL_MS, 'NX');
+        if (won !== 'OK') return undefined;
+      }
+      // Counted again (until its reply is published) before this resolves.
+      return await super.handleMessage(channel, buffer, pub, pattern);
+    } finally {
+      claiming?.();
     }
-    return super.handleMessage(channel, buffer, pub, pattern);
   }
 
   protected override handleRequest(

@@ -136,6 +136,25 @@ process.once('exit', () => {
   }
 });
 
+/**
+ * Run beside each server: once the test process is gone, however it went (Ctrl-C and kills skip its
+ * 'exit' handlers), the pipe from it closes, and this kills the server's process group and removes
+ * its directory. It is in a process group of its own, so the Ctrl-C does not reach it.
+ */
+const WATCHDOG = `
+const [pgid, dir] = process.argv.slice(1);
+const end = () => {
+  try { process.kill(-Number(pgid), 'SIGKILL'); } catch {}
+  setTimeout(() => {
+    try { require('node:fs').rmSync(dir, { recursive: true, force: true }); } catch {}
+    process.exit(0);
+  }, 500);
+};
+process.stdin.on('end', end);
+process.stdin.on('error', end);
+process.stdin.resume();
+`;
+
 /** A server process in its own process group, so a pause or a kill reaches all of its processes. */
 class ServerProcess {
   private child?: ChildProcess;
@@ -148,7 +167,8 @@ class ServerProcess {
     return this.child !== undefined;
   }
 
-  spawn(command: string[]): void {
+  /** Starts the server; `dir` (its files) is removed if the test process dies without cleaning up. */
+  spawn(command: string[], dir: string): void {
     this.output = '';
     const child = spawn(command[0], command.slice(1), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (chunk: Buffer): void => {
@@ -156,8 +176,15 @@ class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
+    const watchdog = child.pid === undefined ? undefined
+      : spawn(process.execPath, ['-e', WATCHDOG, String(child.pid), dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    // Neither keeps the test process alive.
+    watchdog?.unref();
+    (watchdog?.stdin as unknown as { unref(): void } | undefined)?.unref();
     this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     void this.exited.then(() => {
+      // Stopped by the test: the watchdog has nothing left to do (and must not kill a reused group id).
+      watchdog?.kill('SIGKILL');
       running.delete(child);
       if (this.child === child) this.child = undefined;
     });
@@ -268,7 +295,7 @@ export class OwnPostgres {
       '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
       '-c', 'max_connections=100', '-c', 'logging_collector=off',
     ];
-    this.server.spawn(this.runAs ? [...this.runAs.prefix, ...command] : command);
+    this.server.spawn(this.runAs ? [...this.runAs.prefix, ...command] : command, this.dir);
     await this.server.waitUntil(() => this.accepts());
   }
 
@@ -348,7 +375,7 @@ export class OwnRedis {
     this.server.spawn([
       this.binary, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
       '--daemonize', 'no', '--dir', this.dir, '--protected-mode', 'no',
-    ]);
+    ], this.dir);
     await this.server.waitUntil(() => this.answers());
   }
 

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config';
@@ -220,6 +221,30 @@ describe('the first connection at start', () => {
       expect(await dataSource.query('SELECT count(*)::int AS n FROM migrations')).toEqual([{ n: MIGRATIONS.length }]);
       await dataSource.destroy();
     } finally {
+      await elsewhere.destroy();
+    }
+  });
+
+  it('retries start-up work that fails once connected, saying so once rather than on every attempt', async () => {
+    const elsewhere = await OwnPostgres.create();
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const { connection, result } = open(elsewhere.url());
+      const dataSource = await result;
+      let attempts = 0;
+      await connection.whenConnected('the failing work', () => {
+        attempts += 1;
+        throw new Error('refused for now');
+      });
+      await elsewhere.start();
+      await eventually('four attempts', READY_DEADLINE_MS, () => attempts >= 4);
+      expect(connection.state).toBe('starting');
+      expect(warn.mock.calls.filter(([message]) => String(message).startsWith('the failing work failed'))).toHaveLength(1);
+      // Resolves once the retrying has ended.
+      await connection.beforeApplicationShutdown();
+      await dataSource.destroy();
+    } finally {
+      warn.mockRestore();
       await elsewhere.destroy();
     }
   });

@@ -178,7 +178,7 @@ export class DatabaseConnection implements BeforeApplicationShutdown, OnApplicat
         this.deferred.shift();
         attempt = 1;
       } catch (error) {
-        this.logger.warn(`${task.name} failed (${this.describe(error)}); retrying`);
+        this.logRepeated(`${task.name} failed (${this.describe(error)}); retrying`, false);
         await this.sleep(retryDelay(attempt));
         attempt += 1;
       }

@@ -1,12 +1,11 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { ChildProcess, spawn } from 'node:child_process';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { TEST_REDIS_URL } from './services';
-import { freePort, testDatabaseUrl } from './test-app';
+import { freePort, testDatabaseUrl, testDataDir } from './test-app';
 
 const ROOT = resolve(__dirname, '../..');
 const PRELOADS = [join(__dirname, 'ts-register.js'), join(__dirname, 'exit-with-parent.js')];
@@ -57,7 +56,7 @@ export async function startGatehouseProcess(overrides: Record<string, string> = 
     RPC_HOST: '127.0.0.1',
     RPC_PORT: String(rpcPort),
     DATABASE_POOL_SIZE: '5',
-    DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
+    DATA_DIR: testDataDir(),
     OUTBOX_POLL_MS: '100',
     OUTBOX_RETRY_BASE_MS: '100',
     RATE_LIMIT_PER_MINUTE: '1000000',

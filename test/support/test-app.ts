@@ -47,6 +47,11 @@ export function testDatabaseUrl(): string {
   return url;
 }
 
+/** This run's directory for the services' files (mail written as files), removed when the run ends. */
+export function testDataDir(): string {
+  return process.env.GATEHOUSE_TEST_DATA_DIR ?? join(tmpdir(), `gatehouse-test-${process.pid}`);
+}
+
 /**
  * Boots the real service (HTTP, TCP and Redis listeners) on free ports against this run's database,
  * with the environment overrides given.
@@ -66,7 +71,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Om
     RPC_PORT: String(rpcPort),
     DATABASE_POOL_SIZE: '5',
     // Mail goes to files here unless a test points SMTP_URL at its sink.
-    DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
+    DATA_DIR: testDataDir(),
     OUTBOX_POLL_MS: '100',
     OUTBOX_RETRY_BASE_MS: '100',
     // Tests log in far more often than a person: limits are tested where they are the subject.

@@ -75,6 +75,9 @@ function rpcTlsOptions(config: AppConfig): TlsOptions | undefined {
 }
 
 export async function startGatehouse(app: NestFastifyApplication, config: AppConfig): Promise<void> {
+  // The start-up work first (signing keys, bootstrap admin, revocation feed, outbox worker): Nest
+  // runs it in listen(), and startAllMicroservices() alone would take messages before it ran.
+  await app.init();
   await app.startAllMicroservices();
   await app.listen({ port: config.http.port, host: config.http.host });
   const logger = new NestLogger('Gatehouse');

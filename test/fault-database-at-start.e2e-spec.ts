@@ -1,6 +1,11 @@
 import { Logger } from '@nestjs/common';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { connect } from 'node:net';
 import { Client } from 'pg';
+import { firstValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
+import { createGatehouseApp, startGatehouse } from '../src/bootstrap';
 import { loadConfig } from '../src/config/app-config';
 import { dataSourceOptions, MIGRATIONS } from '../src/database/data-source-options';
 import { DatabaseConnection } from '../src/database/database-connection';
@@ -85,6 +90,89 @@ describe('started while its PostgreSQL is down', () => {
   });
 });
 
+/** Takes the lock in a transaction left open (kept in `locks`); the returned function rolls it back. */
+async function holdLock(pg: OwnPostgres, locks: Client[], sql: string): Promise<() => Promise<void>> {
+  const client = new Client({ connectionString: pg.url(), connectionTimeoutMillis: 3000 });
+  await client.connect();
+  locks.push(client);
+  await client.query('BEGIN');
+  await client.query(sql);
+  return async () => {
+    await client.query('ROLLBACK');
+    await client.end();
+    locks.splice(locks.indexOf(client), 1);
+  };
+}
+
+/** Whether the service's start-up work waits on a lock, in a statement on this table. */
+async function waitsOnLock(pg: OwnPostgres, table: string): Promise<boolean> {
+  const [row] = await pg.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'gatehouse' AND wait_event_type = 'Lock' AND query LIKE $1`,
+    [`%"${table}"%`],
+  );
+  return row.n > 0;
+}
+
+/** Whether a new TCP connection to the port is refused. */
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('started with the database up, the start-up work not yet done', () => {
+  let pg: OwnPostgres | undefined;
+  let app: NestFastifyApplication | undefined;
+  let tcp: ClientProxy | undefined;
+  const locks: Client[] = [];
+  const u = uniqueUser('atstart');
+
+  beforeAll(async () => {
+    pg = await OwnPostgres.create();
+    await pg.start();
+    const first = await startTestApp({ DATABASE_URL: pg.url() });
+    try {
+      await first.http().post('/auth/register').send(u).expect(201);
+    } finally {
+      await first.close();
+    }
+  });
+  afterAll(async () => {
+    for (const client of [...locks]) await client.end().catch(() => undefined);
+    await tcp?.close();
+    await app?.close().catch(() => undefined);
+    await pg?.destroy();
+  });
+
+  it('opens its message-pattern listener only once the signing keys are loaded, as it does HTTP', async () => {
+    const [httpPort, rpcPort] = [await freePort(), await freePort()];
+    const config = loadConfig({
+      NODE_ENV: 'test', LOG_LEVEL: 'error', HOST: '127.0.0.1', PORT: String(httpPort), RPC_HOST: '127.0.0.1', RPC_PORT: String(rpcPort),
+      DATABASE_URL: pg!.url(), DATABASE_POOL_SIZE: '3', REDIS_URL: '', REQUIRE_EMAIL_VERIFICATION: 'false',
+    });
+    const releaseKeys = await holdLock(pg!, locks, 'LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE');
+    ({ app } = await createGatehouseApp({ config }));
+    const started = startGatehouse(app, config);
+    await eventually('the signing keys waiting to load', READY_DEADLINE_MS, () => waitsOnLock(pg!, 'signing_keys'));
+
+    // Taking a login now would open a session and then fail to sign its token.
+    expect(await refused(rpcPort)).toBe(true);
+    expect(await refused(httpPort)).toBe(true);
+
+    await releaseKeys();
+    await started;
+    tcp = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: rpcPort } });
+    const login = await firstValueFrom(tcp.send<{ user: { email: string } }>('auth.login', { email: u.email, password: u.password }));
+    expect(login.user.email).toBe(u.email);
+    expect(await pg!.query(`SELECT count(*)::int AS n FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email])).toEqual([{ n: 1 }]);
+  });
+});
+
 describe('connected in the background, the start-up work not yet done', () => {
   let pg: OwnPostgres | undefined;
   let proxy: TcpProxy | undefined;
@@ -93,26 +181,8 @@ describe('connected in the background, the start-up work not yet done', () => {
   const u = uniqueUser('starting');
   const admin = { email: `starting-admin-${process.pid}@example.com`, password: 'admin password of good length' };
 
-  /** Takes the lock in a transaction left open; the returned function rolls it back. */
-  async function hold(sql: string): Promise<() => Promise<void>> {
-    const client = new Client({ connectionString: pg!.url(), connectionTimeoutMillis: 3000 });
-    await client.connect();
-    locks.push(client);
-    await client.query('BEGIN');
-    await client.query(sql);
-    return async () => {
-      await client.query('ROLLBACK');
-      await client.end();
-      locks.splice(locks.indexOf(client), 1);
-    };
-  }
-
-  /** The start-up work waiting on a lock, in a statement on this table. */
-  const startupWaitsOn = async (table: string): Promise<boolean> =>
-    (await pg!.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'gatehouse' AND wait_event_type = 'Lock' AND query LIKE $1`,
-      [`%"${table}"%`],
-    ))[0].n > 0;
+  const hold = (sql: string): Promise<() => Promise<void>> => holdLock(pg!, locks, sql);
+  const startupWaitsOn = (table: string): Promise<boolean> => waitsOnLock(pg!, table);
 
   beforeAll(async () => {
     pg = await OwnPostgres.create();

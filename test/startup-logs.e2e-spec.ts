@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { adminQuery, databaseUrlFor } from './support/services';
 import { createServer } from 'node:net';
-import { freePort, testDatabaseUrl } from './support/test-app';
+import { freePort, testDatabaseUrl, testDataDir } from './support/test-app';
 
 const ROOT = resolve(__dirname, '..');
 
@@ -64,7 +63,7 @@ describe('start-up logs', () => {
       PORT: String(await freePort()),
       RPC_HOST: '127.0.0.1',
       RPC_PORT: String(await freePort()),
-      DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
+      DATA_DIR: testDataDir(),
     });
     expect(code).toBe(1);
     const records = jsonLines(output);
@@ -90,7 +89,7 @@ describe('start-up logs', () => {
         PORT: String(typeof address === 'object' && address ? address.port : 0),
         RPC_HOST: '127.0.0.1',
         RPC_PORT: String(await freePort()),
-        DATA_DIR: join(tmpdir(), `gatehouse-test-${process.pid}`),
+        DATA_DIR: testDataDir(),
       });
       expect(code).toBe(1);
       const records = jsonLines(output);

@@ -31,6 +31,10 @@ export function dataSourceOptions(url: string, opts: { poolSize?: number; migrat
     extra: {
       // Fail fast while the database is unreachable instead of queueing requests indefinitely.
       connectionTimeoutMillis: 3000,
+      // Notice a database host that vanished without closing its connections (a partition, a
+      // frozen host) instead of waiting on them for ever.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10000,
       idleTimeoutMillis: 30000,
       application_name: 'gatehouse',
     },

@@ -4,8 +4,7 @@ import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { TEST_REDIS_URL } from './services';
-import { freePort, testDatabaseUrl, testDataDir } from './test-app';
+import { freePort, testServiceEnv } from './test-app';
 
 const ROOT = resolve(__dirname, '../..');
 const PRELOADS = [join(__dirname, 'ts-register.js'), join(__dirname, 'exit-with-parent.js')];
@@ -44,24 +43,7 @@ export interface GatehouseProcess {
  */
 export async function startGatehouseProcess(overrides: Record<string, string> = {}): Promise<GatehouseProcess> {
   const [httpPort, rpcPort] = [await freePort(), await freePort()];
-  const env: Record<string, string> = {
-    NODE_ENV: 'test',
-    DATABASE_URL: testDatabaseUrl(),
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_PREFIX: `gatehouse-test-${rpcPort}`,
-    REQUIRE_EMAIL_VERIFICATION: 'false',
-    LOG_LEVEL: 'info',
-    HOST: '127.0.0.1',
-    PORT: String(httpPort),
-    RPC_HOST: '127.0.0.1',
-    RPC_PORT: String(rpcPort),
-    DATABASE_POOL_SIZE: '5',
-    DATA_DIR: testDataDir(),
-    OUTBOX_POLL_MS: '100',
-    OUTBOX_RETRY_BASE_MS: '100',
-    RATE_LIMIT_PER_MINUTE: '1000000',
-    ...overrides,
-  };
+  const env = testServiceEnv({ httpPort, rpcPort }, overrides);
   const child = spawn(process.execPath, [...PRELOADS.flatMap((p) => ['--require', p]), join(ROOT, 'src/main.ts')], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },

@@ -53,20 +53,20 @@ export function testDataDir(): string {
 }
 
 /**
- * Boots the real service (HTTP, TCP and Redis listeners) on free ports against this run's database,
- * with the environment overrides given.
+ * The environment of a service under test: this run's database, Redis and directory, loopback
+ * listeners on the ports given, quick mail retries and limits out of the way; overrides win.
  */
-export async function startTestApp(env: Record<string, string> = {}, options: Omit<GatehouseOptions, 'config'> = {}): Promise<TestApp> {
-  const rpcPort = await freePort();
-  const config = loadConfig({
+export function testServiceEnv(ports: { httpPort: number; rpcPort: number }, overrides: Record<string, string> = {}): Record<string, string> {
+  const { httpPort, rpcPort } = ports;
+  return {
     NODE_ENV: 'test',
     DATABASE_URL: testDatabaseUrl(),
     REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: `gatehouse-test-${rpcPort}`,
     REQUIRE_EMAIL_VERIFICATION: 'false',
-    LOG_LEVEL: 'error',
+    LOG_LEVEL: 'info',
     HOST: '127.0.0.1',
-    PORT: '0',
+    PORT: String(httpPort),
     RPC_HOST: '127.0.0.1',
     RPC_PORT: String(rpcPort),
     DATABASE_POOL_SIZE: '5',
@@ -76,8 +76,17 @@ export async function startTestApp(env: Record<string, string> = {}, options: Om
     OUTBOX_RETRY_BASE_MS: '100',
     // Tests log in far more often than a person: limits are tested where they are the subject.
     RATE_LIMIT_PER_MINUTE: '1000000',
-    ...env,
-  });
+    ...overrides,
+  };
+}
+
+/**
+ * Boots the real service (HTTP, TCP and Redis listeners) on free ports against this run's database,
+ * with the environment overrides given.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: Omit<GatehouseOptions, 'config'> = {}): Promise<TestApp> {
+  const rpcPort = await freePort();
+  const config = loadConfig(testServiceEnv({ httpPort: 0, rpcPort }, { LOG_LEVEL: 'error', ...env }));
   const { app } = await createGatehouseApp({ ...options, config });
   await app.startAllMicroservices();
   await app.listen({ port: 0, host: '127.0.0.1' });

@@ -8,7 +8,7 @@ import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
 import { answerRouterError } from './common/router-errors.js';
 import { setupOpenApi } from './docs/openapi.js';
-import { createJsonLogger, installRequestIdHeader, requestId, rpcRequestLog } from './logging/logging.module.js';
+import { createJsonLogger, requestId, rpcRequestLog } from './logging/logging.module.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { rpcMetrics } from './metrics/rpc-metrics.js';
 import { observeMessageHandlers } from './rpc/observed-handlers.js';
@@ -34,7 +34,6 @@ export async function createGatehouseApp(
   const adapter = new FastifyAdapter({
     trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false, frameworkErrors: answerRouterError,
   });
-  installRequestIdHeader(adapter.getInstance());
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
   const shutdown = new GracefulShutdown();
   shutdown.watchHttp(adapter.getInstance());

@@ -1,8 +1,21 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DOCS_PATH } from '../docs/openapi.js';
+import { REQUEST_ID_HEADER } from '../logging/logging.module.js';
 
 const NO_STORE_PREFIXES = ['/auth', '/sessions'];
 const ALLOWED_METHODS = 'GET, POST, PUT, DELETE';
 const ALLOWED_HEADERS = 'authorization, content-type, x-csrf-token';
+
+// JSON only: nothing here is ever to be rendered, framed or scripted.
+const CLOSED_CSP = "default-src 'none'; frame-ancestors 'none'";
+/**
+ * The Swagger UI pages alone need their own scripts and styles (and inline styles, data: images).
+ * The spec is embedded in the page, so nothing is fetched from elsewhere (the online validator is off).
+ */
+const DOCS_UI_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+  + "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const isDocsUi = (url: string): boolean => url === DOCS_PATH || url.startsWith(`${DOCS_PATH}/`) || url.startsWith(`${DOCS_PATH}?`);
 
 const noStore = (url: string): boolean => NO_STORE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
 
@@ -38,11 +51,14 @@ export function installHttpHeaders(fastify: FastifyInstance, corsOrigins: string
   });
 }
 
-/** The headers every response carries (the onSend hook's; also set by answers made outside the hooks). */
+/**
+ * The headers every response carries, its request id included (the onSend hook's; also set by
+ * answers made outside the hooks).
+ */
 export function setResponseHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  void reply.header(REQUEST_ID_HEADER, request.id);
   void reply.header('X-Content-Type-Options', 'nosniff');
   void reply.header('Referrer-Policy', 'no-referrer');
-  // JSON only: nothing here is ever to be rendered, framed or scripted.
-  void reply.header('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+  void reply.header('Content-Security-Policy', isDocsUi(request.url) ? DOCS_UI_CSP : CLOSED_CSP);
   if (noStore(request.url)) void reply.header('Cache-Control', 'no-store');
 }

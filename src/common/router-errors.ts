@@ -1,5 +1,4 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { REQUEST_ID_HEADER } from '../logging/logging.module.js';
 import { AppError, ErrorCode, validationFailed } from './app-error.js';
 import { toAppError } from './error-mapping.js';
 import { reportHttpExchange } from './http-exchanges.js';
@@ -18,7 +17,6 @@ export function answerRouterError(error: FastifyError, request: FastifyRequest, 
     // No id that long names anything.
     : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError(ErrorCode.NOT_FOUND, 'not found') : toAppError(error);
   reply.raw.once('finish', () => reportHttpExchange(request, reply));
-  void reply.header(REQUEST_ID_HEADER, request.id);
   setResponseHeaders(request, reply);
   void reply.status(answer.statusCode).send(answer.toBody());
 }

@@ -25,26 +25,10 @@ const REFRESH_COOKIE_SCHEME = 'refreshCookie';
 const CSRF_SCHEME = 'csrfHeader';
 
 /**
- * The Swagger UI needs its own scripts and styles (and inline styles, data: images); everything else
- * keeps the closed policy of http-headers.ts. The spec is embedded in the page, so nothing is fetched
- * from elsewhere (the online validator is off).
- */
-const DOCS_UI_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-  + "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-const isDocsUi = (url: string): boolean => url === DOCS_PATH || url.startsWith(`${DOCS_PATH}/`) || url.startsWith(`${DOCS_PATH}?`);
-
-/**
  * Serves the OpenAPI document at /docs-json and the Swagger UI at /docs. Both are plain Fastify
  * routes, outside Nest's guards: public by construction.
  */
 export function setupOpenApi(app: NestFastifyApplication, config: AppConfig): void {
-  const fastify = app.getHttpAdapter().getInstance();
-  // Runs after installHttpHeaders' onSend hook (registered earlier), so it replaces the closed policy.
-  fastify.addHook('onSend', (request, reply, payload, done) => {
-    if (isDocsUi(request.url)) void reply.header('Content-Security-Policy', DOCS_UI_CSP);
-    done(null, payload);
-  });
   SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app, config), {
     jsonDocumentUrl: DOCS_JSON_PATH,
     raw: ['json'],

@@ -36,19 +36,11 @@ const QUIET_PATHS = /^\/(health\/(live|ready)|metrics)(\?|$)/;
 /**
  * The id of an HTTP request: the caller's X-Request-Id when it is a plausible correlation id,
  * otherwise a new UUID. Fastify calls this once per request (FastifyAdapter's genReqId); pino-http
- * picks the id up from there, and installRequestIdHeader sends it back.
+ * picks the id up from there, and the response headers (common/http-headers.ts) send it back.
  */
 export function requestId(req: IncomingMessage): string {
   const inbound = req.headers[REQUEST_ID_HEADER];
   return typeof inbound === 'string' && VALID_REQUEST_ID.test(inbound) ? inbound : randomUUID();
-}
-
-/** Echoes the request id on every response, errors and 404s included. */
-export function installRequestIdHeader(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header(REQUEST_ID_HEADER, request.id);
-    done();
-  });
 }
 
 interface SerializedRequest {

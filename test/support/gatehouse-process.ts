@@ -4,7 +4,7 @@ import { get } from 'node:http';
 import { join, resolve } from 'node:path';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { freePort, testServiceEnv } from './test-app';
+import { freePort, rpcFailure, testServiceEnv } from './test-app';
 
 const ROOT = resolve(__dirname, '../..');
 const PRELOADS = [join(__dirname, 'ts-register.js'), join(__dirname, 'exit-with-parent.js')];
@@ -85,15 +85,7 @@ export async function startGatehouseProcess(overrides: Record<string, string> = 
     env,
     http: () => request(baseUrl),
     rpc: send,
-    async rpcFail(pattern, payload) {
-      try {
-        const reply = await send(pattern, payload);
-        throw new Error(`expected ${pattern} to fail, but it answered ${JSON.stringify(reply)}`);
-      } catch (error) {
-        if (error instanceof Error) throw error;
-        return error as Record<string, unknown>;
-      }
-    },
+    rpcFail: (pattern, payload) => rpcFailure(send, pattern, payload),
     output: () => output,
     kill: (signal) => void child.kill(signal),
     exited,

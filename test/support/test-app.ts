@@ -116,18 +116,22 @@ export async function startTestApp(env: Record<string, string> = {}, options: Om
 
 function rpcClient(proxy: ClientProxy): RpcClient {
   const send = <T>(pattern: string, payload: unknown): Promise<T> => firstValueFrom(proxy.send<T>(pattern, payload));
-  return {
-    send,
-    async fail(pattern, payload) {
-      try {
-        const reply = await send(pattern, payload);
-        throw new Error(`expected ${pattern} to fail, but it answered ${JSON.stringify(reply)}`);
-      } catch (error) {
-        if (error instanceof Error) throw error;
-        return error as Record<string, unknown>;
-      }
-    },
-  };
+  return { send, fail: (pattern, payload) => rpcFailure(send, pattern, payload) };
+}
+
+/** Resolves to the error body a call rejected with (fails the test if it succeeded). */
+export async function rpcFailure(
+  send: (pattern: string, payload: unknown) => Promise<unknown>,
+  pattern: string,
+  payload: unknown,
+): Promise<Record<string, unknown>> {
+  try {
+    const reply = await send(pattern, payload);
+    throw new Error(`expected ${pattern} to fail, but it answered ${JSON.stringify(reply)}`);
+  } catch (error) {
+    if (error instanceof Error) throw error;
+    return error as Record<string, unknown>;
+  }
 }
 
 function missingTransport(name: string): RpcClient {

@@ -1,3 +1,4 @@
+import { ownDatabase } from './support/services';
 import { SmtpSink } from './support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 
@@ -7,10 +8,13 @@ describe('the outbox loses nothing and sends nothing twice', () => {
   const sink = new SmtpSink();
   let a: TestApp;
   let b: TestApp;
+  let db: Awaited<ReturnType<typeof ownDatabase>>;
 
   beforeAll(async () => {
     await sink.start();
-    const env = { SMTP_URL: sink.url, REQUIRE_EMAIL_VERIFICATION: 'true', OUTBOX_RETRY_BASE_MS: '100' };
+    // Its own database: the sink's counts must not include other suites' leftover mail.
+    db = await ownDatabase('mailoutage');
+    const env = { DATABASE_URL: db.url, SMTP_URL: sink.url, REQUIRE_EMAIL_VERIFICATION: 'true', OUTBOX_RETRY_BASE_MS: '100' };
     // Two instances, so two workers, on one database and one SMTP server.
     a = await startTestApp(env);
     b = await startTestApp(env);
@@ -19,6 +23,7 @@ describe('the outbox loses nothing and sends nothing twice', () => {
     await a.close();
     await b.close();
     await sink.stop();
+    await db.drop();
   });
 
   it('SMTP down while 20 resets and 20 registrations are requested: answers unchanged, then every mail arrives exactly once', async () => {

@@ -1,6 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { requestHandedOver } from './support/raw-http';
-import { adminQuery, databaseUrlFor } from './support/services';
+import { ownDatabase } from './support/services';
 import { SmtpSink } from './support/smtp-sink';
 import { TcpProxy } from './support/tcp-proxy';
 import { freePort, startTestApp, TestApp, uniqueUser } from './support/test-app';
@@ -70,15 +70,6 @@ async function eventually(assertion: () => Promise<void>, ms = 10_000): Promise<
   }
 }
 
-/**
- * A database of the suite's own: the outbox worker sends every due mail of its database, so with
- * one shared with other suites, their leftover mail would move these counters.
- */
-async function ownDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `gatehouse_metrics_${Date.now()}_${randomBytes(3).toString('hex')}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  return { url: databaseUrlFor(name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
 
 const LOGIN_FAILURES = 'gatehouse_login_failures_total';
 const RPC_REQUESTS = 'gatehouse_rpc_requests_total';
@@ -90,7 +81,7 @@ describe('GET /metrics', () => {
 
   beforeAll(async () => {
     await sink.start();
-    db = await ownDatabase();
+    db = await ownDatabase('metrics');
     // No Redis transport: requests other apps publish on a shared Redis would be counted here too.
     t = await startTestApp({
       DATABASE_URL: db.url, REDIS_URL: '', SMTP_URL: sink.url, REQUIRE_EMAIL_VERIFICATION: 'true',
@@ -331,7 +322,7 @@ describe('GET /metrics: rate-limited logins, mail given up, and an unreachable d
   let t: TestApp | undefined;
 
   beforeAll(async () => {
-    db = await ownDatabase();
+    db = await ownDatabase('metrics');
   });
   afterEach(async () => {
     await t?.close().catch(() => undefined);

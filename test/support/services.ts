@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import Redis from 'ioredis';
 
@@ -9,6 +10,16 @@ export function databaseUrlFor(name: string): string {
   const url = new URL(ADMIN_DATABASE_URL);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/**
+ * A database of a suite's own, for suites that count mail: an outbox worker sends every due mail of
+ * its database, so on the run's shared one, other suites' leftover mail would reach their sink.
+ */
+export async function ownDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `gatehouse_${prefix}_${Date.now()}_${randomBytes(3).toString('hex')}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  return { url: databaseUrlFor(name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
 export async function adminQuery(sql: string): Promise<void> {

@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import { type ClientOptions, ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Redis } from 'ioredis';
 import { verify as verifySignature } from 'node:crypto';
 import { firstValueFrom, timeout } from 'rxjs';
 import { AUTH_CLIENT_OPTIONS, type AuthClientOptions, type AuthenticatedUser, type AuthErrorBody } from './client-options.js';
 import { JwksKeyStore } from './jwks-key-store.js';
+import { redisConnectionOptions } from './redis-connection.js';
 
 /** A refusal, with the body gatehouse itself would answer. */
 export class AuthClientError extends Error {
@@ -30,8 +31,8 @@ function decodePart(part: string | undefined): Record<string, unknown> {
 
 /**
  * Verifies gatehouse access tokens in a sibling app: offline against the JWKS (signature with the
- * key the kid names and only its algorithm, typ, iss, aud, exp, nbf), plus the optional live check
- * (`auth.verify`) or pushed deny-list of revoked sessions.
+ * key the kid names and only its algorithm, typ, iss, aud, exp, iat, nbf, sub, sid), plus the
+ * optional live check (`auth.verify`) or pushed deny-list of revoked sessions.
  */
 @Injectable()
 export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
@@ -47,19 +48,23 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.keys.refresh();
+    // Connection settings first, so a bad URL stops the app before anything is fetched.
     const live = this.options.live;
-    if (live) {
-      this.live = live.transport === 'tcp'
-        ? ClientProxyFactory.create({ transport: Transport.TCP, options: { host: live.host, port: live.port } })
-        : ClientProxyFactory.create({ transport: Transport.REDIS, options: redisOptions(live.url) });
-    }
     const revocations = this.options.revocations;
-    if (revocations) {
+    const liveOptions: ClientOptions | undefined = !live ? undefined : live.transport === 'tcp'
+      ? { transport: Transport.TCP, options: { host: live.host, port: live.port, ...(live.tls ? { tlsOptions: { ...live.tls } } : {}) } }
+      : { transport: Transport.REDIS, options: redisConnectionOptions(live.url, live.tls) };
+    const subscriberOptions = revocations ? redisConnectionOptions(revocations.redisUrl, revocations.tls) : undefined;
+    for (const [what, tls] of [['live mode', live?.tls], ['revocations', revocations?.tls]] as const) {
+      if (tls?.rejectUnauthorized === false) this.logger.warn(`${what}: TLS certificate verification is off, so anyone on the path can pose as the server`);
+    }
+    await this.keys.refresh();
+    if (liveOptions) this.live = ClientProxyFactory.create(liveOptions);
+    if (revocations && subscriberOptions) {
       const channel = `${revocations.prefix ?? 'gatehouse'}.events`;
       // Not awaited: the app starts while Redis is down (then behaves as offline mode) and subscribes
       // once Redis answers; ioredis re-subscribes after every reconnect.
-      this.subscriber = new Redis(revocations.redisUrl);
+      this.subscriber = new Redis(subscriberOptions);
       this.subscriber.on('error', (error: Error) => this.logger.warn(`revocation events: ${error.message}`));
       this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
       this.subscriber.subscribe(channel).catch((error: Error) => this.logger.warn(`revocation events not subscribed: ${error.message}`));
@@ -102,12 +107,14 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
       : verifySignature('sha256', signed, key.key, signature);
     if (!ok) throw unauthorized();
     const tolerance = (this.options.clockTolerance ?? 30) * 1000;
-    const { iss, aud, exp, nbf, sub, sid } = claims;
+    const { iss, aud, exp, iat, nbf, sub, sid } = claims;
     if (iss !== this.options.issuer) throw unauthorized();
     if (this.options.audience !== undefined && !(aud === this.options.audience || (Array.isArray(aud) && aud.includes(this.options.audience)))) throw unauthorized();
-    if (typeof exp !== 'number' || exp * 1000 + tolerance <= now) throw unauthorized('access token expired');
+    // gatehouse always sets exp, iat and sid: a token without one was not minted as an access token.
+    if (typeof exp !== 'number' || typeof iat !== 'number') throw unauthorized();
+    if (exp * 1000 + tolerance <= now) throw unauthorized('access token expired');
     if (nbf !== undefined && (typeof nbf !== 'number' || nbf * 1000 - tolerance > now)) throw unauthorized();
-    if (typeof sub !== 'string' || typeof sid !== 'string') throw unauthorized();
+    if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid) throw unauthorized();
     const act = claims.act as { sub?: unknown } | undefined;
     const user: AuthenticatedUser = Object.freeze({
       userId: sub,
@@ -167,15 +174,4 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
       this.revokedSessions.delete(sid);
     }
   }
-}
-
-function redisOptions(url: string): { host: string; port: number; db: number; username?: string; password?: string } {
-  const parsed = new URL(url);
-  return {
-    host: parsed.hostname,
-    port: Number(parsed.port || 6379),
-    db: Number(parsed.pathname.replace('/', '') || 0),
-    username: parsed.username || undefined,
-    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
-  };
 }

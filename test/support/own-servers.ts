@@ -409,3 +409,70 @@ export class OwnRedis {
     }
   }
 }
+
+/**
+ * A Redis server of its own that speaks TLS on `tlsPort` and plain TCP on `port`, loopback only,
+ * both behind a password: the plain port serves the test's own setup and a service under test, the
+ * TLS port the client under test. With `authClients` (the default), TLS clients must present a
+ * certificate from `ca`. The PEM files live in the server's directory and go with it.
+ */
+export class OwnTlsRedis {
+  private readonly server = new ServerProcess('Redis (TLS)');
+
+  private constructor(
+    private readonly binary: string,
+    private readonly dir: string,
+    readonly port: number,
+    readonly tlsPort: number,
+    readonly password: string,
+    private readonly authClients: boolean,
+  ) {}
+
+  static async create(options: { password: string; cert: string; key: string; ca: string; authClients?: boolean }): Promise<OwnTlsRedis> {
+    const binary = redisServerBinary();
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-tls-'));
+    for (const [file, pem] of [['server.crt', options.cert], ['server.key', options.key], ['ca.crt', options.ca]] as const) {
+      writeFileSync(join(dir, file), pem, { mode: 0o600 });
+    }
+    return new OwnTlsRedis(binary, dir, await freePort(), await freePort(), options.password, options.authClients ?? true);
+  }
+
+  /** redis://:password@… of the plain port. */
+  get url(): string {
+    return `redis://:${encodeURIComponent(this.password)}@127.0.0.1:${this.port}/0`;
+  }
+
+  async start(): Promise<void> {
+    if (this.server.started) return;
+    this.server.spawn([
+      this.binary, '--port', String(this.port), '--tls-port', String(this.tlsPort), '--bind', '127.0.0.1',
+      '--tls-cert-file', join(this.dir, 'server.crt'), '--tls-key-file', join(this.dir, 'server.key'),
+      '--tls-ca-cert-file', join(this.dir, 'ca.crt'), '--tls-auth-clients', this.authClients ? 'yes' : 'no',
+      '--requirepass', this.password, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir,
+      '--protected-mode', 'no',
+    ], this.dir);
+    await this.server.waitUntil(() => this.answers());
+  }
+
+  async stop(): Promise<void> {
+    await this.server.stop('SIGTERM');
+  }
+
+  async destroy(): Promise<void> {
+    await this.server.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async answers(): Promise<boolean> {
+    const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      return (await redis.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      redis.disconnect();
+    }
+  }
+}

@@ -6,6 +6,8 @@ import fastifyCookie from '@fastify/cookie';
 import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
 import { installHttpHeaders } from './common/http-headers.js';
+import { acceptJsonBodiesOnly } from './common/json-body.js';
+import { refuseForeignOriginLogins } from './auth/auth-cookies.js';
 import { answerRouterError } from './common/router-errors.js';
 import { setupOpenApi } from './docs/openapi.js';
 import { createJsonLogger, requestId, rpcRequestLog } from './logging/logging.module.js';
@@ -35,11 +37,15 @@ export async function createGatehouseApp(
     trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false, frameworkErrors: answerRouterError,
   });
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
+  acceptJsonBodiesOnly(adapter.getInstance(), BODY_LIMIT_BYTES);
+  if (config.authCookies) refuseForeignOriginLogins(adapter.getInstance(), config);
   const shutdown = new GracefulShutdown();
   shutdown.watchHttp(adapter.getInstance());
   // JSON from the first line: also what Nest writes when a provider fails and it stops the start.
   const app = await NestFactory.create<NestFastifyApplication>(GatehouseModule.forRoot({ ...options, config }), adapter, {
     logger: createJsonLogger(config, options.logDestination),
+    // Nest's parsers would accept forms; the JSON-only parser is installed above.
+    bodyParser: false,
   });
   if (config.authCookies) await app.register(fastifyCookie);
   setupOpenApi(app, config);

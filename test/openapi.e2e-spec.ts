@@ -74,7 +74,7 @@ const PATTERNS: Array<{ pattern: string; access: 'trusted' | 'token' | 'admin'; 
 ];
 
 const CODES = ['VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'UNAUTHORIZED', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'EMAIL_NOT_VERIFIED',
-  'USER_DEACTIVATED', 'FORBIDDEN', 'NOT_FOUND', 'EMAIL_TAKEN', 'USERNAME_TAKEN', 'INVALID_TOKEN', 'TOO_MANY_REQUESTS', 'SERVICE_UNAVAILABLE', 'INTERNAL_ERROR'];
+  'USER_DEACTIVATED', 'FORBIDDEN', 'NOT_FOUND', 'EMAIL_TAKEN', 'USERNAME_TAKEN', 'INVALID_TOKEN', 'PASSWORD_REQUIRED', 'TOO_MANY_REQUESTS', 'SERVICE_UNAVAILABLE', 'INTERNAL_ERROR'];
 
 const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
@@ -186,7 +186,7 @@ describe('OpenAPI document and UI', () => {
     const op = operation(doc, route.method, route.path);
     const statuses = Object.keys(op.responses).map(Number);
     const expected = [...route.success, ...(route.errors ?? [])];
-    if (route.body) expected.push(400, 413);
+    if (route.body) expected.push(400, 413, 415);
     if (route.access !== 'public') expected.push(401);
     if (route.access === 'admin') expected.push(403);
     if (route.limited) expected.push(429);
@@ -274,7 +274,7 @@ describe('OpenAPI document and UI', () => {
     expect(list?.type).toBe('array');
     const sessionSchema = resolve(doc, list?.items);
     expect(Object.keys(sessions.body[0] as object).sort()).toEqual(Object.keys(sessionSchema.properties ?? {}).sort());
-    expect(Object.keys(sessionSchema.properties ?? {}).sort()).toEqual(['createdAt', 'current', 'expiresAt', 'id', 'impersonatorId', 'ip', 'lastUsedAt', 'userAgent']);
+    expect(Object.keys(sessionSchema.properties ?? {}).sort()).toEqual(['createdAt', 'current', 'expiresAt', 'id', 'impersonatedUserId', 'impersonatorId', 'ip', 'lastUsedAt', 'userAgent']);
 
     const adminLogin = await t.http().post('/auth/login').send({ email: admin.email, password: adminPassword }).expect(200);
     const users = await t.http().get('/users').query({ limit: 1 }).set('Authorization', `Bearer ${adminLogin.body.tokens.accessToken as string}`).expect(200);
@@ -393,6 +393,7 @@ describe('OpenAPI document in cookie mode', () => {
     const revoke = operation(doc, 'delete', '/sessions/{id}');
     expect(revoke.security).toContainEqual({ accessCookie: [], csrfHeader: [] });
     expect(operation(doc, 'post', '/auth/refresh').security).toContainEqual({ refreshCookie: [], csrfHeader: [] });
+    for (const path of ['/auth/login', '/auth/refresh']) expect(operation(doc, 'post', path).responses['403']?.description).toContain('`Origin`');
   });
 
   it('answers login and refresh without the refresh token in the body, as documented', async () => {

@@ -1,6 +1,6 @@
 // The type import brings @fastify/cookie's additions to FastifyReply (setCookie, clearCookie).
 import type { CookieSerializeOptions } from '@fastify/cookie';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -24,6 +24,33 @@ export function refreshTokenCookie(request: CookieRequest): string | undefined {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Whether a browser Origin is this service's own (APP_URL's) or one of CORS_ORIGINS; `null` never is. */
+export function isAllowedOrigin(origin: string, config: AppConfig): boolean {
+  return origin === new URL(config.appUrl).origin || config.corsOrigins.includes(origin);
+}
+
+/** The routes that answer with token cookies, where another site must not be able to log a browser in. */
+const COOKIE_ISSUING_ROUTES = new Set(['/auth/login', '/auth/refresh']);
+
+export const FOREIGN_ORIGIN_MESSAGE = 'this origin may not sign in: Origin must be APP_URL\'s or one of CORS_ORIGINS';
+
+/**
+ * Cookie mode: a login or refresh sent with an Origin that is not allowed is refused before its body
+ * is read, so no other site can plant its own session in a browser (login CSRF) or spend the
+ * browser's refresh cookie, and the attempt costs no rate limit or lockout count.
+ */
+export function refuseForeignOriginLogins(fastify: FastifyInstance, config: AppConfig): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const origin = request.headers.origin;
+    if (origin !== undefined && request.method === 'POST' && COOKIE_ISSUING_ROUTES.has(request.routeOptions.url ?? '')
+      && !isAllowedOrigin(origin, config)) {
+      done(new AppError(ErrorCode.FORBIDDEN, FOREIGN_ORIGIN_MESSAGE));
+      return;
+    }
+    done();
+  });
+}
+
 /**
  * CSRF defence for requests authenticated by cookie: a write must carry X-CSRF-Token equal to the
  * gh_csrf cookie (double submit: another site can make the browser send the cookie, but can neither
@@ -32,7 +59,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function assertCsrfSafe(request: CookieRequest, config: AppConfig): void {
   if (SAFE_METHODS.has((request.method ?? 'GET').toUpperCase())) return;
   const origin = request.headers.origin;
-  const allowedOrigin = origin === undefined || origin === new URL(config.appUrl).origin || config.corsOrigins.includes(origin);
+  const allowedOrigin = origin === undefined || isAllowedOrigin(origin, config);
   const header = request.headers[CSRF_HEADER];
   const cookie = request.cookies?.[CSRF_COOKIE];
   const matches = typeof header === 'string' && typeof cookie === 'string' && header.length === cookie.length && header.length > 0

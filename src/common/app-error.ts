@@ -12,7 +12,9 @@ export enum ErrorCode {
   EMAIL_TAKEN = 'EMAIL_TAKEN',
   USERNAME_TAKEN = 'USERNAME_TAKEN',
   INVALID_TOKEN = 'INVALID_TOKEN',
+  PASSWORD_REQUIRED = 'PASSWORD_REQUIRED',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   TOO_MANY_REQUESTS = 'TOO_MANY_REQUESTS',
   SERVICE_UNAVAILABLE = 'SERVICE_UNAVAILABLE',
   INTERNAL_ERROR = 'INTERNAL_ERROR',
@@ -31,12 +33,24 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.EMAIL_TAKEN]: 409,
   [ErrorCode.USERNAME_TAKEN]: 409,
   [ErrorCode.INVALID_TOKEN]: 400,
+  [ErrorCode.PASSWORD_REQUIRED]: 400,
   // The contract answers an oversized body with 413 and the VALIDATION_FAILED code.
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  // A body that is not JSON: 415, with the VALIDATION_FAILED code like the oversized one.
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: 415,
   [ErrorCode.TOO_MANY_REQUESTS]: 429,
   [ErrorCode.SERVICE_UNAVAILABLE]: 503,
   [ErrorCode.INTERNAL_ERROR]: 500,
 };
+
+/** Codes that exist only to pick a status: on the wire they are VALIDATION_FAILED. */
+const WIRE_CODE: Partial<Record<ErrorCode, ErrorCode>> = {
+  [ErrorCode.PAYLOAD_TOO_LARGE]: ErrorCode.VALIDATION_FAILED,
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: ErrorCode.VALIDATION_FAILED,
+};
+
+/** The codes a caller can receive (the contract's table). */
+export const CONTRACT_ERROR_CODES: ErrorCode[] = Object.values(ErrorCode).filter((c) => WIRE_CODE[c] === undefined);
 
 export interface FieldError {
   field: string;
@@ -67,7 +81,7 @@ export class AppError extends Error {
   }
 
   toBody(): ErrorBody {
-    const code = this.code === ErrorCode.PAYLOAD_TOO_LARGE ? ErrorCode.VALIDATION_FAILED : this.code;
+    const code = WIRE_CODE[this.code] ?? this.code;
     const body: ErrorBody = { statusCode: this.statusCode, code, message: this.message };
     if (this.details.errors) body.errors = this.details.errors;
     if (this.details.retryAfter !== undefined) body.retryAfter = this.details.retryAfter;
@@ -81,6 +95,8 @@ export const unauthorized = (message = 'authentication required'): AppError =>
 export const notFound = (message = 'not found'): AppError => new AppError(ErrorCode.NOT_FOUND, message);
 export const validationFailed = (message: string, errors: FieldError[]): AppError =>
   new AppError(ErrorCode.VALIDATION_FAILED, message, { errors });
+export const unsupportedMediaType = (): AppError =>
+  new AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'request bodies must be JSON in UTF-8 (Content-Type: application/json)');
 
 const ERROR_CODES = new Set<string>(Object.values(ErrorCode));
 

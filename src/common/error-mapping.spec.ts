@@ -24,6 +24,9 @@ describe('toAppError', () => {
     expect(toAppError(new NotFoundException('Cannot GET /x')).toBody()).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: 'not found' });
     expect(toAppError(new PayloadTooLargeException()).toBody()).toMatchObject({ statusCode: 413, code: 'VALIDATION_FAILED' });
     expect(toAppError(Object.assign(new Error('Body is not valid JSON'), { statusCode: 400 })).toBody()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    // Fastify's answer to a body no parser takes (a form, text/plain): 415, in the contract's shape.
+    expect(toAppError(Object.assign(new Error('Unsupported Media Type'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })).toBody())
+      .toEqual({ statusCode: 415, code: 'VALIDATION_FAILED', message: expect.any(String) });
   });
 
   it('never takes a client leaving mid-body for a database outage', () => {

@@ -1,5 +1,5 @@
 import { HttpException, Logger } from '@nestjs/common';
-import { AppError, ErrorCode, validationFailed } from './app-error.js';
+import { AppError, ErrorCode, unsupportedMediaType, validationFailed } from './app-error.js';
 
 const logger = new Logger('Errors');
 
@@ -59,7 +59,7 @@ const HTTP_STATUS_CODES: Record<number, ErrorCode> = {
   403: ErrorCode.FORBIDDEN,
   404: ErrorCode.NOT_FOUND,
   413: ErrorCode.PAYLOAD_TOO_LARGE,
-  415: ErrorCode.VALIDATION_FAILED,
+  415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
   429: ErrorCode.TOO_MANY_REQUESTS,
   503: ErrorCode.SERVICE_UNAVAILABLE,
 };
@@ -78,7 +78,7 @@ export function toAppError(error: unknown, context: { databaseReady?: boolean; r
     if (status === 400) return validationFailed('malformed request body', []);
     if (status === 404) return new AppError(ErrorCode.NOT_FOUND, 'not found');
     if (status === 413) return new AppError(ErrorCode.PAYLOAD_TOO_LARGE, 'request body too large');
-    if (status === 415) return validationFailed('unsupported content type', []);
+    if (status === 415) return unsupportedMediaType();
     const code = HTTP_STATUS_CODES[status];
     if (code) return new AppError(code, code.toLowerCase().replace(/_/g, ' '));
   }

@@ -1,5 +1,6 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { FieldError, validationFailed } from './app-error.js';
+import { assertJsonDepth } from './json-depth.js';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -10,11 +11,25 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
 }
 
 /**
- * The validation pipe for REST bodies and RPC payloads alike: unknown fields are refused, and a
- * failure raises the domain error (never Nest's HttpException, which RPC callers cannot read).
+ * Checks the nesting depth before class-transformer and class-validator, which recurse and would
+ * overflow the stack on a deeply nested value. RPC payloads arrive here without any body parser of
+ * ours, so this is their check (HTTP bodies are checked when parsed, too). Values of custom
+ * decorators are the app's own objects, not input.
+ */
+class InputValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type !== 'custom') assertJsonDepth(value);
+    return super.transform(value, metadata) as Promise<unknown>;
+  }
+}
+
+/**
+ * The validation pipe for REST bodies and RPC payloads alike (the microservices inherit the app's
+ * global pipe): unknown fields are refused, and a failure raises the domain error (never Nest's
+ * HttpException, which RPC callers cannot read).
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new InputValidationPipe({
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,

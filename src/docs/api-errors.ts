@@ -1,6 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiResponse, ApiSchema } from '@nestjs/swagger';
-import { AppError, ErrorCode, type FieldError } from '../common/app-error.js';
+import { AppError, CONTRACT_ERROR_CODES, ErrorCode, type FieldError } from '../common/app-error.js';
 
 export const BEARER_SCHEME = 'bearer';
 
@@ -18,7 +18,7 @@ export class ErrorBodyResponse {
   @ApiProperty({ example: 401, description: 'The HTTP status, repeated in the body (also over RPC).' })
   statusCode: number;
 
-  @ApiProperty({ enum: Object.values(ErrorCode).filter((c) => c !== ErrorCode.PAYLOAD_TOO_LARGE), example: ErrorCode.INVALID_CREDENTIALS, description: 'Stable and machine-readable.' })
+  @ApiProperty({ enum: CONTRACT_ERROR_CODES, example: ErrorCode.INVALID_CREDENTIALS, description: 'Stable and machine-readable.' })
   code: string;
 
   @ApiProperty({ example: 'login failed', description: 'For people; may change between versions.' })
@@ -45,7 +45,12 @@ const DEFAULTS: Record<ErrorCode, { when: string; message: string }> = {
   [ErrorCode.EMAIL_TAKEN]: { when: 'the address is registered already', message: 'email is already registered' },
   [ErrorCode.USERNAME_TAKEN]: { when: 'the username is taken', message: 'username is taken' },
   [ErrorCode.INVALID_TOKEN]: { when: 'unknown, expired or used verification or reset token', message: 'invalid or expired token' },
+  [ErrorCode.PASSWORD_REQUIRED]: { when: 'the verification link is of a contested sign-up: the clicker must choose the password (`password`)', message: 'choose a password to verify this address' },
   [ErrorCode.PAYLOAD_TOO_LARGE]: { when: 'the request body is over 64 KB', message: 'request body too large' },
+  [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: {
+    when: 'the request has a body that is not declared `application/json` (UTF-8): forms, multipart, text, none at all',
+    message: 'request bodies must be JSON in UTF-8 (Content-Type: application/json)',
+  },
   [ErrorCode.TOO_MANY_REQUESTS]: { when: 'rate limit per client address, or account lockout; `Retry-After` header in seconds (REST), `retryAfter` in the body (RPC)', message: 'too many requests; try again later' },
   [ErrorCode.SERVICE_UNAVAILABLE]: { when: 'the database cannot be reached right now; retry later', message: 'service temporarily unavailable' },
   [ErrorCode.INTERNAL_ERROR]: { when: 'an unexpected failure; the body never carries details', message: 'internal error' },
@@ -102,7 +107,11 @@ export const ApiAdmin = (): MethodDecorator & ClassDecorator =>
   applyDecorators(ApiAuthenticated(), ApiErrors({ code: ErrorCode.FORBIDDEN, when: 'authenticated, but the caller does not have the `admin` role (now: a demoted admin is refused at once)' }));
 
 /** The errors any route taking a JSON body can answer before its handler runs. */
-export const BODY_ERRORS: DocumentedError[] = [ErrorCode.VALIDATION_FAILED, ErrorCode.PAYLOAD_TOO_LARGE];
+export const BODY_ERRORS: DocumentedError[] = [
+  { code: ErrorCode.VALIDATION_FAILED, when: 'the body fails validation (`errors` lists the fields), is malformed JSON, or nests deeper than 32 levels' },
+  ErrorCode.PAYLOAD_TOO_LARGE,
+  ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+];
 
 /** The per-address limit of the unauthenticated auth routes. */
 export const RATE_LIMITED: DocumentedError = {

@@ -7,11 +7,11 @@ import type { OpenAPIObject, OperationObject, PathItemObject, ReferenceObject, R
 import { existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { dirname, join } from 'node:path';
-import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE } from '../auth/auth-cookies.js';
+import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, FOREIGN_ORIGIN_MESSAGE, REFRESH_COOKIE } from '../auth/auth-cookies.js';
 import { IS_PUBLIC, ROLES } from '../auth/decorators.js';
 import { RestRefreshDto } from '../auth/dto/auth.dto.js';
 import { CookieLoginResult, LoginResultResponse } from '../auth/dto/auth.responses.js';
-import { ErrorCode } from '../common/app-error.js';
+import { CONTRACT_ERROR_CODES, ErrorCode } from '../common/app-error.js';
 import { EVENT_TYPES } from '../common/events.js';
 import type { AppConfig } from '../config/app-config.js';
 import { BEARER_SCHEME, describeError, type DocumentedError, ErrorBodyResponse } from './api-errors.js';
@@ -204,6 +204,12 @@ const CSRF_FAILED: DocumentedError = {
   message: 'CSRF check failed: send the gh_csrf cookie value in X-CSRF-Token from an allowed origin',
 };
 
+const FOREIGN_ORIGIN: DocumentedError = {
+  code: ErrorCode.FORBIDDEN,
+  when: 'cookie mode: sent with an `Origin` that is neither APP_URL\'s nor one of CORS_ORIGINS',
+  message: FOREIGN_ORIGIN_MESSAGE,
+};
+
 /**
  * AUTH_COOKIES on: authenticated routes also take the gh_access cookie (writes with the CSRF header),
  * refresh may take the gh_refresh cookie, and login and refresh answer without the refresh token.
@@ -223,6 +229,7 @@ function applyCookieMode(path: string, method: Method, operation: OperationObjec
     const ok = operation.responses['200'] as ResponseObject | undefined;
     const json = ok?.content?.['application/json'];
     if (json) json.schema = { $ref: getSchemaPath(CookieLoginResult) };
+    addError(operation, FOREIGN_ORIGIN);
   }
 }
 
@@ -290,8 +297,7 @@ function documentOperationsRoutes(document: OpenAPIObject): void {
 }
 
 function description(patterns: PatternInfo[], config: AppConfig): string {
-  const codes = Object.values(ErrorCode)
-    .filter((c) => c !== ErrorCode.PAYLOAD_TOO_LARGE)
+  const codes = CONTRACT_ERROR_CODES
     .map((c) => describeError(c))
     .map((e) => `| \`${e.code}\` | ${e.status} | ${e.when} |`);
   const rows = patterns.map((p) => {

@@ -1,16 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsEmail, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { ConnectionDto, ConnectionField, IsNewPassword, IsPasswordInput, NormalizeString } from '../../common/dto-helpers.js';
+import { IsDefined, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { ConnectionDto, ConnectionField, IsEmailAddress, IsNewPassword, IsOmittable, IsPasswordInput, NormalizeString } from '../../common/dto-helpers.js';
 import { LOGIN_IDENTIFIER_REQUIRED } from '../../common/validation.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../users/normalize.js';
 import { ACCESS_TOKEN_PROPERTY, EMAIL_PROPERTY, NEW_PASSWORD_PROPERTY, PASSWORD_INPUT_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../docs/property-docs.js';
 
-const EMAIL_MESSAGE = 'email must be a valid email address';
 const USERNAME_MESSAGE = 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"';
 
 export class RegisterDto {
   @ApiProperty(EMAIL_PROPERTY)
-  @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
+  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
   email: string;
 
   @ApiProperty(NEW_PASSWORD_PROPERTY)
@@ -18,7 +17,7 @@ export class RegisterDto {
   password: string;
 
   @ApiPropertyOptional(USERNAME_PROPERTY)
-  @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  @IsOmittable() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username?: string;
 }
 
@@ -26,7 +25,7 @@ export class LoginDto {
   @ApiPropertyOptional({ ...EMAIL_PROPERTY, description: 'The email, or else `username`: one of the two is required.' })
   @ValidateIf((o: LoginDto) => o.username === undefined || o.email !== undefined)
   @IsDefined({ message: LOGIN_IDENTIFIER_REQUIRED })
-  @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
+  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ ...USERNAME_PROPERTY, description: 'The username, when no `email` is sent.' })
@@ -57,14 +56,15 @@ export class RpcLoginDto extends LoginDto {
 
 export class RefreshDto {
   @ApiProperty({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated.' })
-  @IsString() @MaxLength(512)
+  @MaxLength(512) @IsString()
   refreshToken: string;
 }
 
 /** Over REST the refresh token may instead come in the gh_refresh cookie (cookie mode). */
 export class RestRefreshDto {
   @ApiPropertyOptional({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated. Required, except in cookie mode where the gh_refresh cookie may carry it instead.' })
-  @IsOptional() @IsString() @MaxLength(512)
+  // Checked bottom-up: the type first, so a null or a number is told "must be a string".
+  @IsOmittable() @MaxLength(512) @IsString()
   refreshToken?: string;
 }
 
@@ -94,9 +94,15 @@ export class TokenDto {
   token: string;
 }
 
+export class VerifyEmailDto extends TokenDto {
+  @ApiPropertyOptional({ ...NEW_PASSWORD_PROPERTY, description: 'Required (400 PASSWORD_REQUIRED without it) when the link is of a contested sign-up; when given, it becomes the account\'s password.' })
+  @IsOmittable() @IsNewPassword()
+  password?: string;
+}
+
 export class EmailDto {
   @ApiProperty(EMAIL_PROPERTY)
-  @NormalizeString(normalizeEmail) @IsEmail({}, { message: EMAIL_MESSAGE }) @MaxLength(254)
+  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
   email: string;
 }
 

@@ -1,13 +1,13 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayUnique, IsArray, IsEmail, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { NormalizeString } from '../../common/dto-helpers.js';
+import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsEmailAddress, NormalizeString } from '../../common/dto-helpers.js';
 import { EMAIL_PROPERTY, USERNAME_PROPERTY } from '../../docs/property-docs.js';
 import { PageQueryDto } from '../../common/paging.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
 
 export class ListUsersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ ...EMAIL_PROPERTY, description: 'Only the user with this address (exact, after normalisation).' })
-  @IsOptional() @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
+  @IsOptional() @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ ...USERNAME_PROPERTY, description: 'Only the user with this username (exact, after normalisation).' })

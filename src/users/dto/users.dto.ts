@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsEmail, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsBoolean, IsOptional, IsString, IsUUID, Matches, MaxLength, ValidateNested } from 'class-validator';
 import { isSupportedHash } from '../password-hasher.service.js';
 import { registerDecorator } from 'class-validator';
 
@@ -18,7 +18,7 @@ function IsSupportedHash(): PropertyDecorator {
 }
 import { ROLE_PATTERN } from './admin-users.dto.js';
 import { EMAIL_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../docs/property-docs.js';
-import { NormalizeString } from '../../common/dto-helpers.js';
+import { IsEmailAddress, IsOmittable, NormalizeString } from '../../common/dto-helpers.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
 
 export class UserIdDto {
@@ -29,17 +29,17 @@ export class UserIdDto {
 
 export class UserEmailDto {
   @ApiProperty(EMAIL_PROPERTY)
-  @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
+  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
   email: string;
 }
 
 export class ImportedUserDto {
   @ApiProperty(EMAIL_PROPERTY)
-  @NormalizeString(normalizeEmail) @IsEmail({}, { message: 'email must be a valid email address' }) @MaxLength(254)
+  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
   email: string;
 
   @ApiPropertyOptional(USERNAME_PROPERTY)
-  @IsOptional() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
+  @IsOmittable() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"' })
   username?: string;
 
   @ApiProperty({ example: '$2b$10$…', description: 'A bcrypt ($2a$, $2b$, $2y$; cost 4-14) or argon2 hash; replaced by argon2id at the first login.' })

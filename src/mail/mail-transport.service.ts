@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
@@ -47,9 +47,12 @@ export class MailTransport implements OnApplicationShutdown {
       messageId: `<${mail.id}@gatehouse>`,
     })) as { message?: Buffer };
     if (this.toFiles && info.message) {
-      await mkdir(this.config.mail.outboxDir, { recursive: true });
+      // The files hold live links: readable by the service's user alone, as is their folder (a
+      // folder made earlier, by hand or by an older version, is narrowed too).
+      await mkdir(this.config.mail.outboxDir, { recursive: true, mode: 0o700 });
+      await chmod(this.config.mail.outboxDir, 0o700);
       const file = join(this.config.mail.outboxDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}.eml`);
-      await writeFile(file, info.message);
+      await writeFile(file, info.message, { mode: 0o600 });
       // Without SMTP outside production, the links are what a developer needs to go on. They carry
       // live tokens, so they go in a field of their own (free text is scrubbed of tokens), and never
       // in production, where the file is the only copy.

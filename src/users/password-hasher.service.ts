@@ -39,23 +39,40 @@ export class PasswordHasher implements OnModuleInit {
   }
 
   /** Verifies against the stored hash, or against a dummy of equal cost when there is none. */
-  async check(storedHash: string | undefined, password: string): Promise<PasswordCheck> {
+  async check(storedHash: string | null | undefined, password: string): Promise<PasswordCheck> {
     const normalized = normalizePassword(password);
     if (!storedHash) {
       await verify(this.dummyHash, normalized).catch(() => false);
       return { ok: false, needsRehash: false };
     }
-    if (!isSupportedHash(storedHash)) return { ok: false, needsRehash: false };
+    if (!isSupportedHash(storedHash)) {
+      await this.padToNativeCost(normalized);
+      return { ok: false, needsRehash: false };
+    }
     try {
       if (BCRYPT_HASH.test(storedHash)) {
         // Imported hashes were made from the password as typed. bcrypt reads 72 bytes at most: a
         // longer password is not rehashed, or a variant differing after byte 72 would become the password.
-        return { ok: await verifyBcrypt(password, storedHash), needsRehash: Buffer.byteLength(password, 'utf8') <= 72 };
+        const ok = await verifyBcrypt(password, storedHash);
+        await this.padToNativeCost(normalized);
+        return { ok, needsRehash: Buffer.byteLength(password, 'utf8') <= 72 };
       }
-      return { ok: await verify(storedHash, normalized), needsRehash: isWeakerArgon2(storedHash) };
+      const weaker = isWeakerArgon2(storedHash);
+      const ok = await verify(storedHash, normalized);
+      if (weaker) await this.padToNativeCost(normalized);
+      return { ok, needsRehash: weaker };
     } catch {
       return { ok: false, needsRehash: false };
     }
+  }
+
+  /**
+   * A legacy (imported bcrypt, weaker argon2) hash is cheaper to check than ours: without this, a
+   * wrong password answers faster for accounts not yet migrated, which enumerates them. Checking
+   * one also pays for a native verify, so no account answers faster than a native one.
+   */
+  private async padToNativeCost(normalized: string): Promise<void> {
+    await verify(this.dummyHash, normalized).catch(() => false);
   }
 }
 

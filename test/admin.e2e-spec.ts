@@ -1,4 +1,6 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { AuditService } from '../src/audit/audit.service';
+import { DomainEvents } from '../src/common/domain-events.service';
 import { DatabaseConnection } from '../src/database/database-connection';
 import { BootstrapAdmin } from '../src/users/bootstrap-admin.service';
 import { PasswordHasher } from '../src/users/password-hasher.service';
@@ -43,13 +45,44 @@ describe('administration: bootstrap admin, roles, user management', () => {
     const configured = 'the operator chose this one';
     const bootstrap = new BootstrapAdmin(
       { ...t.config, bootstrapAdmin: { email: squatter.email, password: configured } },
-      t.app.get(UsersService), t.app.get(PasswordHasher), t.app.get(EventEmitter2), t.app.get(DatabaseConnection),
+      t.app.get(UsersService), t.app.get(PasswordHasher), t.app.get(EventEmitter2), t.app.get(DatabaseConnection), t.app.get(DomainEvents),
     );
     await bootstrap.onApplicationBootstrap();
+    await t.app.get(AuditService).flushed();
+    const grants = await t.db.query(`SELECT actor_id, details FROM audit_log WHERE type = 'user.roles_changed' AND user_id = $1`, [squatter.id]);
+    expect(grants).toEqual([{ actor_id: null, details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' } }]);
     await t.http().get('/auth/me').set(squatter.auth).expect(401);
     await t.http().post('/auth/login').send({ email: squatter.email, password: squatter.password }).expect(401);
     const res = await t.http().post('/auth/login').send({ email: squatter.email, password: configured }).expect(200);
     expect(res.body.user).toMatchObject({ roles: ['user', 'admin'], emailVerified: true });
+  });
+
+  it('audits role changes with the admin who made them, and the bootstrap grant with none', async () => {
+    const m = await member();
+    const adminId = (await t.http().get('/auth/me').set(adminAuth).expect(200)).body.user.id;
+    await t.http().put(`/users/${m.id}/roles`).set(adminAuth).send({ roles: ['user', 'editor'] }).expect(200);
+    await t.app.get(AuditService).flushed();
+    const audit = await t.http().get(`/audit?userId=${m.id}&type=user.roles_changed`).set(adminAuth).expect(200);
+    expect(audit.body.items).toEqual([expect.objectContaining({ type: 'user.roles_changed', userId: m.id, actorId: adminId, details: { roles: ['user', 'editor'] } })]);
+    const bootstrap = t.app.get(BootstrapAdmin);
+    await t.db.query(`UPDATE users SET roles = '{user}' WHERE id = $1`, [adminId]);
+    await bootstrap.onApplicationBootstrap();
+    await t.app.get(AuditService).flushed();
+    const grants = await t.db.query(`SELECT actor_id, details FROM audit_log WHERE type = 'user.roles_changed' AND user_id = $1 ORDER BY at DESC LIMIT 1`, [adminId]);
+    expect(grants).toEqual([{ actor_id: null, details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' } }]);
+  });
+
+  it('audits a trusted loginWithUser as its own event type, naming the transport', async () => {
+    const m = await member();
+    await t.rpc.tcp.send('auth.loginWithUser', { userId: m.id });
+    await t.rpc.redis.send('auth.loginWithUser', { userId: m.id });
+    await t.app.get(AuditService).flushed();
+    const rows = await t.db.query(`SELECT type, details FROM audit_log WHERE user_id = $1 AND type LIKE 'user.logged_in%' ORDER BY at`, [m.id]);
+    expect(rows).toEqual([
+      { type: 'user.logged_in', details: null },
+      { type: 'user.logged_in_by_service', details: { transport: 'tcp' } },
+      { type: 'user.logged_in_by_service', details: { transport: 'redis' } },
+    ]);
   });
 
   it('refuses admin routes to anonymous callers (401) and to non-admins (403)', async () => {

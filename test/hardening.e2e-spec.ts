@@ -32,11 +32,30 @@ describe('account lockout', () => {
     expect(locked.body).toEqual(LOCKED);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(2);
-    // The lock is the account's: by username too, and over RPC (with retryAfter).
-    expect((await login({ username: u.username, password: u.password }).expect(429)).body).toEqual(LOCKED);
+    // Over RPC too (with retryAfter).
     expect(await t.rpc.tcp.fail('auth.login', { email: u.email, password: u.password })).toEqual({ ...LOCKED, retryAfter: expect.any(Number) });
     await sleep(2100);
     await login({ email: u.email, password: u.password }).expect(200);
+  });
+
+  it('locks the identifier tried, so the answers never tell which email and username go together', async () => {
+    const u = await registered();
+    for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
+    expect((await login({ username: u.username, password: u.password }).expect(429)).body).toEqual(LOCKED);
+    // The email answers as any address would after one failure.
+    expect((await login({ email: u.email, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
+    // Its owner still gets in by email, and that ends the username's lock too.
+    await login({ email: u.email, password: u.password }).expect(200);
+    await login({ username: u.username, password: u.password }).expect(200);
+  });
+
+  it('locks the whole account at twice the threshold of failures across its identifiers', async () => {
+    const u = await registered();
+    for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
+    for (let i = 0; i < 2; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    // The sixth failure reaches the account's ceiling (it is also the email's third).
+    await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    expect((await login({ email: u.email, password: u.password }).expect(429)).body).toEqual(LOCKED);
   });
 
   it('lets no more than the threshold of concurrent attempts reach the password check', async () => {
@@ -47,13 +66,15 @@ describe('account lockout', () => {
     await login({ email: u.email, password: u.password }).expect(429);
   });
 
-  it('counts wrong current passwords on password change against the account lock', async () => {
+  it('locks password change after the threshold of wrong current passwords, and counts them toward the account\'s ceiling', async () => {
     const u = await registered();
     const session = (await login({ email: u.email, password: u.password }).expect(200)).body;
     const auth = { authorization: `Bearer ${session.tokens.accessToken}` };
     for (let i = 0; i < 3; i += 1) await t.http().post('/auth/password/change').set(auth).send({ currentPassword: 'wrong password!', newPassword: 'a brand new password' }).expect(401);
     await t.http().post('/auth/password/change').set(auth).send({ currentPassword: u.password, newPassword: 'a brand new password' }).expect(429);
-    await login({ email: u.email, password: u.password }).expect(429);
+    // Four attempts on the account so far: two more failed logins reach its ceiling of six.
+    for (let i = 0; i < 2; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
+    await login({ username: u.username, password: u.password }).expect(429);
   });
 
   it('treats an unknown address exactly like a known one', async () => {

@@ -72,6 +72,27 @@ describe('two gatehouse processes on one database and one Redis', () => {
     await a.http().post('/auth/refresh').send({ refreshToken: s.refreshToken }).expect(401);
   });
 
+  it('a logout is refused at once by the instance that revoked, and by the other within 1 s (50 logouts)', async () => {
+    const u = uniqueUser('procwindow');
+    await a.http().post('/auth/register').send(u).expect(201);
+    const delays: number[] = [];
+    for (let i = 0; i < 50; i += 1) {
+      const res = await a.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+      const auth = { authorization: `Bearer ${res.body.tokens.accessToken}` };
+      // b has the session live in its cache.
+      await b.http().get('/auth/me').set(auth).expect(200);
+      await a.http().post('/auth/logout').set(auth).expect(204);
+      const loggedOut = performance.now();
+      await a.http().get('/auth/me').set(auth).expect(401);
+      while ((await b.http().get('/auth/me').set(auth)).status === 200) {
+        if (performance.now() - loggedOut > 1000) throw new Error(`logout ${i}: still accepted by the other instance after 1 s`);
+      }
+      delays.push(performance.now() - loggedOut);
+    }
+    // The figures themselves are measured by the bench (README "Revocation across instances").
+    expect(delays).toHaveLength(50);
+  });
+
   it('ending the other sessions on one instance ends them on the other at once', async () => {
     const s = await loginOn(a, 'procothers');
     const second = await a.rpc<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: s.userId });

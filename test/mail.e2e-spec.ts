@@ -71,17 +71,24 @@ describe('account mail through the outbox, over a real SMTP server', () => {
     expect(await t.db.query('SELECT password_hash, updated_at FROM users WHERE email = $1', [u.email])).toEqual(before);
   });
 
-  it('gives the address to whoever proves the mailbox: the owner\'s sign-up link sets the owner\'s password, not a squatter\'s', async () => {
+  it('gives the address to whoever proves the mailbox: a contested sign-up voids both passwords and its link asks for one', async () => {
     const owner = uniqueUser('owner');
     // Someone registers the owner's address first, with a password of their own (never verified).
     await t.http().post('/auth/register').send({ email: owner.email, password: 'squatter chose this one' }).expect(202);
     await sink.waitFor(1, owner.email);
-    // The owner signs up later: same answer, and a fresh link that carries the owner's password.
+    // The owner signs up later: same answer; no password stands, and the fresh link asks for one.
     await t.http().post('/auth/register').send({ email: owner.email, password: owner.password }).expect(202);
     const mails = await sink.waitFor(2, owner.email);
-    await t.http().post('/auth/email/verify').send({ token: tokenOf(mails[1].links[0]) }).expect(200);
+    expect(mails[1].subject).toBe('Confirm your email address and choose a password');
+    const token = tokenOf(mails[1].links[0]);
+    const bare = await t.http().post('/auth/email/verify').send({ token }).expect(400);
+    expect(bare.body).toMatchObject({ statusCode: 400, code: 'PASSWORD_REQUIRED', errors: [{ field: 'password', messages: [expect.any(String)] }] });
+    await t.http().post('/auth/email/verify').send({ token, password: 'the owner picks this now' }).expect(200);
     await login({ email: owner.email, password: 'squatter chose this one' }).expect(401);
-    await login({ email: owner.email, password: owner.password }).expect(200);
+    await login({ email: owner.email, password: owner.password }).expect(401);
+    await login({ email: owner.email, password: 'the owner picks this now' }).expect(200);
+    const [, , notice] = await sink.waitFor(3, owner.email);
+    expect(notice.subject).toBe('Your password was changed');
   });
 
   it('gives an unverified address a fresh link on a second sign-up and on resend; unknown addresses get nothing', async () => {
@@ -95,8 +102,11 @@ describe('account mail through the outbox, over a real SMTP server', () => {
     expect(new Set(mails.map((m) => m.links[0])).size).toBe(3);
     await sleep(300);
     expect(sink.to(unknown)).toHaveLength(0);
-    // Any of them verifies.
-    await t.http().post('/auth/email/verify').send({ token: tokenOf(mails[1].links[0]) }).expect(200);
+    // The second sign-up contested the address: the resent link asks for a password too.
+    expect(mails[2].subject).toBe('Confirm your email address and choose a password');
+    await t.http().post('/auth/email/verify').send({ token: tokenOf(mails[1].links[0]), password: u.password }).expect(200);
+    // Verifying voided the others.
+    expect((await t.http().post('/auth/email/verify').send({ token: tokenOf(mails[2].links[0]), password: u.password }).expect(400)).body.code).toBe('INVALID_TOKEN');
   });
 
   it('resets a password with the mailed link: old sessions end, no tokens are returned, the token works once', async () => {

@@ -41,29 +41,33 @@ describe('registration', () => {
     });
     afterAll(() => t.close());
 
-    it('answers 202 verification_sent for a new and an existing address alike, changing nothing', async () => {
+    it('answers 202 verification_sent for a new and an existing address alike; a second sign-up voids the unverified claims', async () => {
       const u = uniqueUser('verif');
       const first = await t.http().post('/auth/register').send(u).expect(202);
-      const before = await t.db.query('SELECT id, password_hash, updated_at FROM users WHERE email = $1', [u.email]);
+      const before = await t.db.query('SELECT id, password_hash, username FROM users WHERE email = $1', [u.email]);
+      expect(before[0]).toMatchObject({ password_hash: expect.stringMatching(/^\$argon2id\$/), username: u.username });
       const second = await t.http().post('/auth/register').send({ ...u, password: 'a different password' }).expect(202);
       expect(first.body).toEqual({ status: 'verification_sent' });
       expect(second.text).toBe(first.text);
-      const after = await t.db.query('SELECT id, password_hash, updated_at FROM users WHERE email = $1', [u.email]);
-      expect(after).toEqual(before);
+      const after = await t.db.query('SELECT id, password_hash, username FROM users WHERE email = $1', [u.email]);
+      expect(after).toEqual([{ id: before[0].id, password_hash: null, username: null }]);
       expect(await t.rpc.tcp.send('auth.register', u)).toEqual({ status: 'verification_sent' });
     });
 
-    it('answers a taken username alike for a new and a known address, so it reveals neither', async () => {
+    it('answers a taken username exactly like a free one, for new and known addresses alike, creating nothing', async () => {
       const holder = uniqueUser('holder');
       await t.http().post('/auth/register').send(holder).expect(202);
       const known = uniqueUser('known');
       await t.http().post('/auth/register').send(known).expect(202);
-      const forNew = await t.http().post('/auth/register').send({ ...uniqueUser('newaddr'), username: holder.username }).expect(409);
-      const forKnown = await t.http().post('/auth/register').send({ ...known, username: holder.username }).expect(409);
-      expect(forKnown.text).toBe(forNew.text);
-      expect(forNew.body.code).toBe('USERNAME_TAKEN');
-      // The holder re-registering with its own name is just a known address.
-      await t.http().post('/auth/register').send(holder).expect(202);
+      const fresh = uniqueUser('newaddr');
+      const free = await t.http().post('/auth/register').send(uniqueUser('freename')).expect(202);
+      const forNew = await t.http().post('/auth/register').send({ ...fresh, username: holder.username }).expect(202);
+      const forKnown = await t.http().post('/auth/register').send({ ...known, username: holder.username }).expect(202);
+      expect(forNew.text).toBe(free.text);
+      expect(forKnown.text).toBe(free.text);
+      expect(await t.rpc.tcp.send('auth.register', { ...uniqueUser('rpcaddr'), username: holder.username })).toEqual({ status: 'verification_sent' });
+      expect((await t.db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [fresh.email]))[0].n).toBe(0);
+      expect((await t.db.query('SELECT email FROM users WHERE username = $1', [holder.username]))).toEqual([{ email: holder.email }]);
     });
 
     it('refuses login with EMAIL_NOT_VERIFIED only after the correct password', async () => {

@@ -65,7 +65,7 @@ describe('session integrity under races and failures; the claims hook', () => {
   it('refuses a password change whose checked password was replaced meanwhile (a racing reset wins)', async () => {
     const u = await registered();
     const users = t.app.get(UsersService);
-    const checked = (await users.findByIdWithPassword(u.id))!.passwordHash;
+    const checked = (await users.findByIdWithPassword(u.id))!.passwordHash!;
     await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$cmVzZXQ$cmVzZXQ'));
     const changed = await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$Y2hhbmdl$Y2hhbmdl', checked));
     expect(changed).toBe(false);

@@ -91,4 +91,19 @@ describe('access tokens that must be refused', () => {
     await expectRefused(signWithServiceKey({ ...payload, sid: '00000000-0000-4000-8000-000000000000' }));
     await expectRefused(signWithServiceKey({ ...payload, sub: '00000000-0000-4000-8000-000000000000' }));
   });
+
+  it('refuses tokens signed with the real key but lacking exp, iat or sid, even after a genuine one was seen', async () => {
+    const key = t.app.get(SigningKeysService).signingKey();
+    const signWithServiceKey = (claims: Record<string, unknown>): string =>
+      forge(header, claims, (input) => rawSign('sha256', Buffer.from(input), { key: key.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url'));
+    const { exp: _exp, ...noExp } = payload;
+    const { iat: _iat, ...noIat } = payload;
+    const { sid: _sid, ...noSid } = payload;
+    for (const claims of [noExp, noIat, noSid, { ...payload, exp: String(payload.exp) }]) {
+      const candidate = signWithServiceKey(claims);
+      await expectRefused(candidate);
+      // Twice: a refused token never reaches the cache of verified tokens.
+      await expectRefused(candidate);
+    }
+  });
 });

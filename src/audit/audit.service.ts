@@ -13,6 +13,7 @@ export interface AuditEntry {
   actorId: string | null;
   ip: string | null;
   userAgent: string | null;
+  details: Record<string, unknown> | null;
   at: string;
 }
 
@@ -24,6 +25,7 @@ interface AuditRow {
   actor_id: string | null;
   ip: string | null;
   user_agent: string | null;
+  details: Record<string, unknown> | null;
   at: Date;
 }
 
@@ -39,8 +41,9 @@ export class AuditService implements BeforeApplicationShutdown {
   record(event: DomainEvent): void {
     const write = this.dataSource
       .query(
-        `INSERT INTO audit_log (type, user_id, session_id, actor_id, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [event.type, event.userId, event.sessionId ?? null, event.actorId ?? null, event.ip ?? null, event.userAgent?.slice(0, 512) ?? null, event.at],
+        `INSERT INTO audit_log (type, user_id, session_id, actor_id, ip, user_agent, details, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [event.type, event.userId, event.sessionId ?? null, event.actorId ?? null, event.ip ?? null, event.userAgent?.slice(0, 512) ?? null,
+          event.details ? JSON.stringify(event.details) : null, event.at],
       )
       .then(
         () => undefined,
@@ -71,7 +74,7 @@ export class AuditService implements BeforeApplicationShutdown {
       where.push(`(at, id) < ($${params.push(at)}::timestamptz, $${params.push(id)}::uuid)`);
     }
     const rows: AuditRow[] = await this.dataSource.query(
-      `SELECT id, type, user_id, session_id, actor_id, ip, user_agent, at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_exact
+      `SELECT id, type, user_id, session_id, actor_id, ip, user_agent, details, at, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at_exact
          FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY at DESC, id DESC LIMIT $${params.push(limit + 1)}`,
       params,
@@ -80,7 +83,7 @@ export class AuditService implements BeforeApplicationShutdown {
     const last = items[items.length - 1] as (AuditRow & { at_exact: string }) | undefined;
     return {
       items: items.map((r) => ({
-        id: r.id, type: r.type, userId: r.user_id, sessionId: r.session_id, actorId: r.actor_id, ip: r.ip, userAgent: r.user_agent, at: r.at.toISOString(),
+        id: r.id, type: r.type, userId: r.user_id, sessionId: r.session_id, actorId: r.actor_id, ip: r.ip, userAgent: r.user_agent, details: r.details, at: r.at.toISOString(),
       })),
       nextCursor: rows.length > limit && last ? encodeCursor(last.at_exact, last.id) : null,
     };

@@ -9,6 +9,8 @@ import { SigningKeysService } from './signing-keys.service.js';
 /** The JWT header `typ` of our access tokens (RFC 9068); tokens without it are refused. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
+export const withoutAdmin = (roles: string[]): string[] => roles.filter((role) => role !== 'admin');
+
 const REGISTERED = new Set(['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'roles', 'isImpersonated', 'act']);
 
 @Injectable()
@@ -35,7 +37,8 @@ export class AccessTokensService {
       jti: randomUUID(),
       iat,
       exp,
-      roles: user.roles,
+      // An impersonation never carries admin rights, even for a target promoted after it began.
+      roles: session.impersonatorId ? withoutAdmin(user.roles) : user.roles,
       isImpersonated: session.impersonatorId !== null,
       ...(session.impersonatorId ? { act: { sub: session.impersonatorId } } : {}),
     };

@@ -5,6 +5,7 @@ import { toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from './auth-context.js';
 import { AuthStateCache } from './auth-state.cache.js';
+import { withoutAdmin } from './access-tokens.service.js';
 
 /**
  * The second half of verifying an access token (the signature being the first): its session must
@@ -19,8 +20,9 @@ export class AuthStateService {
   ) {}
 
   async resolve(claims: Record<string, unknown>): Promise<AuthContext> {
-    const { sub, sid } = claims;
-    if (typeof sub !== 'string' || typeof sid !== 'string') throw unauthorized('invalid access token');
+    const { sub, sid, exp, iat } = claims;
+    // Every token we sign has these; one without an expiry would be good for ever, whoever signed it.
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') throw unauthorized('invalid access token');
     const cached = this.cache.get(sid);
     if (cached) {
       if (cached.userId !== sub) throw unauthorized('session is no longer valid');
@@ -32,8 +34,9 @@ export class AuthStateService {
     const context: Omit<AuthContext, 'claims'> = {
       userId: user.id,
       sessionId: session.id,
-      // The current roles, not the token's: a demoted admin loses access at once.
-      roles: [...user.roles],
+      // The current roles, not the token's: a demoted admin loses access at once. An impersonation
+      // never has admin rights, even if its target is promoted later.
+      roles: session.impersonatorId ? withoutAdmin(user.roles) : [...user.roles],
       isImpersonated: session.impersonatorId !== null,
       impersonatorId: session.impersonatorId,
       user: toPublicUser(user),

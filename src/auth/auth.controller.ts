@@ -15,7 +15,7 @@ import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public, Roles } from './decorators.js';
 import { ImpersonationService } from './impersonation.service.js';
-import { ChangePasswordDto, EmailDto, ImpersonateDto, LoginDto, RegisterDto, ResetPasswordDto, RestRefreshDto, TokenDto } from './dto/auth.dto.js';
+import { ChangePasswordDto, EmailDto, ImpersonateDto, LoginDto, RegisterDto, ResetPasswordDto, RestRefreshDto, VerifyEmailDto } from './dto/auth.dto.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginGuard } from './guards/login.guard.js';
@@ -48,9 +48,11 @@ export class AuthController {
 
   @ApiOperation({
     summary: 'Register a user',
-    description: 'A verification link is mailed either way. With REQUIRE_EMAIL_VERIFICATION on (the default) the answer is 202 for a new '
-      + 'and for an already registered address alike (the owner of an existing one gets a mail instead; nothing about the account changes). '
-      + 'With it off: 201 with the user, or 409 EMAIL_TAKEN.',
+    description: 'A verification link is mailed either way. With REQUIRE_EMAIL_VERIFICATION on (the default) the answer is 202 for every '
+      + 'address and username alike; what the sign-up found is told only to the mailbox: a verified address gets an "account exists" mail, '
+      + 'a taken username a "username taken" mail (no account is made), and a second sign-up for an unverified address voids every password '
+      + 'and username of that account and mails a link that asks the clicker to choose the password. '
+      + 'With it off: 201 with the user, or 409 EMAIL_TAKEN / USERNAME_TAKEN.',
   })
   @ApiAcceptedResponse({ type: VerificationSent, description: 'REQUIRE_EMAIL_VERIFICATION on: accepted; check the mailbox.' })
   @ApiCreatedResponse({ type: UserEnvelope, description: 'REQUIRE_EMAIL_VERIFICATION off: the new user.' })
@@ -58,7 +60,7 @@ export class AuthController {
     ...BODY_ERRORS,
     WEAK_PASSWORD,
     { code: ErrorCode.EMAIL_TAKEN, when: 'the address is registered already (only with REQUIRE_EMAIL_VERIFICATION off)' },
-    { code: ErrorCode.USERNAME_TAKEN, when: 'the username belongs to another address' },
+    { code: ErrorCode.USERNAME_TAKEN, when: 'the username is taken (only with REQUIRE_EMAIL_VERIFICATION off; with it on, the mailbox is told instead)' },
     RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE,
   )
   @Public()
@@ -148,15 +150,17 @@ export class AuthController {
     return { user: auth.user };
   }
 
-  @ApiOperation({ summary: 'Verify an email address with the token from the mail', description: 'The token works once.' })
+  @ApiOperation({ summary: 'Verify an email address with the token from the mail', description: 'The token works once; verifying voids every other link of the account. '
+      + 'The link of a contested sign-up (a second sign-up for the unverified address) needs `password`, which becomes the account\'s; '
+      + 'without it: 400 PASSWORD_REQUIRED and the link stays usable. A password given with any link replaces the account\'s (a "password changed" notice is mailed).' })
   @ApiOkResponse({ type: UserEnvelope })
-  @ApiErrors(...BODY_ERRORS, ErrorCode.INVALID_TOKEN, RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE)
+  @ApiErrors(...BODY_ERRORS, ErrorCode.INVALID_TOKEN, ErrorCode.PASSWORD_REQUIRED, WEAK_PASSWORD, RATE_LIMITED, ErrorCode.SERVICE_UNAVAILABLE)
   @Public()
   @UseGuards(RateLimitGuard)
   @Post('email/verify')
   @HttpCode(200)
-  verifyEmail(@Body() dto: TokenDto): Promise<{ user: PublicUser }> {
-    return this.verification.verify(dto.token);
+  verifyEmail(@Body() dto: VerifyEmailDto): Promise<{ user: PublicUser }> {
+    return this.verification.verify(dto.token, dto.password);
   }
 
   @ApiOperation({ summary: 'Mail a new verification link', description: 'Answered alike whether or not the address is known or already verified.' })

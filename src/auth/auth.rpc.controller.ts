@@ -1,5 +1,5 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { BaseRpcContext, Ctx, MessagePattern, Payload, RedisContext } from '@nestjs/microservices';
 import { ErrorCode } from '../common/app-error.js';
 import { ApiMessagePattern } from '../docs/api-message-pattern.js';
 import { UserEnvelope } from '../users/dto/user.response.js';
@@ -9,7 +9,7 @@ import type { AuthContext } from './auth-context.js';
 import { CurrentAuth } from './current-auth.decorator.js';
 import { Public, Roles } from './decorators.js';
 import {
-  AccessTokenDto, EmailDto, RpcImpersonateDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, TokenDto,
+  AccessTokenDto, EmailDto, RpcImpersonateDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, VerifyEmailDto,
 } from './dto/auth.dto.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { ImpersonationService } from './impersonation.service.js';
@@ -92,15 +92,15 @@ export class AuthRpcController {
   })
   @Public()
   @MessagePattern('auth.loginWithUser')
-  loginWithUser(@Payload() dto: LoginWithUserDto): Promise<LoginResult> {
-    return this.login.loginWithUser(dto.userId, dto.connection);
+  loginWithUser(@Payload() dto: LoginWithUserDto, @Ctx() context: BaseRpcContext): Promise<LoginResult> {
+    return this.login.loginWithUser(dto.userId, dto.connection, context instanceof RedisContext ? 'redis' : 'tcp');
   }
 
-  @ApiMessagePattern({ summary: 'Verify an email address with the token from the mail', reply: UserEnvelope, errors: [ErrorCode.INVALID_TOKEN, ErrorCode.SERVICE_UNAVAILABLE] })
+  @ApiMessagePattern({ summary: 'Verify an email address with the token from the mail', reply: UserEnvelope, errors: [ErrorCode.INVALID_TOKEN, ErrorCode.PASSWORD_REQUIRED, ErrorCode.SERVICE_UNAVAILABLE] })
   @Public()
   @MessagePattern('auth.email.verify')
-  verifyEmail(@Payload() dto: TokenDto): Promise<{ user: PublicUser }> {
-    return this.verification.verify(dto.token);
+  verifyEmail(@Payload() dto: VerifyEmailDto): Promise<{ user: PublicUser }> {
+    return this.verification.verify(dto.token, dto.password);
   }
 
   @ApiMessagePattern({ summary: 'Mail a new verification link; answered alike whether or not the address is known', reply: AcceptedReply })

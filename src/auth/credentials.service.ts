@@ -48,22 +48,22 @@ export class CredentialsService {
   private async check(login: PasswordLogin, connection?: ConnectionInfo): Promise<VerifiedUser> {
     const user = await this.users.findByLoginWithPassword(login);
     // Counted before any hashing: a locked account costs nothing, whatever password is tried.
-    const attempt = await this.lockout.begin(LockoutService.keyOf(login, user?.id));
+    const attempt = await this.lockout.begin(this.lockout.loginCounters(login, user ?? undefined));
     // With no user, a dummy hash is verified so the miss takes as long as a wrong password.
     const { ok, needsRehash } = await this.hasher.check(user?.passwordHash, login.password);
-    if (!user || !ok) {
+    if (!user || !ok || !user.passwordHash) {
       await this.lockout.failed(attempt);
       this.events.publish('user.login_failed', { userId: user?.id ?? null, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null });
       throw invalidCredentials();
     }
-    await this.lockout.succeeded(attempt);
+    await this.lockout.clearFor(user);
     // Account state is revealed only to whoever proved the password.
     if (user.deactivatedAt) throw new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
     if (this.config.requireEmailVerification && !user.emailVerified) {
       throw new AppError(ErrorCode.EMAIL_NOT_VERIFIED, 'the email address is not verified');
     }
-    const { passwordHash, ...rest } = user;
-    const checkedPasswordHash = needsRehash ? await this.upgradeHash(user.id, passwordHash, login.password) : passwordHash;
+    const { passwordHash: _hash, ...rest } = user;
+    const checkedPasswordHash = needsRehash ? await this.upgradeHash(user.id, user.passwordHash, login.password) : user.passwordHash;
     // The hash leaves this service only as the session insert's guard, never on the user object.
     return { user: rest, checkedPasswordHash };
   }

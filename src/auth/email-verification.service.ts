@@ -1,73 +1,120 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { BackgroundTasks } from '../common/background-tasks.service.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
+import { type DomainEvent, USER_DEACTIVATED } from '../common/events.js';
 import { updateReturning } from '../common/sql.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
-import { SessionsService } from '../sessions/sessions.service.js';
+import { SessionsService, type RevokedSessions } from '../sessions/sessions.service.js';
+import { PasswordHasher } from '../users/password-hasher.service.js';
+import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
+import { LockoutService } from './lockout.service.js';
 
 export const invalidToken = (): AppError => new AppError(ErrorCode.INVALID_TOKEN, 'invalid or expired token');
 
-/** Proves an address: single-use tokens bound to user and address, stored hashed, mailed as links. */
+const passwordRequired = (): AppError => new AppError(ErrorCode.PASSWORD_REQUIRED, 'choose a password to verify this address', {
+  errors: [{ field: 'password', messages: ['this link needs the password you choose now'] }],
+});
+
+/**
+ * Proves an address: single-use tokens bound to user and address, stored hashed, mailed as links.
+ * A link never carries a password: an uncontested sign-up keeps the one it chose, a contested one
+ * (see RegistrationService) has none until the clicker chooses it, and once the address is verified
+ * (or the password reset or changed, or the account deactivated) every outstanding link is void.
+ */
 @Injectable()
 export class EmailVerificationService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly users: UsersService,
+    private readonly hasher: PasswordHasher,
     private readonly outbox: MailOutbox,
     private readonly feed: RevocationFeed,
     private readonly background: BackgroundTasks,
     private readonly events: DomainEvents,
     private readonly sessions: SessionsService,
+    private readonly lockout: LockoutService,
   ) {}
 
   /**
    * Issues a token and queues its mail in the caller's transaction, unless the address is throttled.
-   * With `pendingPasswordHash` (a sign-up for an address whose account is unverified), verifying the
-   * token also sets that password: the account goes to whoever proves the mailbox.
+   * `choosePassword`: the account's password is voided, so the mail says the link asks for one.
    */
-  async issue(em: EntityManager, user: Pick<UserEntity, 'id' | 'email'>, pendingPasswordHash?: string): Promise<void> {
+  async issue(em: EntityManager, user: Pick<UserEntity, 'id' | 'email'>, opts: { choosePassword?: boolean } = {}): Promise<void> {
     if (!(await this.outbox.mayQueue(em, user.email, 'verify_email'))) return;
     const token = generateOpaqueToken();
     await em.query(
-      `INSERT INTO email_verification_tokens (token_hash, user_id, email, expires_at, password_hash)
-       VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5)`,
-      [sha256Hex(token), user.id, user.email, this.config.tokens.emailVerificationTtl, pendingPasswordHash ?? null],
+      `INSERT INTO email_verification_tokens (token_hash, user_id, email, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
+      [sha256Hex(token), user.id, user.email, this.config.tokens.emailVerificationTtl],
     );
-    await this.outbox.queueVerifyEmail(em, user.email, token);
+    await this.outbox.queueVerifyEmail(em, user.email, token, opts.choosePassword ?? false);
   }
 
-  async verify(token: string): Promise<{ user: PublicUser }> {
+  /**
+   * Verifies the address of the token. With `password`, the clicker (who proves the mailbox now)
+   * sets the account's password; without it, a link of a contested sign-up answers PASSWORD_REQUIRED
+   * and stays usable. A password set here signs the account out everywhere and is mailed as a change.
+   */
+  async verify(token: string, password?: string): Promise<{ user: PublicUser }> {
+    // Checked and hashed before the token is used, so a refused password leaves the link usable.
+    let passwordHash: string | undefined;
+    if (password !== undefined) {
+      const owner = await this.ownerOf(token);
+      if (!owner) throw invalidToken();
+      assertNotSimilarToIdentity(password, owner);
+      passwordHash = await this.hasher.hash(password);
+    }
     const { user, revoked } = await this.dataSource.transaction(async (em) => {
-      const used = await updateReturning<{ user_id: string; email: string; password_hash: string | null }>(em,
+      const used = await updateReturning<{ user_id: string; email: string }>(em,
         `UPDATE email_verification_tokens SET used_at = now()
           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-          RETURNING user_id, email, password_hash`,
+          RETURNING user_id, email`,
         [sha256Hex(token)],
       );
       const row = used[0];
       if (!row) throw invalidToken();
-      // Bound to the address: a token for an address the user no longer has proves nothing.
-      const verified = await this.users.markEmailVerified(em, row.user_id, row.email);
+      const state = await this.users.lockForUpdate(em, row.user_id);
+      // Bound to the address, and worth nothing once it is verified: a late click changes nothing.
+      if (!state || state.email !== row.email || state.emailVerified || state.deactivated) throw invalidToken();
+      // Thrown inside the transaction: the token's use is rolled back with it.
+      if (state.passwordVoided && passwordHash === undefined) throw passwordRequired();
+      const verified = await this.users.markEmailVerified(em, row.user_id, row.email, passwordHash);
       if (!verified) throw invalidToken();
-      if (!row.password_hash) return { user: verified, revoked: undefined };
-      // The mailbox owner signed up with this password: it replaces whatever the unverified account had.
-      await this.users.updatePasswordHash(em, row.user_id, row.password_hash);
-      return { user: verified, revoked: await this.sessions.revokeAllForUserIn(em, row.user_id, { reason: 'email_verified_with_new_password' }) };
+      await this.voidLinks(em, row.user_id);
+      if (passwordHash === undefined) return { user: verified, revoked: undefined };
+      const revokedSessions: RevokedSessions = await this.sessions.revokeAllForUserIn(em, row.user_id, { reason: 'email_verified_with_new_password' });
+      await this.outbox.queuePasswordChanged(em, verified.email);
+      return { user: verified, revoked: revokedSessions };
     });
-    if (revoked) await this.sessions.announceRevoked(revoked);
+    if (revoked) {
+      await this.sessions.announceRevoked(revoked);
+      await this.lockout.clearFor(user);
+      this.outbox.wakeWorker();
+    }
     await this.feed.awaitDelivery([`user:${user.id}`]);
     this.events.publish('user.email_verified', { userId: user.id });
     return { user: toPublicUser(user) };
+  }
+
+  /** Every outstanding link of the user stops working (verification, reset, change, deactivation). */
+  async voidLinks(em: EntityManager, userId: string): Promise<void> {
+    await em.query(`UPDATE email_verification_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, [userId]);
+  }
+
+  @OnEvent(USER_DEACTIVATED, { promisify: true })
+  async onUserDeactivated(event: DomainEvent): Promise<void> {
+    if (event.userId) await this.voidLinks(this.dataSource.manager, event.userId);
   }
 
   /** Answers at once, whatever the address; a known, unverified one gets a fresh link. */
@@ -76,10 +123,21 @@ export class EmailVerificationService {
       const queued = await this.dataSource.transaction(async (em) => {
         const user = await this.users.findByEmail(email, em);
         if (!user || user.emailVerified || user.deactivatedAt) return false;
-        await this.issue(em, user);
+        const state = await this.users.lockForUpdate(em, user.id);
+        if (!state) return false;
+        await this.issue(em, user, { choosePassword: state.passwordVoided });
         return true;
       });
       if (queued) this.outbox.wakeWorker();
     });
+  }
+
+  private async ownerOf(token: string): Promise<{ email: string; username: string | null } | undefined> {
+    const rows: Array<{ email: string; username: string | null }> = await this.dataSource.query(
+      `SELECT u.email, u.username FROM email_verification_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+      [sha256Hex(token)],
+    );
+    return rows[0];
   }
 }

@@ -34,7 +34,7 @@ export class ImpersonationService {
     if (!target) throw notFound('user not found');
     if (target.roles.includes('admin')) throw forbidden('an admin cannot be impersonated');
     if (target.deactivatedAt) throw forbidden('a deactivated user cannot be impersonated');
-    const result = await this.login.startSession(target, { impersonatorId: actor.userId, connection, ttl: Math.min(IMPERSONATION_TTL, this.config.sessions.defaultTtl) });
+    const result = await this.login.startSession(target, { impersonator: { userId: actor.userId, sessionId: actor.sessionId }, connection, ttl: Math.min(IMPERSONATION_TTL, this.config.sessions.defaultTtl) });
     this.events.publish('user.impersonated', {
       userId: target.id, actorId: actor.userId, sessionId: result.sessionId, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null,
     });

@@ -7,19 +7,30 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { normalizeEmail, normalizeUsername } from '../users/normalize.js';
 
-export interface Attempt {
+/** One counter an attempt is counted on, and the failures it allows before it locks. */
+interface Counter {
   key: string;
-  /** This attempt's number in the current run of failures (1-based). */
-  number: number;
+  limit: number;
 }
 
+export interface Attempt {
+  /** The counters, each with this attempt's number in its current run of failures (1-based). */
+  counters: Array<Counter & { number: number }>;
+}
+
+type Account = { id: string; email: string; username: string | null };
+
 /**
- * Account lockout: after LOCKOUT_THRESHOLD consecutive failures for one account (or, for an unknown
- * identifier, for that normalised email or username, so answers reveal nothing), password checks
- * for it answer TOO_MANY_REQUESTS for LOCKOUT_DURATION, the correct password included. Each attempt
- * is counted atomically *before* the password is hashed, so concurrent attempts cannot exceed the
- * threshold. Kept in PostgreSQL: shared by instances, survives restarts. Never permanent; a success
- * or a completed password reset clears it.
+ * Account lockout. Each login attempt is counted on the identifier tried (the normalised email or
+ * username, known or not) and, for an existing account, on the account. An identifier locks after
+ * LOCKOUT_THRESHOLD consecutive failures; the account after twice that across its identifiers (and
+ * wrong current passwords on password change). So locking the username never locks the email, and
+ * the answers cannot tell which email and username belong together; an attacker gets at most twice
+ * the threshold of guesses per account and lock period. While locked, checks answer
+ * TOO_MANY_REQUESTS for LOCKOUT_DURATION, the correct password included. Attempts are counted
+ * atomically *before* the password is hashed, so concurrent attempts cannot exceed a limit. Kept in
+ * PostgreSQL: shared by instances, survives restarts. Never permanent; a success or a completed
+ * password reset clears every counter of the account.
  */
 @Injectable()
 export class LockoutService {
@@ -29,56 +40,64 @@ export class LockoutService {
     private readonly metrics: MetricsService,
   ) {}
 
-  /** The lock key: the account when it exists, else the identifier that was tried. */
-  static keyOf(login: { email?: string; username?: string }, userId?: string): string {
-    if (userId) return `user:${userId}`;
-    return login.email !== undefined ? `email:${normalizeEmail(login.email)}` : `username:${normalizeUsername(login.username ?? '')}`;
+  /** The counters of a login: the identifier tried, and the account when it exists. */
+  loginCounters(login: { email?: string; username?: string }, user?: { id: string }): Counter[] {
+    const identifier = login.email !== undefined ? `email:${normalizeEmail(login.email)}` : `username:${normalizeUsername(login.username ?? '')}`;
+    return [{ key: identifier, limit: this.config.lockout.threshold }, ...(user ? [this.accountCounter(user.id)] : [])];
   }
 
-  /** Counts an attempt before the password is checked; refuses it while locked or beyond the threshold. */
-  async begin(key: string): Promise<Attempt> {
-    const { threshold, durationSeconds } = this.config.lockout;
-    const rows: Array<{ failures: number; retry_after: number | null }> = await this.dataSource.query(
+  /** The counters of a password change: its own, and the account's. */
+  changeCounters(userId: string): Counter[] {
+    return [{ key: `change:${userId}`, limit: this.config.lockout.threshold }, this.accountCounter(userId)];
+  }
+
+  /** Counts an attempt on every counter before the password is checked; refuses it while any is locked or beyond its limit. */
+  async begin(counters: Counter[]): Promise<Attempt> {
+    const { durationSeconds } = this.config.lockout;
+    const rows: Array<{ key: string; failures: number; locked_for: number | null }> = await this.dataSource.query(
       `WITH counted AS (
-         INSERT INTO login_attempts AS a (key, failures, locked_until, updated_at) VALUES ($1, 1, NULL, now())
+         INSERT INTO login_attempts AS a (key, failures, locked_until, updated_at)
+         SELECT key, 1, NULL, now() FROM unnest($1::text[]) AS key
          ON CONFLICT (key) DO UPDATE SET
            -- a lock that has run out starts a fresh count; an active one is never cleared here
            failures = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN 1 ELSE a.failures + 1 END,
            locked_until = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN NULL ELSE a.locked_until END,
            updated_at = now()
-         RETURNING failures, locked_until)
-       SELECT failures,
-              CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int
-                   WHEN failures > $2 THEN $3::int END AS retry_after
+         RETURNING key, failures, locked_until)
+       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS locked_for
          FROM counted`,
-      [key, threshold, durationSeconds],
+      [counters.map((c) => c.key)],
     );
-    const row = rows[0];
-    if (!row) throw new Error('login attempt not counted');
-    if (row.retry_after) {
-      if (row.failures > threshold) await this.lock(key);
-      throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many failed attempts; try again later', { retryAfter: row.retry_after });
+    const counted = counters.map((c) => {
+      const row = rows.find((r) => r.key === c.key);
+      if (!row) throw new Error('login attempt not counted');
+      return { ...c, number: row.failures, lockedFor: row.locked_for };
+    });
+    let retryAfter = 0;
+    for (const c of counted) {
+      if (c.lockedFor) retryAfter = Math.max(retryAfter, c.lockedFor);
+      else if (c.number > c.limit) {
+        await this.lock(c.key);
+        retryAfter = Math.max(retryAfter, durationSeconds);
+      }
     }
-    return { key, number: row.failures };
+    if (retryAfter > 0) throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many failed attempts; try again later', { retryAfter });
+    return { counters: counted.map(({ key, limit, number }) => ({ key, limit, number })) };
   }
 
-  /** The attempt failed: the one that reaches the threshold starts the lock (and is still answered as a failure). */
+  /** The attempt failed: a counter it brings to its limit starts that lock (and it is still answered as a failure). */
   async failed(attempt: Attempt): Promise<void> {
-    if (attempt.number >= this.config.lockout.threshold) await this.lock(attempt.key);
+    for (const c of attempt.counters) if (c.number >= c.limit) await this.lock(c.key);
   }
 
-  /** The attempt succeeded: the run of failures is over. */
-  async succeeded(attempt: Attempt): Promise<void> {
-    await this.clear([attempt.key]);
-  }
-
-  async clear(keys: string[]): Promise<void> {
+  /** The account proved its password (or a reset did): every counter of it starts again. */
+  async clearFor(user: Account): Promise<void> {
+    const keys = [`email:${user.email}`, `user:${user.id}`, `change:${user.id}`, ...(user.username ? [`username:${user.username}`] : [])];
     await this.dataSource.query(`DELETE FROM login_attempts WHERE key = ANY($1)`, [keys]);
   }
 
-  /** For a completed password reset: the account is unlocked. */
-  clearFor(user: { id: string }): Promise<void> {
-    return this.clear([LockoutService.keyOf({}, user.id)]);
+  private accountCounter(userId: string): Counter {
+    return { key: `user:${userId}`, limit: 2 * this.config.lockout.threshold };
   }
 
   private async lock(key: string): Promise<void> {

@@ -45,12 +45,15 @@ export class LoginService {
     return this.startSession(user, { ttl: login.ttl, connection, checkedPasswordHash });
   }
 
-  /** For trusted callers: a session for a user without a password (accounts-js's loginWithUser). */
-  async loginWithUser(userId: string, connection?: ConnectionInfo): Promise<LoginResult> {
+  /**
+   * For trusted callers: a session for a user without a password (accounts-js's loginWithUser),
+   * audited as its own event type with the transport it came over.
+   */
+  async loginWithUser(userId: string, connection: ConnectionInfo | undefined, transport: string): Promise<LoginResult> {
     const user = await this.users.findById(userId);
     if (!user) throw notFound('user not found');
     if (user.deactivatedAt) throw deactivated();
-    return this.startSession(user, { connection });
+    return this.startSession(user, { connection, grantedTo: { transport } });
   }
 
   /**
@@ -59,7 +62,14 @@ export class LoginService {
    */
   async startSession(
     user: Omit<UserEntity, 'passwordHash'>,
-    opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string; checkedPasswordHash?: string },
+    opts: {
+      ttl?: number;
+      connection?: ConnectionInfo;
+      impersonator?: { userId: string; sessionId: string };
+      checkedPasswordHash?: string;
+      /** A session granted without a password, to a trusted caller over this transport. */
+      grantedTo?: { transport: string };
+    },
   ): Promise<LoginResult> {
     const issued = await this.sessions.create(user.id, opts);
     const passwordLogin = opts.checkedPasswordHash !== undefined;
@@ -68,9 +78,10 @@ export class LoginService {
       throw passwordLogin ? invalidCredentials() : deactivated();
     }
     if (passwordLogin) this.metrics.loginSucceeded();
-    if (!opts.impersonatorId) {
-      this.events.publish('user.logged_in', {
+    if (!opts.impersonator) {
+      this.events.publish(opts.grantedTo ? 'user.logged_in_by_service' : 'user.logged_in', {
         userId: user.id, sessionId: issued.session.id, ip: issued.session.ip, userAgent: issued.session.userAgent,
+        ...(opts.grantedTo ? { details: { transport: opts.grantedTo.transport } } : {}),
       });
     }
     return this.result(toPublicUser(user), issued.session, issued.refreshToken);

@@ -14,7 +14,7 @@ import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from './auth-context.js';
-import { invalidToken } from './email-verification.service.js';
+import { EmailVerificationService, invalidToken } from './email-verification.service.js';
 import { LockoutService } from './lockout.service.js';
 
 /** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
@@ -31,6 +31,7 @@ export class PasswordRecoveryService {
     private readonly background: BackgroundTasks,
     private readonly events: DomainEvents,
     private readonly lockout: LockoutService,
+    private readonly verification: EmailVerificationService,
   ) {}
 
   /**
@@ -46,8 +47,8 @@ export class PasswordRecoveryService {
         await em.query(`UPDATE password_reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, [user.id]);
         const token = generateOpaqueToken();
         await em.query(
-          `INSERT INTO password_reset_tokens (token_hash, user_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))`,
-          [sha256Hex(token), user.id, this.config.tokens.passwordResetTtl],
+          `INSERT INTO password_reset_tokens (token_hash, user_id, email, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
+          [sha256Hex(token), user.id, user.email, this.config.tokens.passwordResetTtl],
         );
         await this.outbox.queuePasswordReset(em, user.email, token);
         return true;
@@ -72,17 +73,20 @@ export class PasswordRecoveryService {
     assertNotSimilarToIdentity(password, owners[0]);
     const passwordHash = await this.hasher.hash(password);
     const { userId, revoked, owner } = await this.dataSource.transaction(async (em) => {
-      const used = await updateReturning<{ user_id: string }>(em,
+      const used = await updateReturning<{ user_id: string; email: string | null }>(em,
         `UPDATE password_reset_tokens SET used_at = now()
           WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-          RETURNING user_id`,
+          RETURNING user_id, email`,
         [sha256Hex(token)],
       );
       const row = used[0];
       if (!row) throw invalidToken();
       const user = await this.users.findById(row.user_id, em);
       if (!user) throw invalidToken();
-      await this.users.updatePasswordHash(em, user.id, passwordHash);
+      // The link was mailed to this address: using it proves the mailbox, as a verification link does.
+      if (row.email === user.email && !user.emailVerified) await this.users.markEmailVerified(em, user.id, user.email, passwordHash);
+      else await this.users.updatePasswordHash(em, user.id, passwordHash);
+      await this.verification.voidLinks(em, user.id);
       const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { reason: 'password_reset' });
       await this.outbox.queuePasswordChanged(em, user.email);
       return { userId: user.id, revoked: revokedSessions, owner: user };
@@ -101,18 +105,20 @@ export class PasswordRecoveryService {
     const user = await this.users.findByIdWithPassword(auth.userId);
     if (!user) throw invalidCredentials();
     // Guessing the current password with a stolen access token meets the account lockout too.
-    const attempt = await this.lockout.begin(LockoutService.keyOf({}, user.id));
-    if (!(await this.hasher.check(user.passwordHash, currentPassword)).ok) {
+    const attempt = await this.lockout.begin(this.lockout.changeCounters(user.id));
+    const currentHash = user.passwordHash;
+    if (!currentHash || !(await this.hasher.check(currentHash, currentPassword)).ok) {
       await this.lockout.failed(attempt);
       throw invalidCredentials();
     }
-    await this.lockout.succeeded(attempt);
+    await this.lockout.clearFor(user);
     assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
     const revoked = await this.dataSource.transaction(async (em) => {
       // Conditional on the password just checked: a reset racing this change wins, never the change.
-      if (!(await this.users.updatePasswordHash(em, user.id, passwordHash, user.passwordHash))) throw invalidCredentials();
+      if (!(await this.users.updatePasswordHash(em, user.id, passwordHash, currentHash))) throw invalidCredentials();
       const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { exceptSessionId: auth.sessionId, reason: 'password_changed' });
+      await this.verification.voidLinks(em, user.id);
       await this.outbox.queuePasswordChanged(em, user.email);
       return revokedSessions;
     });

@@ -1,18 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
+import { SessionsService, type RevokedSessions } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
-import { normalizeEmail } from '../users/normalize.js';
+import { normalizeEmail, normalizeUsername } from '../users/normalize.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
 
 export type RegistrationResult = { status: 'verification_sent' } | { user: PublicUser };
+
+interface SignUp {
+  email: string;
+  password: string;
+  username?: string;
+}
 
 @Injectable()
 export class RegistrationService {
@@ -24,21 +31,20 @@ export class RegistrationService {
     private readonly verification: EmailVerificationService,
     private readonly outbox: MailOutbox,
     private readonly events: DomainEvents,
+    private readonly sessions: SessionsService,
   ) {}
 
   /**
    * Creates the user and queues the verification mail in one transaction. With verification
-   * required, a new and an already registered address get the same answer and both pay for one
-   * hash: the owner of an existing address gets a fresh link (unverified) or an "account exists"
-   * mail (verified), and nothing about the account changes.
+   * required, every address and username gets the same answer after one hash; what the sign-up
+   * found (a known address, a taken username) is told only to the mailbox.
    */
-  async register(input: { email: string; password: string; username?: string }): Promise<RegistrationResult> {
+  async register(input: SignUp): Promise<RegistrationResult> {
     assertNotSimilarToIdentity(input.password, input);
     const passwordHash = await this.hasher.hash(input.password);
-    const newUser = { email: input.email, username: input.username, passwordHash };
     if (!this.config.requireEmailVerification) {
       const user = await this.dataSource.transaction(async (em) => {
-        const created = await this.users.create(newUser, em);
+        const created = await this.users.create({ email: input.email, username: input.username, passwordHash }, em);
         // The address can still be verified later.
         await this.verification.issue(em, created);
         return created;
@@ -47,35 +53,52 @@ export class RegistrationService {
       this.events.publish('user.registered', { userId: user.id });
       return { user: toPublicUser(user) };
     }
-    let createdId: string | undefined;
-    try {
-      await this.dataSource.transaction(async (em) => {
-        // A taken username is refused alike whether the address is new or known, so the answer
-        // tells nothing about the address.
-        if (input.username !== undefined) {
-          const holder = await this.users.findByUsername(input.username, em);
-          if (holder && holder.email !== normalizeEmail(input.email)) throw new AppError(ErrorCode.USERNAME_TAKEN, 'username is taken');
-        }
-        const existing = await this.users.findByEmail(input.email, em);
-        if (!existing) {
-          const created = await this.users.create(newUser, em);
-          await this.verification.issue(em, created);
-          createdId = created.id;
-        } else if (existing.deactivatedAt) {
-          // Nothing to offer a deactivated account.
-        } else if (!existing.emailVerified) {
-          // Unproven: the fresh link carries this sign-up's password (see EmailVerificationService.issue).
-          await this.verification.issue(em, existing, passwordHash);
-        } else if (await this.outbox.mayQueue(em, existing.email, 'account_exists')) {
-          await this.outbox.queueAccountExists(em, existing.email);
-        }
-      });
-    } catch (error) {
-      // Lost a race with a sign-up of the same address: answer as for an existing one.
-      if (!(error instanceof AppError && error.code === ErrorCode.EMAIL_TAKEN)) throw error;
+    let outcome: Unproven;
+    // A sign-up racing another for the same address or username loses on a unique index; the retry
+    // sees the winner's committed row and is answered as for a known address or a taken name.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        outcome = await this.dataSource.transaction((em) => this.registerUnproven(em, input, passwordHash));
+        break;
+      } catch (error) {
+        const lostRace = error instanceof AppError && (error.code === ErrorCode.EMAIL_TAKEN || error.code === ErrorCode.USERNAME_TAKEN);
+        if (!lostRace || attempt > 1) throw error;
+      }
     }
+    if (outcome.revoked) await this.sessions.announceRevoked(outcome.revoked);
     this.outbox.wakeWorker();
-    if (createdId) this.events.publish('user.registered', { userId: createdId });
+    if (outcome.createdId) this.events.publish('user.registered', { userId: outcome.createdId });
     return { status: 'verification_sent' };
   }
+
+  private async registerUnproven(em: EntityManager, input: SignUp, passwordHash: string): Promise<Unproven> {
+    const email = normalizeEmail(input.email);
+    const existing = await this.users.findByEmail(email, em);
+    if (!existing) {
+      if (input.username !== undefined && (await this.users.findByUsername(input.username, em))) {
+        if (await this.outbox.mayQueue(em, email, 'username_taken')) await this.outbox.queueUsernameTaken(em, email, normalizeUsername(input.username));
+        return {};
+      }
+      const created = await this.users.create({ email, username: input.username, passwordHash }, em);
+      await this.verification.issue(em, created);
+      return { createdId: created.id };
+    }
+    if (existing.deactivatedAt) return {};
+    if (existing.emailVerified) {
+      if (await this.outbox.mayQueue(em, email, 'account_exists')) await this.outbox.queueAccountExists(em, email);
+      return {};
+    }
+    // Contested: a second sign-up for an unproven address. Neither claimant's password stands: the
+    // account has none until whoever proves the mailbox chooses one through the link.
+    await this.users.voidUnverifiedClaims(em, existing.id);
+    const revoked = await this.sessions.revokeAllForUserIn(em, existing.id, { reason: 'contested_sign_up' });
+    await this.verification.issue(em, existing, { choosePassword: true });
+    return { revoked };
+  }
+}
+
+/** What a sign-up with verification on did: a new account, or sessions ended by a contest. */
+interface Unproven {
+  createdId?: string;
+  revoked?: RevokedSessions;
 }

@@ -9,6 +9,8 @@ export const EVENT_TYPES = [
   'user.deactivated',
   'user.activated',
   'user.impersonated',
+  'user.roles_changed',
+  'user.logged_in_by_service',
   'session.revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -36,4 +38,9 @@ export interface DomainEvent {
   actorId?: string;
   /** Why a session was revoked (session.revoked). */
   reason?: string;
+  /**
+   * What the type needs beyond the fields above: the roles now held (user.roles_changed), the
+   * transport of the trusted caller (user.logged_in_by_service). Never a secret.
+   */
+  details?: Record<string, unknown>;
 }

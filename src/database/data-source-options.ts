@@ -8,9 +8,10 @@ import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log.js';
 import { SigningKeySuperseded1764100000000 } from './migrations/1764100000000-signing-key-superseded.js';
 import { LoginAttempts1764200000000 } from './migrations/1764200000000-login-attempts.js';
 import { VerificationPendingPassword1764300000000 } from './migrations/1764300000000-verification-pending-password.js';
+import { AccountIntegrity1764400000000 } from './migrations/1764400000000-account-integrity.js';
 
 export const ENTITIES = [UserEntity, SessionEntity, RefreshTokenEntity, SigningKeyEntity];
-export const MIGRATIONS = [InitialSchema1763800000000, MailAndRecovery1763900000000, AuditLog1764000000000, SigningKeySuperseded1764100000000, LoginAttempts1764200000000, VerificationPendingPassword1764300000000];
+export const MIGRATIONS = [InitialSchema1763800000000, MailAndRecovery1763900000000, AuditLog1764000000000, SigningKeySuperseded1764100000000, LoginAttempts1764200000000, VerificationPendingPassword1764300000000, AccountIntegrity1764400000000];
 
 /** The one set of DataSource options, used by the app and by the TypeORM CLI (ormconfig.ts). */
 export function dataSourceOptions(url: string, opts: { poolSize?: number; migrationsRun?: boolean } = {}): DataSourceOptions {

@@ -2,13 +2,15 @@ import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { accountExistsMail, MailKind, passwordChangedMail, passwordResetMail, RenderedMail, verifyEmailMail } from './templates.js';
+import {
+  accountExistsMail, MailKind, passwordChangedMail, passwordResetMail, RenderedMail, usernameTakenMail, verifyEmailChoosePasswordMail, verifyEmailMail,
+} from './templates.js';
 
 /** Emitted after a transaction that queued mail commits, to wake the worker at once. */
 export const MAIL_QUEUED = 'mail.queued';
 
 /** Per address and hour; beyond it the mail is silently not sent (the answer never changes). */
-const HOURLY_LIMIT: Partial<Record<MailKind, number>> = { verify_email: 5, password_reset: 5, account_exists: 5 };
+const HOURLY_LIMIT: Partial<Record<MailKind, number>> = { verify_email: 5, password_reset: 5, account_exists: 5, username_taken: 5 };
 
 /**
  * Queues account mail as outbox rows, inside the caller's transaction: the mail exists exactly when
@@ -44,8 +46,14 @@ export class MailOutbox {
     return (rows[0]?.n ?? 0) < limit;
   }
 
-  queueVerifyEmail(em: EntityManager, to: string, token: string): Promise<void> {
-    return this.queue(em, to, verifyEmailMail(this.verifyLink(token), this.config.tokens.emailVerificationTtl));
+  /** With `choosePassword`, the mail says the link asks for a new password (a contested sign-up). */
+  queueVerifyEmail(em: EntityManager, to: string, token: string, choosePassword = false): Promise<void> {
+    const render = choosePassword ? verifyEmailChoosePasswordMail : verifyEmailMail;
+    return this.queue(em, to, render(this.verifyLink(token), this.config.tokens.emailVerificationTtl));
+  }
+
+  queueUsernameTaken(em: EntityManager, to: string, username: string): Promise<void> {
+    return this.queue(em, to, usernameTakenMail(username));
   }
 
   queueAccountExists(em: EntityManager, to: string): Promise<void> {

@@ -1,5 +1,5 @@
 /** The mails gatehouse sends, rendered as text and HTML. Links are built from APP_URL only. */
-export type MailKind = 'verify_email' | 'account_exists' | 'password_reset' | 'password_changed';
+export type MailKind = 'verify_email' | 'account_exists' | 'username_taken' | 'password_reset' | 'password_changed';
 
 export interface RenderedMail {
   kind: MailKind;
@@ -28,6 +28,40 @@ export function verifyEmailMail(link: string, ttlSeconds: number): RenderedMail 
     subject: 'Confirm your email address',
     text: `${lines[0]}\n\n${link}\n\n${lines[1]}\n${lines[2]}\n`,
     html: page(lines, { label: 'Confirm my address', url: link }),
+  };
+}
+
+/**
+ * The link of a contested sign-up: two sign-ups claimed this unverified address, so neither
+ * password counts; whoever proves the mailbox chooses one.
+ */
+export function verifyEmailChoosePasswordMail(link: string, ttlSeconds: number): RenderedMail {
+  const lines = [
+    'Please confirm your email address and choose your password.',
+    'More than one sign-up was made with this address before it was confirmed, so no password has been kept: you will choose one when you open the link.',
+    `The link works once and expires in ${minutes(ttlSeconds)}.`,
+    'If you did not create an account, you can ignore this mail.',
+  ];
+  return {
+    kind: 'verify_email',
+    subject: 'Confirm your email address and choose a password',
+    text: `${lines[0]}\n${lines[1]}\n\n${link}\n\n${lines[2]}\n${lines[3]}\n`,
+    html: page(lines, { label: 'Confirm and choose a password', url: link }),
+  };
+}
+
+/** A sign-up whose username was taken: told to the address only, so the answer reveals nothing. */
+export function usernameTakenMail(username: string): RenderedMail {
+  const lines = [
+    `Someone, probably you, tried to create an account with this email address and the username "${username}", but that username is taken.`,
+    'No account was created. Sign up again with another username, or without one.',
+    'If it was not you, you can ignore this mail.',
+  ];
+  return {
+    kind: 'username_taken',
+    subject: 'That username is taken',
+    text: `${lines[0]}\n\n${lines[1]}\n${lines[2]}\n`,
+    html: page(lines),
   };
 }
 

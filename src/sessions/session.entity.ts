@@ -32,6 +32,10 @@ export class SessionEntity {
 
   @Column({ name: 'impersonator_id', type: 'uuid', nullable: true })
   impersonatorId: string | null;
+
+  /** The admin's session this impersonation was started from: ending it ends this one. */
+  @Column({ name: 'impersonator_session_id', type: 'uuid', nullable: true })
+  impersonatorSessionId: string | null;
 }
 
 /** One row per refresh token ever issued, so that a rotated-out token is recognised when reused. */

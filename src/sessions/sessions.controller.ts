@@ -12,7 +12,11 @@ import { PublicSession, SessionsService } from './sessions.service.js';
 export class SessionsController {
   constructor(private readonly sessions: SessionsService) {}
 
-  @ApiOperation({ summary: 'The caller\'s live sessions', description: 'Newest first; `current` marks the session of this access token.' })
+  @ApiOperation({
+    summary: 'The caller\'s live sessions',
+    description: 'Newest first; `current` marks the session of this access token. An admin also sees the impersonation sessions it holds '
+      + '(`impersonatedUserId` names the user), and can end them with DELETE /sessions/:id.',
+  })
   @ApiOkResponse({ type: [SessionResponse] })
   @ApiAuthenticated()
   @ApiErrors(ErrorCode.SERVICE_UNAVAILABLE)
@@ -29,7 +33,7 @@ export class SessionsController {
   @Delete(':id')
   @HttpCode(204)
   async revokeOne(@CurrentAuth() auth: AuthContext, @Param('id') id: string): Promise<void> {
-    await this.sessions.revokeOwn(auth.userId, id);
+    await this.sessions.revokeOwn(auth, id);
   }
 
   @ApiOperation({ summary: 'End every session of the caller except the current one' })
@@ -39,6 +43,6 @@ export class SessionsController {
   @Delete()
   @HttpCode(204)
   async revokeOthers(@CurrentAuth() auth: AuthContext): Promise<void> {
-    await this.sessions.revokeAllForUser(auth.userId, { exceptSessionId: auth.sessionId, reason: 'revoked_by_user' });
+    await this.sessions.revokeOthers(auth);
   }
 }

@@ -31,6 +31,8 @@ export interface PublicSession {
   userAgent: string | null;
   current: boolean;
   impersonatorId: string | null;
+  /** For an impersonation session held by the caller: the user it acts as (null for the caller's own). */
+  impersonatedUserId: string | null;
 }
 
 
@@ -45,6 +47,7 @@ interface SessionRow {
   revoked_at: Date | null;
   revoke_reason: string | null;
   impersonator_id: string | null;
+  impersonator_session_id: string | null;
 }
 
 function fromRow(row: SessionRow): Partial<SessionEntity> {
@@ -59,12 +62,15 @@ function fromRow(row: SessionRow): Partial<SessionEntity> {
     revokedAt: row.revoked_at,
     revokeReason: row.revoke_reason,
     impersonatorId: row.impersonator_id,
+    impersonatorSessionId: row.impersonator_session_id,
   };
 }
 
 interface RevokedRow {
   id: string;
   user_id: string;
+  /** Why, when it differs from the revocation's reason (an impersonation ended with its admin's session). */
+  reason?: string;
 }
 
 /** Sessions revoked inside a transaction, to announce once it has committed. */
@@ -72,6 +78,20 @@ export interface RevokedSessions {
   rows: RevokedRow[];
   reason: string;
 }
+
+/** Who asks to end sessions: the user, the session asking, and whether it is an impersonation. */
+export interface SessionCaller {
+  userId: string;
+  sessionId: string;
+  isImpersonated: boolean;
+}
+
+/** A user's sessions ($1; all but $3 when given) and the impersonation sessions the user holds as an admin. */
+const ALL_FOR_USER = `((user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)) OR impersonator_id = $1)`;
+
+const IMPERSONATOR_SESSION_ENDED = 'impersonator_session_ended';
+
+const impersonatedForbidden = (what: string): AppError => new AppError(ErrorCode.FORBIDDEN, `an impersonated session cannot ${what}`);
 
 const invalidRefreshToken = (): AppError => new AppError(ErrorCode.INVALID_REFRESH_TOKEN, 'invalid refresh token');
 
@@ -95,7 +115,7 @@ export class SessionsService {
    */
   async create(
     userId: string,
-    opts: { ttl?: number; connection?: ConnectionInfo; impersonatorId?: string; checkedPasswordHash?: string },
+    opts: { ttl?: number; connection?: ConnectionInfo; impersonator?: { userId: string; sessionId: string }; checkedPasswordHash?: string },
   ): Promise<IssuedSession | null> {
     const { defaultTtl, maxTtl } = this.config.sessions;
     const ttl = Math.min(opts.ttl ?? defaultTtl, maxTtl);
@@ -104,8 +124,8 @@ export class SessionsService {
       `WITH u AS (
          SELECT id FROM users WHERE id = $1 AND deactivated_at IS NULL AND ($7::text IS NULL OR password_hash = $7) FOR SHARE),
        s AS (
-         INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id)
-         SELECT u.id, $2, $3, now() + make_interval(secs => $4), $5 FROM u
+         INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id, impersonator_session_id)
+         SELECT u.id, $2, $3, now() + make_interval(secs => $4), $5, $8 FROM u
          RETURNING *),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)
        SELECT * FROM s`,
@@ -114,9 +134,10 @@ export class SessionsService {
         normalizeIp(opts.connection?.ip),
         opts.connection?.userAgent?.slice(0, 512) ?? null,
         ttl,
-        opts.impersonatorId ?? null,
+        opts.impersonator?.userId ?? null,
         sha256Hex(refreshToken),
         opts.checkedPasswordHash ?? null,
+        opts.impersonator?.sessionId ?? null,
       ],
     );
     return rows[0] ? { session: this.sessions.create(fromRow(rows[0])), refreshToken } : null;
@@ -174,12 +195,11 @@ export class SessionsService {
     return this.sessions.findOneBy({ id: sessionId, userId, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) });
   }
 
+  /** The user's live sessions, and the impersonation sessions the user holds as an admin. */
   async listLive(userId: string, currentSessionId?: string): Promise<PublicSession[]> {
-    const rows = await this.sessions.find({
-      where: { userId, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) },
-      order: { createdAt: 'DESC' },
-    });
-    return rows.map((s) => toPublicSession(s, currentSessionId));
+    const live = { revokedAt: IsNull(), expiresAt: MoreThan(new Date()) };
+    const rows = await this.sessions.find({ where: [{ userId, ...live }, { impersonatorId: userId, ...live }], order: { createdAt: 'DESC' } });
+    return rows.map((s) => toPublicSession(s, userId, currentSessionId));
   }
 
   /** Revokes one session; true when it was live. */
@@ -194,15 +214,26 @@ export class SessionsService {
     if (!(await this.revoke(sessionId, reason))) throw notFound('session not found or already ended');
   }
 
-  /** Revokes a session of this user; NOT_FOUND when it is not theirs (or unknown, or already ended). */
-  async revokeOwn(userId: string, sessionId: string): Promise<void> {
+  /**
+   * Revokes a session of the caller, or an impersonation session the caller holds; NOT_FOUND when it
+   * is neither (or unknown, or already ended). An impersonated caller may end only its own session.
+   */
+  async revokeOwn(caller: SessionCaller, sessionId: string): Promise<void> {
+    if (caller.isImpersonated && sessionId !== caller.sessionId) throw impersonatedForbidden('end the user\'s other sessions');
     if (!UUID_PATTERN.test(sessionId)) throw notFound('session not found');
-    const rows = await this.revokeWhere(`id = $1 AND user_id = $3 AND expires_at > now()`, [sessionId, 'revoked_by_user', userId]);
+    const rows = await this.revokeWhere(`id = $1 AND (user_id = $3 OR impersonator_id = $3) AND expires_at > now()`, [sessionId, 'revoked_by_user', caller.userId]);
     if (rows.length === 0) throw notFound('session not found');
   }
 
+  /** Every other session of the caller ends, and so does every impersonation the caller holds. */
+  async revokeOthers(caller: SessionCaller): Promise<void> {
+    if (caller.isImpersonated) throw impersonatedForbidden('end the user\'s other sessions');
+    await this.revokeAllForUser(caller.userId, { exceptSessionId: caller.sessionId, reason: 'revoked_by_user' });
+  }
+
+  /** The user's sessions (but the one excepted) and the impersonation sessions the user holds. */
   async revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }): Promise<number> {
-    const rows = await this.revokeWhere(`user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)`, [userId, opts.reason, opts.exceptSessionId ?? null]);
+    const rows = await this.revokeWhere(ALL_FOR_USER, [userId, opts.reason, opts.exceptSessionId ?? null]);
     return rows.length;
   }
 
@@ -233,7 +264,7 @@ export class SessionsService {
    * once the transaction has committed (before that, other connections still see the sessions live).
    */
   revokeAllForUserIn(em: EntityManager, userId: string, opts: { exceptSessionId?: string; reason: string }): Promise<RevokedSessions> {
-    return this.revokeWhereIn(em, `user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)`, [userId, opts.reason, opts.exceptSessionId ?? null])
+    return this.revokeWhereIn(em, ALL_FOR_USER, [userId, opts.reason, opts.exceptSessionId ?? null])
       .then((rows) => ({ rows, reason: opts.reason }));
   }
 
@@ -252,24 +283,34 @@ export class SessionsService {
     return rows;
   }
 
+  /**
+   * The impersonation sessions started from a revoked session end with it, in the same statement
+   * (an impersonation session never starts another, so one level is all there is).
+   */
   private revokeWhereIn(em: EntityManager, where: string, params: unknown[]): Promise<RevokedRow[]> {
     return em.query(
       `WITH revoked AS (
          UPDATE sessions SET revoked_at = now(), revoke_reason = $2
           WHERE revoked_at IS NULL AND ${where}
+          RETURNING id, user_id),
+       cascaded AS (
+         UPDATE sessions SET revoked_at = now(), revoke_reason = '${IMPERSONATOR_SESSION_ENDED}'
+          WHERE revoked_at IS NULL AND impersonator_session_id IN (SELECT id FROM revoked) AND id NOT IN (SELECT id FROM revoked)
           RETURNING id, user_id)
-       SELECT id, user_id, pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM revoked`,
+       SELECT id, user_id, NULL AS reason, pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM revoked
+       UNION ALL
+       SELECT id, user_id, '${IMPERSONATOR_SESSION_ENDED}', pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM cascaded`,
       params,
     );
   }
 
   private emitRevoked(rows: RevokedRow[], reason: string): void {
-    for (const row of rows) this.domainEvents.publish(SESSION_REVOKED, { userId: row.user_id, sessionId: row.id, reason });
+    for (const row of rows) this.domainEvents.publish(SESSION_REVOKED, { userId: row.user_id, sessionId: row.id, reason: row.reason ?? reason });
   }
 }
 
 
-function toPublicSession(s: SessionEntity, currentSessionId?: string): PublicSession {
+function toPublicSession(s: SessionEntity, viewerId: string, currentSessionId?: string): PublicSession {
   return {
     id: s.id,
     createdAt: s.createdAt.toISOString(),
@@ -279,6 +320,7 @@ function toPublicSession(s: SessionEntity, currentSessionId?: string): PublicSes
     userAgent: s.userAgent,
     current: s.id === currentSessionId,
     impersonatorId: s.impersonatorId,
+    impersonatedUserId: s.userId === viewerId ? null : s.userId,
   };
 }
 

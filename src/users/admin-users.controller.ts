@@ -71,7 +71,7 @@ export class AdminUsersController {
   @ApiAdmin()
   @ApiErrors(...BODY_ERRORS, USER_NOT_FOUND, ErrorCode.SERVICE_UNAVAILABLE)
   @Put(':id/roles')
-  async setRoles(@UserId() id: string, @Body() dto: SetRolesDto): Promise<{ user: PublicUser }> {
-    return { user: toPublicUser(await this.users.setRoles(id, dto.roles)) };
+  async setRoles(@UserId() id: string, @Body() dto: SetRolesDto, @CurrentAuth() auth: AuthContext): Promise<{ user: PublicUser }> {
+    return { user: toPublicUser(await this.users.setRoles(id, dto.roles, auth.userId)) };
   }
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { AppError, ErrorCode } from '../common/app-error.js';
+import { DomainEvents } from '../common/domain-events.service.js';
 import { USER_CREDENTIALS_RESET } from '../common/events.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { DatabaseConnection } from '../database/database-connection.js';
@@ -25,6 +26,7 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     private readonly hasher: PasswordHasher,
     private readonly events: EventEmitter2,
     private readonly database: DatabaseConnection,
+    private readonly domainEvents: DomainEvents,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -37,7 +39,8 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     let existing = await this.users.findByEmail(admin.email);
     if (!existing) {
       try {
-        await this.users.create({ email: admin.email, passwordHash: await this.hasher.hash(admin.password), emailVerified: true, roles: ['user', 'admin'] });
+        const created = await this.users.create({ email: admin.email, passwordHash: await this.hasher.hash(admin.password), emailVerified: true, roles: ['user', 'admin'] });
+        this.domainEvents.publish('user.roles_changed', { userId: created.id, details: { roles: created.roles, reason: 'bootstrap_admin' } });
         this.logger.log(`created the bootstrap admin ${admin.email}`);
         return;
       } catch (error) {

@@ -13,9 +13,12 @@ export class UserEntity {
   @Column({ type: 'text', nullable: true })
   username: string | null;
 
-  /** argon2id (or an imported legacy) hash; selected only by the query that checks a password. */
-  @Column({ name: 'password_hash', type: 'text', select: false })
-  passwordHash: string;
+  /**
+   * argon2id (or an imported legacy) hash; selected only by the query that checks a password. Null
+   * while voided by a contested sign-up: no password works until the mailbox owner chooses one.
+   */
+  @Column({ name: 'password_hash', type: 'text', nullable: true, select: false })
+  passwordHash: string | null;
 
   @Column({ name: 'email_verified', type: 'boolean', default: false })
   emailVerified: boolean;

@@ -55,10 +55,33 @@ export class UsersService {
       : this.updateAnnounced(em, userId, `password_hash = $2`, [passwordHash], `password_hash = $3`, [expectedHash]);
   }
 
-  /** Marks the address verified if it is still the user's address; null when it is not. */
-  async markEmailVerified(em: EntityManager, userId: string, email: string): Promise<UserEntity | null> {
-    const changed = await this.updateAnnounced(em, userId, `email_verified = true`, [], `email = $2`, [email]);
+  /** The user row, locked for the rest of the transaction, with whether its password is voided. */
+  async lockForUpdate(em: EntityManager, userId: string): Promise<{ email: string; emailVerified: boolean; deactivated: boolean; passwordVoided: boolean } | null> {
+    const rows: Array<{ email: string; email_verified: boolean; deactivated: boolean; voided: boolean }> = await em.query(
+      `SELECT email, email_verified, deactivated_at IS NOT NULL AS deactivated, password_hash IS NULL AS voided FROM users WHERE id = $1 FOR UPDATE`,
+      [userId],
+    );
+    const row = rows[0];
+    return row ? { email: row.email, emailVerified: row.email_verified, deactivated: row.deactivated, passwordVoided: row.voided } : null;
+  }
+
+  /**
+   * Marks the address verified if it is still the user's address, setting the password when one is
+   * given; null when the address is no longer the user's.
+   */
+  async markEmailVerified(em: EntityManager, userId: string, email: string, passwordHash?: string): Promise<UserEntity | null> {
+    const changed = passwordHash === undefined
+      ? await this.updateAnnounced(em, userId, `email_verified = true`, [], `email = $2`, [email])
+      : await this.updateAnnounced(em, userId, `email_verified = true, password_hash = $2`, [passwordHash], `email = $3`, [email]);
     return changed ? this.findById(userId, em) : null;
+  }
+
+  /**
+   * A second sign-up claimed this unverified address: neither claimant's choices stand. The password
+   * (and the username the first claimant took) are voided until the mailbox owner verifies.
+   */
+  voidUnverifiedClaims(em: EntityManager, userId: string): Promise<boolean> {
+    return this.updateAnnounced(em, userId, `password_hash = NULL, username = NULL`, [], `email_verified = false`, []);
   }
 
   /** Admin listing, newest first, with an opaque cursor; email and username match exactly after normalisation. */
@@ -96,11 +119,12 @@ export class UsersService {
     return user;
   }
 
-  async setRoles(id: string, roles: string[]): Promise<UserEntity> {
+  async setRoles(id: string, roles: string[], actorId?: string): Promise<UserEntity> {
     const changed = await this.dataSource().transaction((em) => this.updateAnnounced(em, id, `roles = $2`, [roles]));
     if (!changed) throw notFound('user not found');
     // Awaited: a demoted admin's impersonation sessions end before this answers.
     await this.events.emitAsync(USER_ROLES_CHANGED, { userId: id, roles });
+    this.domainEvents.publish('user.roles_changed', { userId: id, actorId, details: { roles } });
     const user = await this.findById(id);
     if (!user) throw notFound('user not found');
     return user;
@@ -128,12 +152,19 @@ export class UsersService {
     return { imported, skipped };
   }
 
-  /** Adds the admin role and marks the address verified (bootstrap admin), optionally setting the password. */
+  /**
+   * Adds the admin role and marks the address verified (bootstrap admin), optionally setting the
+   * password. A grant is audited as a role change by no actor.
+   */
   async ensureAdmin(id: string, passwordHash?: string): Promise<void> {
-    await this.dataSource().transaction((em) =>
-      this.updateAnnounced(em, id,
+    const granted: Array<{ roles: string[] }> = await this.dataSource().transaction(async (em) => {
+      const before: Array<{ admin: boolean }> = await em.query(`SELECT 'admin' = ANY(roles) AS admin FROM users WHERE id = $1 FOR UPDATE`, [id]);
+      await this.updateAnnounced(em, id,
         `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true, password_hash = coalesce($2, password_hash)`,
-        [passwordHash ?? null]));
+        [passwordHash ?? null]);
+      return before[0] && !before[0].admin ? em.query(`SELECT roles FROM users WHERE id = $1`, [id]) : [];
+    });
+    if (granted[0]) this.domainEvents.publish('user.roles_changed', { userId: id, details: { roles: granted[0].roles, reason: 'bootstrap_admin' } });
   }
 
   findByUsername(username: string, em?: EntityManager): Promise<UserEntity | null> {

@@ -25,6 +25,12 @@ export class AuditEntryResponse implements AuditEntry {
   @ApiProperty({ type: String, nullable: true })
   userAgent: string | null;
 
+  @ApiProperty({
+    type: 'object', additionalProperties: true, nullable: true, example: { roles: ['user', 'admin'] },
+    description: 'What the type records beyond the columns: `roles` for user.roles_changed, `transport` for user.logged_in_by_service.',
+  })
+  details: Record<string, unknown> | null;
+
   @ApiProperty({ format: 'date-time' })
   at: string;
 }

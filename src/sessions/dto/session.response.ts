@@ -26,4 +26,7 @@ export class SessionResponse implements PublicSession {
 
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The admin, for an impersonation session.' })
   impersonatorId: string | null;
+
+  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'For an impersonation session the caller (an admin) holds: the user it acts as. Null for the caller\'s own sessions.' })
+  impersonatedUserId: string | null;
 }

@@ -6,7 +6,9 @@
 //   auth.verify  over TCP vs a bare Nest TCP echo (same framing, load generator and concurrency),
 //   refresh      with chained single-use tokens (must be all 2xx to count),
 //   health       p99 alone vs while logins saturate the hash pool,
-//   memory       RSS of the gatehouse process idle and at its peak under load.
+//   memory       RSS of the gatehouse process idle and at its peak under load,
+//   legacy       a wrong password for imported bcrypt (cost 4) and weak argon2 accounts vs a native one,
+//   revocation   how long a second instance accepts a token after a logout on the first.
 // Usage: npm run bench   (builds first; needs PostgreSQL, see BENCH_DATABASE_ADMIN_URL)
 //        BENCH_QUICK=1 npm run bench   (a smoke run: short loads, 20,000 accounts instead of 1,000,000)
 import autocannon from 'autocannon';
@@ -18,6 +20,8 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { hash as argon2Hash } from '@node-rs/argon2';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { tcpLoad } from './tcp-load.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -58,6 +62,8 @@ const CONFIG = {
   rssIntervalMs: positiveInt('BENCH_RSS_INTERVAL_MS', 100),
   // How long the service sits without load before its idle RSS is read.
   idleSettleS: nonNegativeInt('BENCH_IDLE_SETTLE', QUICK ? 1 : 3),
+  // Logouts on one instance, each followed by polling the other until it refuses the token.
+  revocations: positiveInt('BENCH_REVOCATIONS', QUICK ? 50 : 300),
 };
 if (CONFIG.usersLarge <= CONFIG.usersSmall) throw new Error('BENCH_USERS_LARGE must be greater than BENCH_USERS_SMALL');
 
@@ -281,6 +287,63 @@ async function seedUsers(databaseUrl, from, to, passwordHash) {
   } finally {
     await client.end();
   }
+}
+
+/** Accounts as users.import leaves them: a legacy hash, not yet upgraded by a login. */
+async function seedLegacyAccounts(databaseUrl, password) {
+  const legacy = {
+    bcrypt: { email: 'legacy-bcrypt@example.com', hash: await bcryptHash(password, { cost: 4 }) },
+    argon2: { email: 'legacy-argon2@example.com', hash: await argon2Hash(password, { algorithm: 2, memoryCost: 4096, timeCost: 1, parallelism: 1 }) },
+  };
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    for (const { email, hash } of Object.values(legacy)) {
+      await client.query('INSERT INTO users (email, password_hash, email_verified) VALUES ($1, $2, true)', [email, hash]);
+    }
+  } finally {
+    await client.end();
+  }
+  return legacy;
+}
+
+/**
+ * Logs in on A, has B see the session live (cached), logs out on A, then asks B again and again
+ * until it refuses: the time from the logout's answer to B's first refusal, per logout.
+ */
+async function revocationWindow(baseA, baseB, n) {
+  const meOn = (base, auth) => fetch(`${base}/auth/me`, { headers: auth }).then(async (r) => (await r.arrayBuffer(), r.status));
+  const delays = [];
+  const roundTrips = [];
+  let acceptedAfterLogout = 0;
+  let refusedAtOnceByA = 0;
+  for (let i = 0; i < n; i += 1) {
+    const { tokens } = await login(baseA);
+    const auth = { authorization: `Bearer ${tokens.accessToken}` };
+    const t0 = performance.now();
+    if ((await meOn(baseB, auth)) !== 200) throw new Error('the other instance refused a live session');
+    roundTrips.push(performance.now() - t0);
+    const out = await fetch(`${baseA}/auth/logout`, { method: 'POST', headers: auth });
+    if (out.status !== 204) throw new Error(`logout answered ${out.status}`);
+    const loggedOut = performance.now();
+    // B first, straight after the logout's answer: the first request there is the one most likely to slip through.
+    let polls = 0;
+    while ((await meOn(baseB, auth)) === 200) {
+      polls += 1;
+      if (performance.now() - loggedOut > 10_000) throw new Error('the other instance still accepts a logged-out token after 10 s');
+    }
+    if (polls > 0) acceptedAfterLogout += 1;
+    delays.push(performance.now() - loggedOut);
+    if ((await meOn(baseA, auth)) === 401) refusedAtOnceByA += 1;
+  }
+  const sorted = [...delays].sort((x, y) => x - y);
+  const trips = [...roundTrips].sort((x, y) => x - y);
+  return {
+    n, acceptedAfterLogout, refusedAtOnceByA,
+    p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1),
+    roundTrip: { p50: percentile(trips, 50), p99: percentile(trips, 99) },
+    valid: refusedAtOnceByA === n,
+  };
 }
 
 /** The hash the service itself stored for the bench account: every seeded account shares its password. */
@@ -580,6 +643,21 @@ function buildRows(m) {
       `POST /auth/login while health is probed (${CONFIG.loginConnections} conn)${invalid(m.healthLoaded.login)}`,
       m.healthLoaded.login, perSec(m.login.reqPerSec, 'login alone'), m.healthLoaded.login.reqPerSec,
     ),
+    versus(
+      `POST /auth/login, wrong password, imported bcrypt cost 4 (${CONFIG.loginConnections} conn)${invalid(m.legacyBcrypt)}`,
+      m.legacyBcrypt, perSec(m.wrongPassword.reqPerSec, 'wrong password, native'), m.legacyBcrypt.reqPerSec,
+      (ratio) => `≈ 1 (same cost) ${check(m.legacyBcrypt.valid && ratio !== undefined && Math.abs(ratio - 1) <= 0.1)}`,
+    ),
+    versus(
+      `POST /auth/login, wrong password, imported argon2id m=4096 t=1 (${CONFIG.loginConnections} conn)${invalid(m.legacyArgon2)}`,
+      m.legacyArgon2, perSec(m.wrongPassword.reqPerSec, 'wrong password, native'), m.legacyArgon2.reqPerSec,
+      (ratio) => `≈ 1 (same cost) ${check(m.legacyArgon2.valid && ratio !== undefined && Math.abs(ratio - 1) <= 0.1)}`,
+    ),
+    versus(
+      `logout on A: B accepts the token until (${m.revocation.n} logouts; A refused at once ${m.revocation.refusedAtOnceByA}/${m.revocation.n}, `
+        + `B accepted after the logout's answer ${m.revocation.acceptedAfterLogout}/${m.revocation.n}; max ${fmtMs(m.revocation.max)} ms)`,
+      { p50: m.revocation.p50, p99: m.revocation.p99 }, p99Of(m.revocation.roundTrip.p99, 'one GET /auth/me on B'), m.revocation.p99,
+    ),
     rssRow('gatehouse RSS, idle after start', rss.idle, mib(m.rss.helloIdle, 'bare Nest app, idle')),
     rssRow(`gatehouse RSS, peak under POST /auth/login load${invalid(m.login)}`, rss.login, mib(rss.idle, 'idle')),
     rssRow(`gatehouse RSS, peak under GET /auth/me load${invalid(m.me)}`, rss.me, mib(rss.idle, 'idle')),
@@ -638,6 +716,8 @@ async function main() {
 
   const databaseUrl = await createDatabase();
   const gatehouse = await startGatehouse(databaseUrl);
+  // A second instance on the same database, for the revocation window only.
+  const second = await startGatehouse(databaseUrl);
   const base = gatehouse.base;
   const hello = await startHello();
   const siblingBase = await startSibling(base);
@@ -657,6 +737,11 @@ async function main() {
   const failedLogin = (email, password) => ({ ...jsonPost(base, '/auth/login'), connections: CONFIG.loginConnections, body: JSON.stringify({ email, password }) });
   m.wrongPassword = await load('POST /auth/login, wrong password', failedLogin(USER.email, 'not the password'), { expected: 401 });
   m.unknownUser = await load('POST /auth/login, unknown user', failedLogin(`nobody-${USER.email}`, 'not the password'), { expected: 401 });
+  const legacy = await seedLegacyAccounts(databaseUrl, USER.password);
+  m.legacyBcrypt = await load('POST /auth/login, wrong password, imported bcrypt', failedLogin(legacy.bcrypt.email, 'not the password'), { expected: 401 });
+  m.legacyArgon2 = await load('POST /auth/login, wrong password, imported weak argon2', failedLogin(legacy.argon2.email, 'not the password'), { expected: 401 });
+  log(`measuring the revocation window over ${CONFIG.revocations} logouts`);
+  m.revocation = await revocationWindow(base, second.base, CONFIG.revocations);
   m.hello = await load('GET /hello', { url: `${hello.base}/hello`, connections: CONFIG.connections });
   m.me = await load(
     'GET /auth/me',
@@ -708,7 +793,7 @@ async function main() {
     `PostgreSQL ${machine.postgres}, libuv threadpool ${machine.uvThreadpoolSize}; ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
     `1-min load average ${machine.loadAvgAtStart.toFixed(2)} before, ${machine.loadAvgAtEnd.toFixed(2)} after (the bench itself adds ~2).`;
   const measured = {
-    login: m.login, wrongPassword: m.wrongPassword, unknownUser: m.unknownUser, loginSmall: m.loginSmall, loginLarge: m.loginLarge,
+    login: m.login, wrongPassword: m.wrongPassword, unknownUser: m.unknownUser, legacyBcrypt: m.legacyBcrypt, legacyArgon2: m.legacyArgon2, loginSmall: m.loginSmall, loginLarge: m.loginLarge,
     hello: m.hello, me: m.me, sibling: m.sibling, refresh: m.refresh, echo: m.echo, verify: m.verify,
     healthLive: m.healthAlone.live, healthReady: m.healthAlone.ready,
     healthLiveLoaded: m.healthLoaded.live, healthReadyLoaded: m.healthLoaded.ready, loginWithHealth: m.healthLoaded.login,

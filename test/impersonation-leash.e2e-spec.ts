@@ -54,6 +54,14 @@ describe('impersonation on a short leash', () => {
     await alive(target.auth).expect(200);
   });
 
+  it('never outlives the admin\'s session that started it', async () => {
+    const admin = await member(true);
+    const short = await t.http().post('/auth/login').send({ email: admin.email, password: admin.password, ttl: 120 }).expect(200);
+    const target = await member();
+    const imp = await t.http().post('/auth/impersonate').set(bearer(short.body.tokens.accessToken)).send({ userId: target.id }).expect(200);
+    expect(imp.body.tokens.refreshTokenExpiresAt).toBe(short.body.tokens.refreshTokenExpiresAt);
+  });
+
   it('ends when the admin changes the password, or revokes its other sessions', async () => {
     const target = await member();
     const changer = await member(true);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AppError, ErrorCode, invalidCredentials, notFound } from '../common/app-error.js';
+import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../common/app-error.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { ConnectionInfo, SessionsService } from '../sessions/sessions.service.js';
@@ -75,6 +75,7 @@ export class LoginService {
     const passwordLogin = opts.checkedPasswordHash !== undefined;
     if (!issued) {
       if (passwordLogin) this.metrics.loginFailed('invalid_credentials');
+      if (opts.impersonator) throw unauthorized('session is no longer valid');
       throw passwordLogin ? invalidCredentials() : deactivated();
     }
     if (passwordLogin) this.metrics.loginSucceeded();

@@ -111,7 +111,9 @@ export class SessionsService {
    * and (for a password login) still has the password hash that was just checked. The user row is
    * share-locked, so a concurrent password reset or deactivation either waits for this session (and
    * then revokes it) or has already committed (and this login is refused): a login racing a reset
-   * never outlives it. Null when refused.
+   * never outlives it. An impersonation session needs its admin's session live (share-locked, so a
+   * logout racing it either waits and then ends it, or has ended it already) and never outlives it.
+   * Null when refused.
    */
   async create(
     userId: string,
@@ -123,9 +125,12 @@ export class SessionsService {
     const rows: SessionRow[] = await this.dataSource.query(
       `WITH u AS (
          SELECT id FROM users WHERE id = $1 AND deactivated_at IS NULL AND ($7::text IS NULL OR password_hash = $7) FOR SHARE),
+       origin AS (
+         SELECT expires_at FROM sessions WHERE id = $8 AND revoked_at IS NULL AND expires_at > now() FOR SHARE),
        s AS (
          INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id, impersonator_session_id)
-         SELECT u.id, $2, $3, now() + make_interval(secs => $4), $5, $8 FROM u
+         SELECT u.id, $2, $3, least(now() + make_interval(secs => $4), (SELECT expires_at FROM origin)), $5, $8 FROM u
+          WHERE $8::uuid IS NULL OR EXISTS (SELECT 1 FROM origin)
          RETURNING *),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)
        SELECT * FROM s`,

@@ -49,6 +49,15 @@ describe('account lockout', () => {
     await login({ username: u.username, password: u.password }).expect(200);
   });
 
+  it('counts no refused attempt toward the account: hammering a locked username, even concurrently, never locks the email', async () => {
+    const u = await registered();
+    const burst = await Promise.all(Array.from({ length: 10 }, () => login({ username: u.username, password: 'wrong password!' })));
+    expect(burst.filter((r) => r.status === 401)).toHaveLength(3);
+    for (let i = 0; i < 10; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(429);
+    expect((await login({ email: u.email, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
+    await login({ email: u.email, password: u.password }).expect(200);
+  });
+
   it('locks the whole account at twice the threshold of failures across its identifiers', async () => {
     const u = await registered();
     for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
@@ -72,9 +81,11 @@ describe('account lockout', () => {
     const auth = { authorization: `Bearer ${session.tokens.accessToken}` };
     for (let i = 0; i < 3; i += 1) await t.http().post('/auth/password/change').set(auth).send({ currentPassword: 'wrong password!', newPassword: 'a brand new password' }).expect(401);
     await t.http().post('/auth/password/change').set(auth).send({ currentPassword: u.password, newPassword: 'a brand new password' }).expect(429);
-    // Four attempts on the account so far: two more failed logins reach its ceiling of six.
+    // Three failures on the account so far (the refused fourth is not counted): three more failed
+    // logins reach its ceiling of six, though neither identifier reaches its own threshold.
     for (let i = 0; i < 2; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
-    await login({ username: u.username, password: u.password }).expect(429);
+    await login({ username: u.username, password: 'wrong password!' }).expect(401);
+    await login({ email: u.email, password: u.password }).expect(429);
   });
 
   it('treats an unknown address exactly like a known one', async () => {

@@ -7,6 +7,12 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { normalizeEmail, normalizeUsername } from '../users/normalize.js';
 
+/** One more failure; a lock that has run out starts a fresh count, an active one is never cleared here. */
+const COUNT_ONE_MORE = `
+  failures = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN 1 ELSE a.failures + 1 END,
+  locked_until = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN NULL ELSE a.locked_until END,
+  updated_at = now()`;
+
 /** One counter an attempt is counted on, and the failures it allows before it locks. */
 interface Counter {
   key: string;
@@ -51,38 +57,53 @@ export class LockoutService {
     return [{ key: `change:${userId}`, limit: this.config.lockout.threshold }, this.accountCounter(userId)];
   }
 
-  /** Counts an attempt on every counter before the password is checked; refuses it while any is locked or beyond its limit. */
+  /**
+   * Counts an attempt before the password is checked; refuses it while any of its counters is locked
+   * or beyond its limit. An attempt refused on its first counter (the identifier, or the password
+   * change) is not counted on the account: refused attempts on a locked username must not lock the
+   * account, and so its email, which would tell that the two belong together.
+   */
   async begin(counters: Counter[]): Promise<Attempt> {
-    const { durationSeconds } = this.config.lockout;
-    const rows: Array<{ key: string; failures: number; locked_for: number | null }> = await this.dataSource.query(
-      `WITH counted AS (
+    const [first, account] = counters;
+    if (!first) throw new Error('an attempt needs a counter');
+    const rows: Array<{ key: string; failures: number | null; locked_for: number | null }> = await this.dataSource.query(
+      `WITH locked AS (
+         SELECT key, ceil(extract(epoch FROM locked_until - now()))::int AS locked_for
+           FROM login_attempts WHERE key = ANY($1::text[]) AND locked_until > now()),
+       first_counted AS (
          INSERT INTO login_attempts AS a (key, failures, locked_until, updated_at)
-         SELECT key, 1, NULL, now() FROM unnest($1::text[]) AS key
-         ON CONFLICT (key) DO UPDATE SET
-           -- a lock that has run out starts a fresh count; an active one is never cleared here
-           failures = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN 1 ELSE a.failures + 1 END,
-           locked_until = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN NULL ELSE a.locked_until END,
-           updated_at = now()
+         SELECT $2, 1, NULL, now() WHERE NOT EXISTS (SELECT 1 FROM locked)
+         ON CONFLICT (key) DO UPDATE SET ${COUNT_ONE_MORE}
+         RETURNING key, failures, locked_until),
+       account_counted AS (
+         INSERT INTO login_attempts AS a (key, failures, locked_until, updated_at)
+         SELECT $3, 1, NULL, now() WHERE $3::text IS NOT NULL
+            AND EXISTS (SELECT 1 FROM first_counted WHERE failures <= $4 AND (locked_until IS NULL OR locked_until <= now()))
+         ON CONFLICT (key) DO UPDATE SET ${COUNT_ONE_MORE}
          RETURNING key, failures, locked_until)
-       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS locked_for
-         FROM counted`,
-      [counters.map((c) => c.key)],
+       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS locked_for FROM first_counted
+       UNION ALL
+       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END FROM account_counted
+       UNION ALL
+       SELECT key, NULL, locked_for FROM locked`,
+      [counters.map((c) => c.key), first.key, account?.key ?? null, first.limit],
     );
-    const counted = counters.map((c) => {
-      const row = rows.find((r) => r.key === c.key);
-      if (!row) throw new Error('login attempt not counted');
-      return { ...c, number: row.failures, lockedFor: row.locked_for };
-    });
-    let retryAfter = 0;
-    for (const c of counted) {
-      if (c.lockedFor) retryAfter = Math.max(retryAfter, c.lockedFor);
-      else if (c.number > c.limit) {
+    let retryAfter = Math.max(0, ...rows.map((r) => r.locked_for ?? 0));
+    const counted: Attempt['counters'] = [];
+    for (const c of counters) {
+      const number = rows.find((r) => r.key === c.key && r.failures !== null)?.failures;
+      if (number === undefined || number === null) continue;
+      counted.push({ ...c, number });
+      if (number > c.limit) {
+        // Concurrent attempts got past the limit before the lock was set: this one starts it.
         await this.lock(c.key);
-        retryAfter = Math.max(retryAfter, durationSeconds);
+        retryAfter = Math.max(retryAfter, this.config.lockout.durationSeconds);
       }
     }
-    if (retryAfter > 0) throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many failed attempts; try again later', { retryAfter });
-    return { counters: counted.map(({ key, limit, number }) => ({ key, limit, number })) };
+    if (retryAfter > 0 || counted.length === 0) {
+      throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many failed attempts; try again later', { retryAfter: retryAfter || this.config.lockout.durationSeconds });
+    }
+    return { counters: counted };
   }
 
   /** The attempt failed: a counter it brings to its limit starts that lock (and it is still answered as a failure). */

@@ -1,5 +1,6 @@
 import { InFlightWork } from '../lifecycle/in-flight-work.js';
 import { ClaimingRedisServer } from './claiming-redis.server.js';
+import { MAX_MESSAGE_BYTES } from './message-limits.js';
 
 /** The publishing connection, answering the claim (SET NX) when the test says so. */
 function publisher(): { pub: never; claimAnswered: (reply: 'OK' | null) => void; published: Array<[string, string]> } {
@@ -50,5 +51,30 @@ describe('ClaimingRedisServer', () => {
     await handled;
     expect(work.size).toBe(0);
     expect(published).toEqual([]);
+  });
+
+  it('drops a message over the size limit before parsing or claiming it, with one warning of its size', async () => {
+    const work = new InFlightWork();
+    const server = new ClaimingRedisServer({}, 'test', work);
+    const handler = jest.fn(() => Promise.resolve({}));
+    server.addHandler('users.findById', handler);
+    const warn = jest.spyOn((server as unknown as { logger: { warn(line: string): void } }).logger, 'warn').mockImplementation(() => undefined);
+    const parse = jest.spyOn(JSON, 'parse');
+    const set = jest.fn();
+    const published: unknown[] = [];
+    const pub = { set, publish: (...args: unknown[]) => published.push(args) } as never;
+    const oversize = JSON.stringify({ id: 'request-2', pattern: 'users.findById', data: { id: 'u1', pad: 'é'.repeat(MAX_MESSAGE_BYTES / 2) } });
+
+    try {
+      await server.handleMessage('users.findById', oversize, pub, 'users.findById');
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+    expect(set).not.toHaveBeenCalled();
+    expect(handler).not.toHaveBeenCalled();
+    expect(published).toEqual([]);
+    expect(work.size).toBe(0);
+    expect(warn.mock.calls).toEqual([[`Redis message of ${Buffer.byteLength(oversize)} bytes on users.findById dropped unparsed (limit ${MAX_MESSAGE_BYTES} bytes)`]]);
   });
 });

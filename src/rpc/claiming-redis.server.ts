@@ -2,7 +2,9 @@ import { RedisOptions, ServerRedis } from '@nestjs/microservices';
 import type { BaseRpcContext, RedisStatus, WritePacket } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import type { Observable } from 'rxjs';
+import { Buffer } from 'node:buffer';
 import type { InFlightWork } from '../lifecycle/in-flight-work.js';
+import { exceedsMessageLimit, MAX_MESSAGE_BYTES } from './message-limits.js';
 import { RpcIntake, trackCall } from './rpc-intake.js';
 
 /** How long a request id stays claimed; far longer than any reply takes. */
@@ -105,6 +107,13 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
 
   override async handleMessage(channel: string, buffer: string, pub: Redis, pattern: string): Promise<unknown> {
     if (!this.accepting) return undefined;
+    // Before anything parses it. Its id is inside the JSON and the reply channel is every caller's:
+    // dropped unanswered (its caller times out) rather than answered by an id read unparsed.
+    if (exceedsMessageLimit(buffer)) {
+      const size = Buffer.byteLength(buffer, 'utf8');
+      this.logger.warn(`Redis message of ${size} bytes on ${channel} dropped unparsed (limit ${MAX_MESSAGE_BYTES} bytes)`);
+      return undefined;
+    }
     const id = requestId(buffer);
     // In flight from now on: a shutdown beginning while the claim is made must wait for the reply,
     // since no other instance will answer a request claimed here.

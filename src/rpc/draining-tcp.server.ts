@@ -1,7 +1,10 @@
 import { ServerTCP } from '@nestjs/microservices';
 import type { BaseRpcContext, TcpOptions, TcpSocket, WritePacket } from '@nestjs/microservices';
+import type { Socket } from 'node:net';
 import type { Observable } from 'rxjs';
 import type { InFlightWork } from '../lifecycle/in-flight-work.js';
+import { BoundedJsonSocket } from './bounded-json-socket.js';
+import { MAX_MESSAGE_BYTES } from './message-limits.js';
 import { RpcIntake, shuttingDown, trackCall } from './rpc-intake.js';
 
 /**
@@ -18,6 +21,14 @@ export class DrainingTcpServer extends ServerTCP implements RpcIntake {
     private readonly work: InFlightWork,
   ) {
     super(options);
+  }
+
+  /** Every connection reads through the size limit: an oversize message is never buffered or parsed. */
+  protected override getSocketInstance(socket: Socket): TcpSocket {
+    const warn = (line: string): void => {
+      this.logger.warn(line);
+    };
+    return new BoundedJsonSocket(socket, { maxMessageBytes: MAX_MESSAGE_BYTES, warn });
   }
 
   override async handleMessage(socket: TcpSocket, rawMessage: unknown): Promise<unknown> {

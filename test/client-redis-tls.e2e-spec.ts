@@ -1,4 +1,3 @@
-import type { LoggerService } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, type TestingModule } from '@nestjs/testing';
 import Redis from 'ioredis';
@@ -8,21 +7,11 @@ import { AuthClientModule, type AuthClientOptions, type ClientTlsOptions, TokenV
 import { createGatehouseApp } from '../src/bootstrap';
 import { loadConfig } from '../src/config/app-config';
 import { OwnTlsRedis } from './support/own-servers';
+import { CapturingLogger } from './support/capturing-logger';
 import { makeTestCertificates, type TestCertificates } from './support/test-certificates';
 import { freePort, testServiceEnv, uniqueUser } from './support/test-app';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Keeps what the client logs (quiet on success; the tests check that no password is in it). */
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  private keep = (...parts: unknown[]): void => void this.lines.push(parts.map((p) => (p instanceof Error ? p.message : String(p))).join(' '));
-  log = this.keep;
-  error = this.keep;
-  warn = this.keep;
-  debug = this.keep;
-  verbose = this.keep;
-}
 
 /** A loopback TCP relay that records every byte the client sends, to see what crosses the wire. */
 class WireTap {

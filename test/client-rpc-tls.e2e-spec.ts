@@ -1,19 +1,8 @@
-import type { LoggerService } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { AuthClientModule, type ClientTlsOptions, TokenVerifier } from '../src/client';
+import { CapturingLogger } from './support/capturing-logger';
 import { makeTestCertificates, type TestCertificates } from './support/test-certificates';
 import { startTestApp, type TestApp, uniqueUser } from './support/test-app';
-
-/** Keeps what the client logs, so expected connection failures stay off the console. */
-class CapturingLogger implements LoggerService {
-  readonly lines: string[] = [];
-  private keep = (...parts: unknown[]): void => void this.lines.push(parts.map((p) => (p instanceof Error ? p.message : String(p))).join(' '));
-  log = this.keep;
-  error = this.keep;
-  warn = this.keep;
-  debug = this.keep;
-  verbose = this.keep;
-}
 
 describe('gatehouse/client live mode over TCP with TLS and a client certificate (RPC_TLS_*)', () => {
   let t: TestApp | undefined;

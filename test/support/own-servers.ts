@@ -396,17 +396,8 @@ export class OwnRedis {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async answers(): Promise<boolean> {
-    const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      return (await redis.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      redis.disconnect();
-    }
+  private answers(): Promise<boolean> {
+    return redisAnswers(this.url);
   }
 }
 
@@ -463,16 +454,21 @@ export class OwnTlsRedis {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async answers(): Promise<boolean> {
-    const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
-    redis.on('error', () => undefined);
-    try {
-      await redis.connect();
-      return (await redis.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      redis.disconnect();
-    }
+  private answers(): Promise<boolean> {
+    return redisAnswers(this.url);
+  }
+}
+
+/** Whether a Redis server answers PING at this URL, within a second. */
+async function redisAnswers(url: string): Promise<boolean> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
   }
 }

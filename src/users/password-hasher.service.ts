@@ -53,13 +53,11 @@ export class PasswordHasher implements OnModuleInit {
       if (BCRYPT_HASH.test(storedHash)) {
         // Imported hashes were made from the password as typed. bcrypt reads 72 bytes at most: a
         // longer password is not rehashed, or a variant differing after byte 72 would become the password.
-        const ok = await verifyBcrypt(password, storedHash);
-        await this.padToNativeCost(normalized);
+        const [ok] = await Promise.all([verifyBcrypt(password, storedHash), this.padToNativeCost(normalized)]);
         return { ok, needsRehash: Buffer.byteLength(password, 'utf8') <= 72 };
       }
       const weaker = isWeakerArgon2(storedHash);
-      const ok = await verify(storedHash, normalized);
-      if (weaker) await this.padToNativeCost(normalized);
+      const [ok] = await Promise.all([verify(storedHash, normalized), weaker ? this.padToNativeCost(normalized) : undefined]);
       return { ok, needsRehash: weaker };
     } catch {
       return { ok: false, needsRehash: false };
@@ -69,7 +67,8 @@ export class PasswordHasher implements OnModuleInit {
   /**
    * A legacy (imported bcrypt, weaker argon2) hash is cheaper to check than ours: without this, a
    * wrong password answers faster for accounts not yet migrated, which enumerates them. Checking
-   * one also pays for a native verify, so no account answers faster than a native one.
+   * one also runs a native verify beside it, so the answer takes as long as a native one (the
+   * longer of the two, in parallel on the hash threads).
    */
   private async padToNativeCost(normalized: string): Promise<void> {
     await verify(this.dummyHash, normalized).catch(() => false);

@@ -3,7 +3,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'bench/results/', '.data/'] },
+  { ignores: ['**/dist/', 'node_modules/', 'coverage/', 'bench/results/', '.data/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -20,14 +20,14 @@ export default tseslint.config(
     },
   },
   {
-    // The sibling-app client must not pull in server internals.
-    files: ['src/client/**/*.ts'],
+    // The sibling-app client is its own package: nothing of the server.
+    files: ['packages/client/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['../auth/*', '../users/*', '../sessions/*', '../database/*', 'typeorm', '@nestjs/typeorm'] }],
+      'no-restricted-imports': ['error', { patterns: ['../../../src/*', '**/src/auth/*', 'gatehouse', 'typeorm', '@nestjs/typeorm'] }],
     },
   },
   {
-    files: ['test/**/*.ts', 'src/**/*.spec.ts'],
+    files: ['test/**/*.ts', 'src/**/*.spec.ts', 'packages/*/src/**/*.spec.ts'],
     rules: {
       // Tests read response bodies and rows, which are untyped JSON.
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -14,7 +14,7 @@ const swc = ['@swc/jest', {
 const shared = {
   transform: { '^.+\\.(t|j|cj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^gatehouse/client$': '<rootDir>/src/client/index.ts' },
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^@?gatehouse/client$': '<rootDir>/packages/client/src/index.ts' },
   testEnvironment: 'node',
 };
 
@@ -23,7 +23,7 @@ module.exports = {
   // A global option (ignored inside projects): e2e tests boot apps and wait for mail.
   testTimeout: 60000,
   projects: [
-    { ...shared, displayName: 'unit', roots: ['<rootDir>/src'], testRegex: '\\.spec\\.ts$' },
+    { ...shared, displayName: 'unit', roots: ['<rootDir>/src', '<rootDir>/packages'], testRegex: '\\.spec\\.ts$' },
     {
       ...shared,
       displayName: 'e2e',

@@ -3,7 +3,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import Redis from 'ioredis';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import { AuthClientModule, type AuthClientOptions, type ClientTlsOptions, TokenVerifier } from '../src/client';
+import { AuthClientModule, type AuthClientOptions, type ClientTlsOptions, TokenVerifier } from '@gatehouse/client';
 import { createGatehouseApp } from '../src/bootstrap';
 import { loadConfig } from '../src/config/app-config';
 import { OwnTlsRedis } from './support/own-servers';

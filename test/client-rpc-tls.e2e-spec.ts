@@ -1,5 +1,5 @@
 import { Test, type TestingModule } from '@nestjs/testing';
-import { AuthClientModule, type ClientTlsOptions, TokenVerifier } from '../src/client';
+import { AuthClientModule, type ClientTlsOptions, TokenVerifier } from '@gatehouse/client';
 import { CapturingLogger } from './support/capturing-logger';
 import { makeTestCertificates, type TestCertificates } from './support/test-certificates';
 import { startTestApp, type TestApp, uniqueUser } from './support/test-app';

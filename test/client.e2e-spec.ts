@@ -4,7 +4,7 @@ import { createHmac, createPublicKey } from 'node:crypto';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { Test } from '@nestjs/testing';
-import { AuthClientModule, type AuthClientOptions, TokenVerifier } from '../src/client';
+import { AuthClientModule, type AuthClientOptions, TokenVerifier } from '@gatehouse/client';
 import { runKeysCommand } from '../src/cli/keys';
 import { startSiblingApp } from '../examples/sibling-app/bootstrap';
 import { TEST_REDIS_URL } from './support/services';

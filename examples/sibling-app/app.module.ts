@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { AuthClientModule, type AuthClientOptions, AuthGuard } from 'gatehouse/client';
+import { AuthClientModule, type AuthClientOptions, AuthGuard } from '@gatehouse/client';
 import { OrdersController } from './orders.controller.js';
 
 @Module({})

@@ -1,7 +1,7 @@
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions, Transport } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { AuthClientOptions } from 'gatehouse/client';
+import type { AuthClientOptions } from '@gatehouse/client';
 import { SiblingAppModule } from './app.module.js';
 
 /** The example app: HTTP on Fastify and message patterns on TCP, both guarded. */

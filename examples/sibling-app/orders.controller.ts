@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { type AuthenticatedUser, CurrentUser, Public, Roles } from 'gatehouse/client';
+import { type AuthenticatedUser, CurrentUser, Public, Roles } from '@gatehouse/client';
 
 /** A sibling service's handlers: every one needs a gatehouse token unless @Public(). */
 @Controller()

@@ -1,10 +1,17 @@
-import type { AuthenticatedUser } from '../client/client-options.js';
 import type { PublicUser } from '../users/user.mapper.js';
 
 /**
- * Who is calling: the result of verifying an access token against its live session. The same shape
- * sibling apps get from gatehouse/client, plus the public user.
+ * Who is calling: the result of verifying an access token against its live session. What sibling
+ * apps get from @gatehouse/client (its AuthenticatedUser), plus the public user.
  */
-export interface AuthContext extends AuthenticatedUser {
+export interface AuthContext {
+  userId: string;
+  sessionId: string;
+  /** Current roles (never admin for an impersonation). */
+  roles: string[];
+  isImpersonated: boolean;
+  /** The admin acting as the user, when impersonated. */
+  impersonatorId: string | null;
+  claims: Record<string, unknown>;
   user: PublicUser;
 }

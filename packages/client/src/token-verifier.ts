@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { type ClientOptions, ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { verify as verifySignature } from 'node:crypto';
 import { firstValueFrom, timeout } from 'rxjs';
 import { AUTH_CLIENT_OPTIONS, type AuthClientOptions, type AuthenticatedUser, type AuthErrorBody } from './client-options.js';
@@ -64,7 +64,9 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
       const channel = `${revocations.prefix ?? 'gatehouse'}.events`;
       // Not awaited: the app starts while Redis is down (then behaves as offline mode) and subscribes
       // once Redis answers; ioredis re-subscribes after every reconnect.
-      this.subscriber = new Redis(subscriberOptions);
+      // ioredis is an optional peer: loaded only when revocations are configured.
+      const { Redis: RedisClient } = await import('ioredis');
+      this.subscriber = new RedisClient(subscriberOptions);
       this.subscriber.on('error', (error: Error) => this.logger.warn(`revocation events: ${error.message}`));
       this.subscriber.on('message', (_channel: string, message: string) => this.onEvent(message));
       this.subscriber.subscribe(channel).catch((error: Error) => this.logger.warn(`revocation events not subscribed: ${error.message}`));

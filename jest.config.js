@@ -14,7 +14,11 @@ const swc = ['@swc/jest', {
 const shared = {
   transform: { '^.+\\.(t|j|cj)s$': swc },
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^@?gatehouse/client$': '<rootDir>/packages/client/src/index.ts' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    '^@?gatehouse/client$': '<rootDir>/packages/client/src/index.ts',
+    '^@gatehouse/client/testing$': '<rootDir>/packages/client/src/testing.ts',
+  },
   testEnvironment: 'node',
 };
 

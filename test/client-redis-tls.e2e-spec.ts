@@ -165,7 +165,7 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
       refused = await verifier.verify(token).then(() => undefined, (error: unknown) => error);
       if (!refused) await sleep(20);
     }
-    expect(refused).toMatchObject({ body: { statusCode: 401, message: 'session is no longer valid' } });
+    expect(refused).toMatchObject({ body: { statusCode: 401, message: 'session revoked' } });
   });
 
   it('never sends the password in the clear: a TLS handshake on the wire, no plain-TCP attempt, no fallback', async () => {

@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { AuthClientModule, type AuthClientOptions, AuthGuard } from '@gatehouse/client';
+import { AuthClientModule, type AuthClientOptions, GatehouseGuard } from '@gatehouse/client';
 import { OrdersController } from './orders.controller.js';
 
 @Module({})
@@ -11,7 +11,7 @@ export class SiblingAppModule {
       imports: [AuthClientModule.forRoot(auth)],
       controllers: [OrdersController],
       // Deny by default: every HTTP route and message pattern goes through the guard.
-      providers: [{ provide: APP_GUARD, useExisting: AuthGuard }],
+      providers: [{ provide: APP_GUARD, useExisting: GatehouseGuard }],
     };
   }
 }

@@ -1,8 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Post } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { type AuthenticatedUser, CurrentUser, Public, Roles } from '@gatehouse/client';
+import { type AuthenticatedUser, CurrentUser, OptionalAuth, Public, Roles } from '@gatehouse/client';
 
-/** A sibling service's handlers: every one needs a gatehouse token unless @Public(). */
+/** A sibling service's handlers: every one needs a gatehouse token unless @Public() or @OptionalAuth(). */
 @Controller()
 export class OrdersController {
   @Public()
@@ -16,6 +16,25 @@ export class OrdersController {
     return { userId: user.userId, orders: [] };
   }
 
+  /** A write: with the gh_access cookie (tokenFrom: 'cookie') it also needs the X-CSRF-Token header. */
+  @Post('orders')
+  place(@CurrentUser() user: AuthenticatedUser): { placedBy: string } {
+    return { placedBy: user.userId };
+  }
+
+  /** Who is calling; email and username only in live mode (tokens carry neither). */
+  @Get('me')
+  me(@CurrentUser() user: AuthenticatedUser): { userId: string; email?: string; username?: string | null } {
+    return { userId: user.userId, email: user.email, username: user.username };
+  }
+
+  /** Open to all; a signed-in caller is recognised (null without a token). */
+  @OptionalAuth()
+  @Get('catalog')
+  catalog(@CurrentUser() user: AuthenticatedUser | null): { items: string[]; viewer: string | null } {
+    return { items: ['tea', 'coffee'], viewer: user?.userId ?? null };
+  }
+
   @Roles('admin')
   @Get('admin/report')
   report(@CurrentUser() user: AuthenticatedUser): { reportBy: string } {
@@ -26,6 +45,12 @@ export class OrdersController {
   @MessagePattern('orders.list')
   list(@CurrentUser() user: AuthenticatedUser): { userId: string; orders: string[] } {
     return { userId: user.userId, orders: [] };
+  }
+
+  @OptionalAuth()
+  @MessagePattern('catalog.list')
+  catalogList(@CurrentUser() user: AuthenticatedUser | null): { items: string[]; viewer: string | null } {
+    return this.catalog(user);
   }
 
   @Roles('admin')

@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
-import { AuthGuard } from './auth.guard.js';
-import { AUTH_CLIENT_OPTIONS, type AuthClientOptions } from './client-options.js';
+import { GatehouseGuard } from './auth.guard.js';
+import { AUTH_CLIENT_OPTIONS, type AuthClientOptions, checkOptions } from './client-options.js';
+import { GuardCoverage } from './guard-coverage.js';
 import { JwksKeyStore } from './jwks-key-store.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -10,11 +11,13 @@ export interface AuthClientAsyncOptions {
   useFactory: (...args: never[]) => AuthClientOptions | Promise<AuthClientOptions>;
 }
 
-const PROVIDERS: Provider[] = [JwksKeyStore, TokenVerifier, AuthGuard];
+const PROVIDERS: Provider[] = [JwksKeyStore, TokenVerifier, GatehouseGuard, GuardCoverage];
 
 /**
- * What a sibling Nest app imports to protect its handlers with gatehouse tokens. Use the guard per
- * controller (`@UseGuards(AuthGuard)`) or globally (`{ provide: APP_GUARD, useExisting: AuthGuard }`).
+ * What a sibling Nest app imports to protect its handlers with gatehouse tokens. Use the guard
+ * globally (`{ provide: APP_GUARD, useExisting: GatehouseGuard }`, and in a hybrid app
+ * `app.connectMicroservice(options, { inheritAppConfig: true })`) or per controller
+ * (`@UseGuards(GatehouseGuard)`).
  */
 @Module({})
 export class AuthClientModule {
@@ -22,8 +25,9 @@ export class AuthClientModule {
     return {
       module: AuthClientModule,
       global: true,
-      providers: [{ provide: AUTH_CLIENT_OPTIONS, useValue: options }, ...PROVIDERS],
-      exports: [AuthGuard, TokenVerifier],
+      // Checked when the app is created, so a mis-set option stops it with one line.
+      providers: [{ provide: AUTH_CLIENT_OPTIONS, useFactory: () => checkOptions(options) }, ...PROVIDERS],
+      exports: [GatehouseGuard, TokenVerifier],
     };
   }
 
@@ -32,8 +36,15 @@ export class AuthClientModule {
       module: AuthClientModule,
       global: true,
       imports: options.imports ?? [],
-      providers: [{ provide: AUTH_CLIENT_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, ...PROVIDERS],
-      exports: [AuthGuard, TokenVerifier],
+      providers: [
+        {
+          provide: AUTH_CLIENT_OPTIONS,
+          useFactory: async (...args: never[]) => checkOptions(await options.useFactory(...args)),
+          inject: options.inject ?? [],
+        },
+        ...PROVIDERS,
+      ],
+      exports: [GatehouseGuard, TokenVerifier],
     };
   }
 }

@@ -1,51 +1,63 @@
-import { CanActivate, ExecutionContext, HttpException, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { RpcException } from '@nestjs/microservices';
-import type { AuthErrorBody } from './client-options.js';
-import { IS_PUBLIC_ROUTE, REQUIRED_ROLES, setCurrentUser } from './decorators.js';
-import { AuthClientError, TokenVerifier } from './token-verifier.js';
-
-function tokenOf(context: ExecutionContext): string | undefined {
-  if (context.getType() === 'rpc') {
-    const data: unknown = context.switchToRpc().getData();
-    const token = data && typeof data === 'object' ? (data as { accessToken?: unknown }).accessToken : undefined;
-    return typeof token === 'string' ? token : undefined;
-  }
-  const header = context.switchToHttp().getRequest<{ headers: Record<string, unknown> }>().headers.authorization;
-  const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-  return match?.[1];
-}
+import { carrierOf, noteGuarded, PUBLIC_HANDLER, setCaller, transportError } from './caller.js';
+import { IS_OPTIONAL_AUTH, IS_PUBLIC_ROUTE, REQUIRED_ROLES } from './decorators.js';
+import { AuthClientError } from './refusals.js';
+import { findToken, httpRequestOf, passesCsrfCheck } from './token-sources.js';
+import { TokenVerifier } from './token-verifier.js';
 
 /**
- * Protects HTTP routes and message patterns alike: the bearer header over HTTP, the payload's
- * `accessToken` over RPC. Deny by default (@Public() opens), @Roles() restricts. Refusals carry
- * gatehouse's error body over both transports.
+ * Protects HTTP routes, message patterns, WebSocket messages and GraphQL resolvers: the token from
+ * `tokenFrom` (the bearer header by default) over HTTP and GraphQL, the payload's `accessToken` over
+ * RPC and WebSocket. Deny by default (@Public() opens, @OptionalAuth() admits anonymous callers),
+ * @Roles() restricts. Refusals carry gatehouse's error body over every transport.
  */
 @Injectable()
-export class AuthGuard implements CanActivate {
+export class GatehouseGuard implements CanActivate {
+  // Only what every module can inject: @UseGuards(GatehouseGuard) instantiates it in the app's own modules.
   constructor(
     private readonly reflector: Reflector,
     private readonly verifier: TokenVerifier,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
+    noteGuarded(context);
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_ROUTE, targets)) return true;
     try {
-      const user = await this.verifier.verify(tokenOf(context));
-      const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
-      if (roles?.length && !roles.some((role) => user.roles.includes(role))) {
-        throw new AuthClientError({ statusCode: 403, code: 'FORBIDDEN', message: 'insufficient role' });
+      if (this.reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC_ROUTE, targets)) {
+        // Marked so @CurrentUser() can say why it refuses; a context without a carrier stays open.
+        if (hasCarrier(context)) setCaller(context, PUBLIC_HANDLER);
+        return true;
       }
-      setCurrentUser(context, user);
+      // Before any token is looked at: a context the guard cannot keep a caller in is a setup error.
+      carrierOf(context);
+      const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
+      const { token, from } = findToken(context, this.verifier.tokenSources);
+      if (!token && !roles?.length && this.reflector.getAllAndOverride<boolean | undefined>(IS_OPTIONAL_AUTH, targets)) {
+        setCaller(context, null);
+        return true;
+      }
+      if (from === 'cookie' && !passesCsrfCheck(httpRequestOf(context), context.getType())) throw this.verifier.refusal('csrf');
+      const user = await this.verifier.verify(token);
+      if (roles?.length && !roles.some((role) => user.roles.includes(role))) {
+        throw this.verifier.refusal('role', `needs one of ${JSON.stringify(roles)}, has ${JSON.stringify(user.roles)}`);
+      }
+      setCaller(context, user);
       return true;
     } catch (error) {
       if (!(error instanceof AuthClientError)) throw error;
-      throw toTransportError(context, error.body);
+      throw transportError(context, error);
     }
   }
 }
 
-function toTransportError(context: ExecutionContext, body: AuthErrorBody): Error {
-  return context.getType() === 'rpc' ? new RpcException(body) : new HttpException(body, body.statusCode);
+function hasCarrier(context: ExecutionContext): boolean {
+  try {
+    return !!carrierOf(context);
+  } catch {
+    return false;
+  }
 }
+
+/** The guard's first name, kept so existing apps keep working; `GatehouseGuard` does not clash with @nestjs/passport's AuthGuard. */
+export { GatehouseGuard as AuthGuard };

@@ -1,15 +1,23 @@
+import type { ExecutionContext } from '@nestjs/common';
 import type { ClientTlsOptions } from './redis-connection.js';
+import type { Refusal } from './refusals.js';
 
 export type { ClientTlsOptions } from './redis-connection.js';
 
 /** How a sibling app verifies gatehouse access tokens. */
 export interface AuthClientOptions {
-  /** The `iss` gatehouse puts in its tokens (its JWT_ISSUER, by default its APP_URL). */
+  /**
+   * The `iss` gatehouse puts in its tokens (its JWT_ISSUER, by default its APP_URL), checked in
+   * every mode. A mis-set one refuses every token: see the `issuer` count of `TokenVerifier.refusals()`.
+   */
   issuer: string;
-  /** The `aud` to require, when gatehouse is configured with JWT_AUDIENCE. */
+  /** The `aud` to require (in every mode), when gatehouse is configured with JWT_AUDIENCE. */
   audience?: string;
-  /** Where gatehouse publishes its keys: `<gatehouse>/.well-known/jwks.json`. */
-  jwksUrl: string;
+  /**
+   * Where gatehouse publishes its keys: `<gatehouse>/.well-known/jwks.json`. Required, except in
+   * live mode (which asks gatehouse instead and never fetches it).
+   */
+  jwksUrl?: string;
   /**
    * Live mode: ask gatehouse (`auth.verify`) on every call, so a logged-out session is refused at
    * once and roles are current. Costs a round trip per call.
@@ -28,7 +36,27 @@ export interface AuthClientOptions {
   jwksCacheSeconds?: number;
   /** Leeway on exp and nbf, seconds. Default 30 (as gatehouse). */
   clockTolerance?: number;
+  /**
+   * Where HTTP requests (and GraphQL requests) carry the access token, tried in order: `'header'`
+   * (`Authorization: Bearer`, the default), `'cookie'` (gatehouse's `gh_access` cookie, read from the
+   * Cookie header; a write must then send the `gh_csrf` cookie's value in `X-CSRF-Token`), or a
+   * function of the ExecutionContext of any handler (check `context.getType()`), returning the
+   * token or undefined. Message patterns and WebSocket messages take the payload's `accessToken`,
+   * then ask the functions.
+   */
+  tokenFrom?: TokenSource | readonly TokenSource[];
+  /**
+   * Called on every refusal with its reason (never the token), e.g. to count them in the app's
+   * metrics. `TokenVerifier.refusals()` counts them too. Must not throw (it would be ignored).
+   */
+  onRefusal?: (refusal: Refusal) => void;
 }
+
+/** Reads the access token of a handler's request or message; undefined when it carries none. */
+export type TokenExtractor = (context: ExecutionContext) => string | null | undefined;
+
+/** One place a token may come from: see `AuthClientOptions.tokenFrom`. */
+export type TokenSource = 'header' | 'cookie' | TokenExtractor;
 
 /**
  * Where live mode asks. TCP: gatehouse's listener, over TLS when `tls` is given (needed when
@@ -52,11 +80,40 @@ export interface AuthenticatedUser {
   /** The admin acting as the user, when impersonated. */
   impersonatorId: string | null;
   claims: Record<string, unknown>;
+  /**
+   * Live mode only: the user's current email, from gatehouse's answer. Undefined offline and with
+   * pushed revocations: access tokens carry no email.
+   */
+  email?: string;
+  /** Live mode only: the user's current username (null when the user has none); undefined offline. */
+  username?: string | null;
 }
 
 /** The error body gatehouse uses, so callers see one shape everywhere. */
 export interface AuthErrorBody {
   statusCode: number;
-  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE';
+  /** INTERNAL_ERROR (500) only for a setup problem: a context the guard cannot read, a failing tokenFrom function. */
+  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR';
   message: string;
+}
+
+/**
+ * Checks the options at start, so a mis-set app stops with one line naming the option (errors never
+ * repeat a URL, which may hold a password).
+ */
+export function checkOptions(options: AuthClientOptions): AuthClientOptions {
+  const fail = (problem: string): Error => new Error(`gatehouse/client: ${problem}`);
+  if (!options || typeof options !== 'object') throw fail('AuthClientModule needs options ({ issuer, jwksUrl })');
+  if (typeof options.issuer !== 'string' || !options.issuer) throw fail('issuer is required: the iss of gatehouse\'s tokens (its JWT_ISSUER)');
+  if (!options.live && (typeof options.jwksUrl !== 'string' || !options.jwksUrl)) {
+    throw fail('jwksUrl is required unless live mode is configured: set it to <gatehouse>/.well-known/jwks.json');
+  }
+  const sources = options.tokenFrom === undefined ? [] : Array.isArray(options.tokenFrom) ? options.tokenFrom : [options.tokenFrom];
+  for (const source of sources as unknown[]) {
+    if (source !== 'header' && source !== 'cookie' && typeof source !== 'function') {
+      throw fail(`tokenFrom takes 'header', 'cookie' or a function (got ${JSON.stringify(source)})`);
+    }
+  }
+  if (options.tokenFrom !== undefined && sources.length === 0) throw fail('tokenFrom is an empty list: no request could carry a token');
+  return options;
 }

@@ -1,34 +1,29 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import type { AuthenticatedUser } from './client-options.js';
+import { requireCaller } from './caller.js';
 
 export const IS_PUBLIC_ROUTE = 'gatehouse-client:public';
+export const IS_OPTIONAL_AUTH = 'gatehouse-client:optional-auth';
 export const REQUIRED_ROLES = 'gatehouse-client:roles';
 
-/** Opens a route or message pattern to callers without a token (the guard denies by default). */
+/**
+ * Opens a route or message pattern to callers without a token (the guard denies by default). The
+ * guard does not look at tokens there: @CurrentUser() is refused; use @OptionalAuth() to read one.
+ */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC_ROUTE, true);
+
+/**
+ * A caller may come without a token: @CurrentUser() then gives null. A token that is sent must be
+ * valid: an invalid, expired or revoked one is refused with 401 (so a client learns to refresh it
+ * rather than being served as anonymous). With @Roles(), a token is required.
+ */
+export const OptionalAuth = (): MethodDecorator & ClassDecorator => SetMetadata(IS_OPTIONAL_AUTH, true);
 
 /** Requires one of these roles. */
 export const Roles = (...roles: string[]): MethodDecorator & ClassDecorator => SetMetadata(REQUIRED_ROLES, roles);
 
-const rpcUsers = new WeakMap<object, AuthenticatedUser>();
-
-/** Where the guard leaves the caller: on the request over HTTP, beside the payload over RPC. */
-export function setCurrentUser(context: ExecutionContext, user: AuthenticatedUser): void {
-  if (context.getType() === 'rpc') {
-    const data: unknown = context.switchToRpc().getData();
-    if (data && typeof data === 'object') rpcUsers.set(data, user);
-  } else {
-    context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user = user;
-  }
-}
-
-export function currentUserOf(context: ExecutionContext): AuthenticatedUser | undefined {
-  if (context.getType() === 'rpc') {
-    const data: unknown = context.switchToRpc().getData();
-    return data && typeof data === 'object' ? rpcUsers.get(data) : undefined;
-  }
-  return context.switchToHttp().getRequest<{ user?: AuthenticatedUser }>().user;
-}
-
-/** The verified caller, in HTTP handlers and message-pattern handlers alike. */
-export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext) => currentUserOf(context));
+/**
+ * The verified caller, in HTTP, message-pattern, WebSocket and GraphQL handlers alike. Fails closed:
+ * where GatehouseGuard did not verify a caller (a message pattern of a microservice connected
+ * without `inheritAppConfig`, a @Public() handler) it refuses with 401; null only under @OptionalAuth().
+ */
+export const CurrentUser = createParamDecorator((_data: unknown, context: ExecutionContext) => requireCaller(context));

@@ -1,5 +1,15 @@
 export { AuthClientModule, type AuthClientAsyncOptions } from './auth-client.module.js';
-export { AuthGuard } from './auth.guard.js';
-export type { AuthClientOptions, AuthenticatedUser, AuthErrorBody, ClientTlsOptions, LiveOptions } from './client-options.js';
-export { CurrentUser, Public, Roles } from './decorators.js';
+export { AuthGuard, GatehouseGuard } from './auth.guard.js';
+export type { AuthClientOptions, AuthenticatedUser, AuthErrorBody, ClientTlsOptions, LiveOptions, TokenExtractor, TokenSource } from './client-options.js';
+export { CurrentUser, OptionalAuth, Public, Roles } from './decorators.js';
+export { AuthClientError, type Refusal, type RefusalReason } from './refusals.js';
 export { TokenVerifier } from './token-verifier.js';
+export {
+  GatehouseClient,
+  GatehouseClientError,
+  type GatehouseClientOptions,
+  type GatehouseErrorBody,
+  type GatehouseUser,
+  type VerifiedCaller,
+} from './gatehouse-client.js';
+export { GatehouseClientModule, type GatehouseClientAsyncOptions } from './gatehouse-client.module.js';

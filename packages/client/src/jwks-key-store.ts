@@ -53,8 +53,11 @@ export class JwksKeyStore {
 
   private async fetchKeys(): Promise<void> {
     this.fetchedAt = Date.now();
+    const url = this.options.jwksUrl;
+    // Live mode may go without one: it never reads keys.
+    if (!url) return;
     try {
-      const response = await fetch(this.options.jwksUrl, { signal: AbortSignal.timeout(5000) });
+      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const body = (await response.json()) as { keys?: JsonWebKey[] };
       const next = new Map<string, PublicKeyEntry>();
@@ -66,7 +69,7 @@ export class JwksKeyStore {
       }
       this.keys = next;
     } catch (error) {
-      this.logger.warn(`could not fetch ${this.options.jwksUrl}: ${(error as Error).message}`);
+      this.logger.warn(`could not fetch ${url}: ${(error as Error).message}`);
     }
   }
 }

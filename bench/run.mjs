@@ -3,6 +3,8 @@
 //   login        vs raw argon2id verifies (login is one verify plus a session insert and a JWT),
 //   login        with 1,000 vs 1,000,000 accounts in the table (bulk-seeded, a random account each),
 //   /auth/me     vs a bare Nest+Fastify route (the framework floor),
+//   sibling      GET /orders of the example sibling app, @gatehouse/client installed from its packed
+//                tarball into an app of its own, vs the same bare route,
 //   auth.verify  over TCP vs a bare Nest TCP echo (same framing, load generator and concurrency),
 //   refresh      with chained single-use tokens (must be all 2xx to count),
 //   health       p99 alone vs while logins saturate the hash pool,
@@ -14,7 +16,7 @@
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { fork, spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -77,11 +79,13 @@ const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 const children = new Set();
 let benchDb; // { name, adminUrl } once created
+let siblingDir; // the installed sibling app, once made
 let cleanupPromise;
 
 function cleanup() {
   cleanupPromise ??= (async () => {
     await Promise.all([...children].map(stopChild));
+    if (siblingDir) await rm(siblingDir, { recursive: true, force: true });
     if (benchDb) {
       const admin = new pg.Client({ connectionString: benchDb.adminUrl });
       try {
@@ -220,12 +224,46 @@ async function startHello() {
   return { base, rpcPort, pid: child.pid };
 }
 
-/** The example sibling app (gatehouse/client, offline mode) from the build, verifying against `base`. */
+/** Runs npm to its end, its output kept for the error; `npm run bench`'s own settings for this project are not passed on. */
+function runNpm(args, cwd) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_(?!config_(registry|https?_proxy|proxy|noproxy|cafile|ca|strict_ssl|userconfig|nodedir)$)|INIT_CWD$)/i.test(key)));
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c) => (output += c));
+    child.stderr.on('data', (c) => (output += c));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`npm ${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`))));
+  });
+}
+
+/**
+ * The example sibling app as a user runs it: packages/client packed, the tarball installed into a
+ * fresh app of its own beside the same Nest versions as gatehouse (so the bare route stays its
+ * baseline), and the example's build copied in.
+ */
+async function installSibling() {
+  siblingDir = await mkdtemp(join(os.tmpdir(), 'gatehouse-bench-sibling-'));
+  const packed = await runNpm(['pack', '--workspace', '@gatehouse/client', '--pack-destination', siblingDir, '--json', '--silent'], ROOT);
+  const [{ filename }] = JSON.parse(packed.slice(packed.search(/^\[/m)));
+  const installed = async (name) => JSON.parse(await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const peers = ['@nestjs/common', '@nestjs/core', '@nestjs/microservices', '@nestjs/platform-fastify', 'reflect-metadata', 'rxjs'];
+  const dependencies = Object.fromEntries(await Promise.all(peers.map(async (name) => [name, await installed(name)])));
+  dependencies['@gatehouse/client'] = `file:./${filename}`;
+  await writeFile(join(siblingDir, 'package.json'), JSON.stringify({ name: 'bench-sibling', private: true, dependencies }, null, 2));
+  await runNpm(['install', '--no-audit', '--no-fund', '--prefer-offline'], siblingDir);
+  const build = join(ROOT, 'dist/examples/sibling-app');
+  for (const file of await readdir(build)) if (file.endsWith('.js')) await copyFile(join(build, file), join(siblingDir, file));
+  log(`sibling app installed from ${filename}`);
+}
+
+/** The example sibling app (@gatehouse/client from its tarball, offline mode), verifying against `base`. */
 async function startSibling(base) {
+  await installSibling();
   const [port, rpcPort] = [await freePort(), await freePort()];
   const child = track(
-    fork(join(ROOT, 'dist/examples/sibling-app/main.js'), {
-      cwd: ROOT,
+    fork(join(siblingDir, 'main.js'), {
+      cwd: siblingDir,
       execArgv: [...process.execArgv, '--import', ORPHAN_GUARD],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, GATEHOUSE_URL: base, GATEHOUSE_ISSUER: 'http://localhost:3000', PORT: String(port), RPC_PORT: String(rpcPort) },
@@ -622,7 +660,7 @@ function buildRows(m) {
     row(`GET /hello, bare Nest+Fastify (${CONFIG.connections} conn)${invalid(m.hello)}`, m.hello),
     versus(`GET /auth/me (${CONFIG.connections} conn)${invalid(m.me)}`, m.me, perSec(m.hello.reqPerSec, 'bare hello'), m.me.reqPerSec, atLeast(m.me, TARGETS.me)),
     versus(
-      `GET /orders, sibling app guarded offline by gatehouse/client (${CONFIG.connections} conn)${invalid(m.sibling)}`,
+      `GET /orders, sibling app guarded offline by @gatehouse/client, installed from its tarball (${CONFIG.connections} conn)${invalid(m.sibling)}`,
       m.sibling, perSec(m.hello.reqPerSec, 'bare hello'), m.sibling.reqPerSec, atLeast(m.sibling, TARGETS.sibling),
     ),
     row(`POST /auth/refresh, chained (${CONFIG.refreshConnections} conn)${invalid(m.refresh)}`, m.refresh, {

@@ -36,7 +36,7 @@ describe('gatehouse installed from a git URL: gatehouse/client in a fresh Nest a
       nestRange: registry.nestRange,
       microservices: registry.microservices,
       extra: { gatehouse: url },
-      // As the README tells git users: gatehouse's build reviewed, swagger-ui's telemetry refused.
+      // As packages/client/README.md tells git users: gatehouse's build reviewed, swagger-ui's telemetry refused.
       allowScripts: { [url]: true, '@scarf/scarf': false },
       clientImport: 'gatehouse/client',
     });

@@ -89,7 +89,7 @@ describe('two gatehouse processes on one database and one Redis', () => {
       }
       delays.push(performance.now() - loggedOut);
     }
-    // The figures themselves are measured by the bench (README "Revocation across instances").
+    // The figures themselves are measured by the bench (docs/performance.md, "Revocation across instances").
     expect(delays).toHaveLength(50);
   });
 

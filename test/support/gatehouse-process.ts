@@ -42,6 +42,21 @@ export interface GatehouseProcess {
  * processes share nothing in memory (Passport's strategies, caches, timers), as real instances do.
  */
 export async function startGatehouseProcess(overrides: Record<string, string> = {}): Promise<GatehouseProcess> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startOnce(overrides);
+    } catch (error) {
+      // A port found free can be taken before the process listens on it (by an outgoing connection's
+      // ephemeral port, say): then start again on other ports, unless the test chose them.
+      const pinned = overrides.PORT !== undefined || overrides.RPC_PORT !== undefined;
+      if (pinned || attempt >= 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(overrides: Record<string, string>): Promise<GatehouseProcess> {
   const [httpPort, rpcPort] = [await freePort(), await freePort()];
   const env = testServiceEnv({ httpPort, rpcPort }, overrides);
   const child = spawn(process.execPath, [...PRELOADS.flatMap((p) => ['--require', p]), join(ROOT, 'src/main.ts')], {
@@ -70,7 +85,8 @@ export async function startGatehouseProcess(overrides: Record<string, string> = 
     await waitUntilLive(baseUrl, child, exited);
   } catch (error) {
     await stop();
-    throw new Error(`gatehouse process did not start: ${(error as Error).message}\n--- its output ---\n${output.slice(-8000)}`, { cause: error });
+    const Failure = output.includes('EADDRINUSE') ? PortTakenError : Error;
+    throw new Failure(`gatehouse process did not start: ${(error as Error).message}\n--- its output ---\n${output.slice(-8000)}`, { cause: error });
   }
 
   const send = async <T>(pattern: string, payload: unknown): Promise<T> => {

@@ -81,9 +81,8 @@ export class LockoutService {
             AND EXISTS (SELECT 1 FROM first_counted WHERE failures <= $4 AND (locked_until IS NULL OR locked_until <= now()))
          ON CONFLICT (key) DO UPDATE SET ${COUNT_ONE_MORE}
          RETURNING key, failures, locked_until)
-       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS locked_for FROM first_counted
-       UNION ALL
-       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END FROM account_counted
+       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS locked_for
+         FROM (SELECT * FROM first_counted UNION ALL SELECT * FROM account_counted) AS counted
        UNION ALL
        SELECT key, NULL, locked_for FROM locked`,
       [counters.map((c) => c.key), first.key, account?.key ?? null, first.limit],

@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../common/app-error.js';
 import { DomainEvents } from '../common/domain-events.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import type { MessageTransport } from '../rpc/observed-handlers.js';
 import { ConnectionInfo, SessionsService } from '../sessions/sessions.service.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
@@ -49,7 +50,7 @@ export class LoginService {
    * For trusted callers: a session for a user without a password (accounts-js's loginWithUser),
    * audited as its own event type with the transport it came over.
    */
-  async loginWithUser(userId: string, connection: ConnectionInfo | undefined, transport: string): Promise<LoginResult> {
+  async loginWithUser(userId: string, connection: ConnectionInfo | undefined, transport: MessageTransport): Promise<LoginResult> {
     const user = await this.users.findById(userId);
     if (!user) throw notFound('user not found');
     if (user.deactivatedAt) throw deactivated();
@@ -68,7 +69,7 @@ export class LoginService {
       impersonator?: { userId: string; sessionId: string };
       checkedPasswordHash?: string;
       /** A session granted without a password, to a trusted caller over this transport. */
-      grantedTo?: { transport: string };
+      grantedTo?: { transport: MessageTransport };
     },
   ): Promise<LoginResult> {
     const issued = await this.sessions.create(user.id, opts);

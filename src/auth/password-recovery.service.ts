@@ -107,7 +107,8 @@ export class PasswordRecoveryService {
     // Guessing the current password with a stolen access token meets the account lockout too.
     const attempt = await this.lockout.begin(this.lockout.changeCounters(user.id));
     const currentHash = user.passwordHash;
-    if (!currentHash || !(await this.hasher.check(currentHash, currentPassword)).ok) {
+    // A voided password (contested sign-up) costs the same dummy verify as a wrong one.
+    if (!(await this.hasher.check(currentHash, currentPassword)).ok || !currentHash) {
       await this.lockout.failed(attempt);
       throw invalidCredentials();
     }

@@ -70,9 +70,7 @@ export class UsersService {
    * given; null when the address is no longer the user's.
    */
   async markEmailVerified(em: EntityManager, userId: string, email: string, passwordHash?: string): Promise<UserEntity | null> {
-    const changed = passwordHash === undefined
-      ? await this.updateAnnounced(em, userId, `email_verified = true`, [], `email = $2`, [email])
-      : await this.updateAnnounced(em, userId, `email_verified = true, password_hash = $2`, [passwordHash], `email = $3`, [email]);
+    const changed = await this.updateAnnounced(em, userId, `email_verified = true, password_hash = coalesce($2, password_hash)`, [passwordHash ?? null], `email = $3`, [email]);
     return changed ? this.findById(userId, em) : null;
   }
 
@@ -157,14 +155,16 @@ export class UsersService {
    * password. A grant is audited as a role change by no actor.
    */
   async ensureAdmin(id: string, passwordHash?: string): Promise<void> {
-    const granted: Array<{ roles: string[] }> = await this.dataSource().transaction(async (em) => {
-      const before: Array<{ admin: boolean }> = await em.query(`SELECT 'admin' = ANY(roles) AS admin FROM users WHERE id = $1 FOR UPDATE`, [id]);
+    const before = await this.dataSource().transaction(async (em) => {
+      const rows: Array<{ roles: string[] }> = await em.query(`SELECT roles FROM users WHERE id = $1 FOR UPDATE`, [id]);
       await this.updateAnnounced(em, id,
         `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true, password_hash = coalesce($2, password_hash)`,
         [passwordHash ?? null]);
-      return before[0] && !before[0].admin ? em.query(`SELECT roles FROM users WHERE id = $1`, [id]) : [];
+      return rows[0];
     });
-    if (granted[0]) this.domainEvents.publish('user.roles_changed', { userId: id, details: { roles: granted[0].roles, reason: 'bootstrap_admin' } });
+    if (before && !before.roles.includes('admin')) {
+      this.domainEvents.publish('user.roles_changed', { userId: id, details: { roles: [...before.roles, 'admin'], reason: 'bootstrap_admin' } });
+    }
   }
 
   findByUsername(username: string, em?: EntityManager): Promise<UserEntity | null> {

@@ -1,5 +1,5 @@
 import { Logger, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
-import { QueryFailedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { AppError, ErrorCode } from './app-error';
 import { toAppError } from './error-mapping';
 
@@ -12,6 +12,7 @@ describe('toAppError', () => {
   it.each([
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
     new Error('Connection terminated unexpectedly'),
+    new QueryRunnerProviderAlreadyReleasedError(),
     new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })),
     new AggregateError([Object.assign(new Error('x'), { code: 'ECONNREFUSED' })], ''),
     // A plain object shaped like an error (as from another realm).

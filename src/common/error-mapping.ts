@@ -11,6 +11,8 @@ const UNAVAILABLE_CODES = new Set([
 const UNAVAILABLE_MESSAGES = [
   'Connection terminated', 'timeout exceeded when trying to connect', 'Client has encountered a connection error',
   'Connection is not established', 'connect ECONNREFUSED', 'Cannot use a pool after calling end',
+  // TypeORM, when a transaction's connection broke under it (seen once during a PostgreSQL restart).
+  'query runner was already released',
 ];
 
 interface ErrorLike {

@@ -5,20 +5,22 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import fastifyCookie from '@fastify/cookie';
 import type { TlsOptions } from 'node:tls';
 import { GatehouseModule } from './app.module.js';
-import { installHttpHeaders } from './common/http-headers.js';
-import { acceptJsonBodiesOnly } from './common/json-body.js';
+import { installHttpHeaders } from './platform/http/http-headers.js';
+import { acceptJsonBodiesOnly } from './platform/http/json-body.js';
 import { refuseForeignOriginLogins } from './auth/auth-cookies.js';
-import { answerRouterError } from './common/router-errors.js';
-import { setupOpenApi } from './docs/openapi.js';
-import { createJsonLogger, requestId, rpcRequestLog } from './logging/logging.module.js';
-import { MetricsService } from './metrics/metrics.service.js';
-import { rpcMetrics } from './metrics/rpc-metrics.js';
-import { observeMessageHandlers } from './rpc/observed-handlers.js';
-import { GracefulShutdown } from './lifecycle/graceful-shutdown.js';
-import { ClaimingRedisServer } from './rpc/claiming-redis.server.js';
-import { DrainingTcpServer } from './rpc/draining-tcp.server.js';
-import { AppConfig, loadConfig, redisClientOptions } from './config/app-config.js';
-import type { GatehouseOptions } from './gatehouse-options.js';
+import { answerRouterError } from './platform/http/router-errors.js';
+import { setupOpenApi } from './platform/openapi/openapi.js';
+import { authOpenApi } from './auth/auth.openapi.js';
+import { eventsOpenApi } from './events/events.openapi.js';
+import { createJsonLogger, requestId, rpcRequestLog } from './platform/observability/logging/logging.module.js';
+import { MetricsService } from './platform/observability/metrics/metrics.service.js';
+import { rpcMetrics } from './platform/observability/metrics/rpc-metrics.js';
+import { observeMessageHandlers } from './platform/rpc/observed-handlers.js';
+import { GracefulShutdown } from './platform/lifecycle/graceful-shutdown.js';
+import { ClaimingRedisServer } from './platform/rpc/claiming-redis.server.js';
+import { DrainingTcpServer } from './platform/rpc/draining-tcp.server.js';
+import { AppConfig, loadConfig, redisClientOptions } from './platform/config/app-config.js';
+import type { GatehouseOptions } from './platform/config/gatehouse-options.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -48,7 +50,7 @@ export async function createGatehouseApp(
     bodyParser: false,
   });
   if (config.authCookies) await app.register(fastifyCookie);
-  setupOpenApi(app, config);
+  setupOpenApi(app, [authOpenApi(config), eventsOpenApi]);
   app.connectMicroservice<MicroserviceOptions>(
     {
       strategy: shutdown.watchRpc(

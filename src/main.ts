@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { createGatehouseApp, startGatehouse } from './bootstrap.js';
-import { ConfigError, loadConfig } from './config/app-config.js';
+import { ConfigError, loadConfig } from './platform/config/app-config.js';
 
 async function main(): Promise<void> {
   let config;

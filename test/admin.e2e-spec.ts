@@ -1,7 +1,7 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { AuditService } from '../src/audit/audit.service';
-import { DomainEvents } from '../src/common/domain-events.service';
-import { DatabaseConnection } from '../src/database/database-connection';
+import { DomainEvents } from '../src/events/domain-events.service';
+import { DatabaseConnection } from '../src/platform/database/database-connection';
 import { BootstrapAdmin } from '../src/users/bootstrap-admin.service';
 import { PasswordHasher } from '../src/users/password-hasher.service';
 import { UsersService } from '../src/users/users.service';

@@ -5,7 +5,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import request from 'supertest';
 import { AuthClientModule, type AuthClientOptions, type ClientTlsOptions, TokenVerifier } from '@gatehouse/client';
 import { createGatehouseApp } from '../src/bootstrap';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/platform/config/app-config';
 import { OwnTlsRedis } from './support/own-servers';
 import { CapturingLogger } from './support/capturing-logger';
 import { makeTestCertificates, type TestCertificates } from './support/test-certificates';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Client } from 'pg';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/platform/config/app-config';
 import { RevocationFeed } from '../src/sessions/revocation-feed.service';
 import { CallLog, eventually, Load, LEAK, signedInUser, sleep } from './support/fault-load';
 import { OwnPostgres } from './support/own-servers';

@@ -4,7 +4,7 @@ import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { createGatehouseApp } from '../src/bootstrap';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/platform/config/app-config';
 import { eventually, sleep } from './support/fault-load';
 import { GatehouseProcess, startGatehouseProcess } from './support/gatehouse-process';
 import { OwnRedis } from './support/own-servers';

@@ -1,4 +1,4 @@
-import { sha256Hex } from '../src/common/crypto';
+import { sha256Hex } from '../src/shared/crypto';
 import { SmtpSink, tokenOf } from './support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 

@@ -2,7 +2,7 @@ import { randomStringGenerator } from '@nestjs/common/utils/random-string-genera
 import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { connect, Socket } from 'node:net';
-import { MAX_MESSAGE_BYTES } from '../src/rpc/message-limits';
+import { MAX_MESSAGE_BYTES } from '../src/platform/rpc/message-limits';
 import { TEST_REDIS_URL } from './support/services';
 import { startTestApp, TestApp } from './support/test-app';
 

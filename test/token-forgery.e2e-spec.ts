@@ -1,5 +1,5 @@
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign as rawSign } from 'node:crypto';
-import { SigningKeysService } from '../src/auth/signing-keys.service';
+import { SigningKeysService } from '../src/tokens/signing-keys.service';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';
 import { b64url, decodeJwt } from './support/tokens';
 

@@ -1,4 +1,4 @@
-import { BackgroundTasks } from '../src/common/background-tasks.service';
+import { BackgroundTasks } from '../src/platform/lifecycle/background-tasks.service';
 import { UsersService } from '../src/users/users.service';
 import { ReceivedMail, SmtpSink, tokenOf } from './support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from './support/test-app';

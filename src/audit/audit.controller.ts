@@ -1,12 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsUUID } from 'class-validator';
-import { Roles } from '../auth/decorators.js';
-import { ErrorCode } from '../common/app-error.js';
-import { EVENT_TYPES } from '../common/events.js';
-import { ApiAdmin, ApiErrors } from '../docs/api-errors.js';
+import { Roles } from '../shared/access/decorators.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { EVENT_TYPES } from '../events/events.js';
+import { ApiAdmin, ApiErrors } from '../platform/openapi/api-errors.js';
 import { AuditPage } from './dto/audit.response.js';
-import { PageQueryDto } from '../common/paging.js';
+import { PageQueryDto } from '../shared/paging.js';
 import { AuditEntry, AuditService } from './audit.service.js';
 
 export class AuditQueryDto extends PageQueryDto {

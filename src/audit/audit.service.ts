@@ -2,8 +2,8 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../common/paging.js';
-import { ANY_DOMAIN_EVENT, type DomainEvent } from '../common/events.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.js';
+import { ANY_DOMAIN_EVENT, type DomainEvent } from '../events/events.js';
 
 export interface AuditEntry {
   id: string;

@@ -2,8 +2,8 @@
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError, ErrorCode } from '../common/app-error.js';
-import type { AppConfig } from '../config/app-config.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import type { AppConfig } from '../platform/config/app-config.js';
 
 export const ACCESS_COOKIE = 'gh_access';
 export const REFRESH_COOKIE = 'gh_refresh';

@@ -1,5 +1,5 @@
 import type { RevocationFeed } from '../sessions/revocation-feed.service';
-import type { AuthContext } from './auth-context';
+import type { AuthContext } from '../shared/access/auth-context';
 import { AUTH_STATE_TTL_MS, AuthStateCache } from './auth-state.cache';
 
 function context(sessionId: string, userId = 'u1'): Omit<AuthContext, 'claims'> {

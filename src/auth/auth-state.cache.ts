@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import {
   AUTH_CHANGE_ANNOUNCED, type AuthChangeAnnouncedEvent, SESSION_REVOKED, type SessionRevokedEvent, USER_CHANGED, type UserChangedEvent,
-} from '../common/auth-changes.js';
+} from '../events/auth-changes.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
 
 interface Entry {
   /** The context without the per-token claims. */

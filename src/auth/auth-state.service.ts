@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { unauthorized } from '../common/app-error.js';
+import { unauthorized } from '../shared/errors/app-error.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
 import { AuthStateCache } from './auth-state.cache.js';
-import { withoutAdmin } from './access-tokens.service.js';
+import { withoutAdmin } from '../tokens/access-tokens.service.js';
 
 /**
  * The second half of verifying an access token (the signature being the first): its session must

@@ -1,13 +1,14 @@
 import { Controller } from '@nestjs/common';
 import { BaseRpcContext, Ctx, MessagePattern, Payload, RedisContext } from '@nestjs/microservices';
-import { ErrorCode } from '../common/app-error.js';
-import { ApiMessagePattern } from '../docs/api-message-pattern.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
 import { UserEnvelope } from '../users/dto/user.response.js';
-import { AcceptedReply, ChangedReply, LoginResultResponse, ResetReply, RevokedReply, VerificationSent, VerifiedAccessToken } from './dto/auth.responses.js';
+import { RevokedReply } from '../sessions/dto/session.response.js';
+import { AcceptedReply, ChangedReply, LoginResultResponse, ResetReply, VerificationSent, VerifiedAccessToken } from './dto/auth.responses.js';
 import type { PublicUser } from '../users/user.mapper.js';
-import type { AuthContext } from './auth-context.js';
-import { CurrentAuth } from './current-auth.decorator.js';
-import { Public, Roles } from './decorators.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
+import { CurrentAuth } from '../shared/access/current-auth.decorator.js';
+import { Public, Roles } from '../shared/access/decorators.js';
 import {
   AccessTokenDto, EmailDto, RpcImpersonateDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, VerifyEmailDto,
 } from './dto/auth.dto.js';

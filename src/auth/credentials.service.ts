@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import { LockoutService } from './lockout.service.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { loginFailureReason, MetricsService } from '../metrics/metrics.service.js';
-import type { ConnectionInfo } from '../sessions/sessions.service.js';
+import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import { LockoutService } from '../protection/lockout.service.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { loginFailureReason, MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import type { ConnectionInfo } from '../shared/connection.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';

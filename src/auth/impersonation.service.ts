@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { AppError, ErrorCode, notFound } from '../common/app-error.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import type { ConnectionInfo } from '../sessions/sessions.service.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import type { ConnectionInfo } from '../shared/connection.js';
 import { UsersService } from '../users/users.service.js';
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
 import { LoginResult, LoginService } from './login.service.js';
 
 /** Impersonation sessions are short: an hour at most (less if SESSION_TTL is shorter). */

@@ -1,17 +1,18 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../common/app-error.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import { MetricsService } from '../metrics/metrics.service.js';
-import type { MessageTransport } from '../rpc/observed-handlers.js';
-import { ConnectionInfo, SessionsService } from '../sessions/sessions.service.js';
+import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../shared/errors/app-error.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
+import { SessionsService } from '../sessions/sessions.service.js';
+import { ConnectionInfo } from '../shared/connection.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
-import { AccessTokensService } from './access-tokens.service.js';
-import type { AuthContext } from './auth-context.js';
+import { AccessTokensService } from '../tokens/access-tokens.service.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
 import { CredentialsService, PasswordLogin } from './credentials.service.js';
 
 export interface LoginResult {

@@ -1,21 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AppError, ErrorCode, invalidCredentials } from '../common/app-error.js';
-import { BackgroundTasks } from '../common/background-tasks.service.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import { generateOpaqueToken, sha256Hex } from '../common/crypto.js';
-import { updateReturning } from '../common/sql.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
+import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
+import { updateReturning } from '../platform/database/sql.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { UsersService } from '../users/users.service.js';
-import type { AuthContext } from './auth-context.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
 import { EmailVerificationService, invalidToken } from './email-verification.service.js';
-import { LockoutService } from './lockout.service.js';
+import { LockoutService } from '../protection/lockout.service.js';
 
 /** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
 @Injectable()

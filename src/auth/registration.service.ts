@@ -1,14 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { AppError, ErrorCode } from '../common/app-error.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { DomainEvents } from '../common/domain-events.service.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { DomainEvents } from '../events/domain-events.service.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { SessionsService, type RevokedSessions } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
-import { normalizeEmail, normalizeUsername } from '../users/normalize.js';
+import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailVerificationService } from './email-verification.service.js';

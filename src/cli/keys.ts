@@ -1,8 +1,8 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { retireSigningKeys, rotateSigningKey } from '../auth/signing-key-material.js';
-import { ConfigError, loadConfig } from '../config/app-config.js';
-import { dataSourceOptions } from '../database/data-source-options.js';
+import { retireSigningKeys, rotateSigningKey } from '../tokens/signing-key-material.js';
+import { ConfigError, loadConfig } from '../platform/config/app-config.js';
+import { dataSourceOptions } from '../platform/database/data-source-options.js';
 
 const USAGE = `usage: npm run keys -- rotate
        npm run keys -- retire [--kid <kid>] [--min-age <seconds>]

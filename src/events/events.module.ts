@@ -1,5 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { DomainEvents } from '../common/domain-events.service.js';
+import { DomainEvents } from './domain-events.service.js';
 import { RedisEventsPublisher } from './redis-events.publisher.js';
 
 @Global()

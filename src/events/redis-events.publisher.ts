@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { Redis } from 'ioredis';
-import { ANY_DOMAIN_EVENT, type DomainEvent } from '../common/events.js';
-import { APP_CONFIG, type AppConfig, redisClientOptions } from '../config/app-config.js';
+import { ANY_DOMAIN_EVENT, type DomainEvent } from './events.js';
+import { APP_CONFIG, type AppConfig, redisClientOptions } from '../platform/config/app-config.js';
 
 /**
  * With REDIS_URL set, every domain event goes out as JSON on the `<REDIS_PREFIX>.events` channel and

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { EntityManager } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import {
   accountExistsMail, MailKind, passwordChangedMail, passwordResetMail, RenderedMail, usernameTakenMail, verifyEmailChoosePasswordMail, verifyEmailMail,
 } from './templates.js';

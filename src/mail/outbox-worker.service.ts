@@ -2,10 +2,10 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { OnEvent } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { updateReturning } from '../common/sql.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { DatabaseConnection } from '../database/database-connection.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { updateReturning } from '../platform/database/sql.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { DatabaseConnection } from '../platform/database/database-connection.js';
+import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import { MAIL_QUEUED } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.service.js';
 

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent, KEYS_CHANGED } from '../common/auth-changes.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent, KEYS_CHANGED } from '../events/auth-changes.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 
 const RECONNECT_MS = [100, 500, 1000, 2000, 5000];
 /** How long a changing call waits for its own announcement before it deems the feed broken. */

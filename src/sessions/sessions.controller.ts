@@ -1,10 +1,10 @@
 import { Controller, Delete, Get, HttpCode, Param } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ErrorCode } from '../common/app-error.js';
-import { ApiAuthenticated, ApiErrors } from '../docs/api-errors.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { ApiAuthenticated, ApiErrors } from '../platform/openapi/api-errors.js';
 import { SessionResponse } from './dto/session.response.js';
-import type { AuthContext } from '../auth/auth-context.js';
-import { CurrentAuth } from '../auth/current-auth.decorator.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
+import { CurrentAuth } from '../shared/access/current-auth.decorator.js';
 import { PublicSession, SessionsService } from './sessions.service.js';
 
 @ApiTags('sessions')

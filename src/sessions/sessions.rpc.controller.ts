@@ -1,10 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ErrorCode } from '../common/app-error.js';
-import { RevokedReply } from '../auth/dto/auth.responses.js';
-import { ApiMessagePattern } from '../docs/api-message-pattern.js';
-import { SessionResponse } from './dto/session.response.js';
-import { Public } from '../auth/decorators.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
+import { RevokedReply, SessionResponse } from './dto/session.response.js';
+import { Public } from '../shared/access/decorators.js';
 import { SessionIdDto, SessionsOfUserDto } from './dto/sessions.dto.js';
 import { PublicSession, SessionsService } from './sessions.service.js';
 

@@ -1,21 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { AppError, ErrorCode, notFound } from '../common/app-error.js';
-import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../common/crypto.js';
-import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED } from '../common/auth-changes.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import { type DomainEvent, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../common/events.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
+import { generateOpaqueToken, sha256Hex, UUID_PATTERN } from '../shared/crypto.js';
+import { AUTH_CHANGES_CHANNEL, SESSION_REVOKED } from '../events/auth-changes.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import { type DomainEvent, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../events/events.js';
 import { OnEvent } from '@nestjs/event-emitter';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import { RevocationFeed } from './revocation-feed.service.js';
 import { SessionEntity } from './session.entity.js';
-
-export interface ConnectionInfo {
-  ip?: string | null;
-  userAgent?: string | null;
-}
+import { type ConnectionInfo, normalizeIp } from '../shared/connection.js';
 
 export interface IssuedSession {
   session: SessionEntity;
@@ -329,8 +325,3 @@ function toPublicSession(s: SessionEntity, viewerId: string, currentSessionId?: 
   };
 }
 
-/** Stores the plain address: `::ffff:127.0.0.1` becomes `127.0.0.1`. */
-export function normalizeIp(ip: string | null | undefined): string | null {
-  if (!ip) return null;
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
-}

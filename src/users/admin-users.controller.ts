@@ -1,11 +1,11 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Put, Query } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import { ApiAdmin, ApiErrors, BODY_ERRORS, type DocumentedError } from '../docs/api-errors.js';
+import { ApiAdmin, ApiErrors, BODY_ERRORS, type DocumentedError } from '../platform/openapi/api-errors.js';
 import { UserEnvelope, UserPage } from './dto/user.response.js';
-import type { AuthContext } from '../auth/auth-context.js';
-import { CurrentAuth } from '../auth/current-auth.decorator.js';
-import { Roles } from '../auth/decorators.js';
-import { ErrorCode, notFound } from '../common/app-error.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
+import { CurrentAuth } from '../shared/access/current-auth.decorator.js';
+import { Roles } from '../shared/access/decorators.js';
+import { ErrorCode, notFound } from '../shared/errors/app-error.js';
 import { ListUsersQueryDto, SetRolesDto } from './dto/admin-users.dto.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { UsersService } from './users.service.js';

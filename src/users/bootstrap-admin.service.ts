@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { AppError, ErrorCode } from '../common/app-error.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import { USER_CREDENTIALS_RESET } from '../common/events.js';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { DatabaseConnection } from '../database/database-connection.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import { USER_CREDENTIALS_RESET } from '../events/events.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { DatabaseConnection } from '../platform/database/database-connection.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { UsersService } from './users.service.js';
 

@@ -1,7 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { normalizePassword } from './normalize.js';
+import { normalizePassword } from '../shared/validation/normalize.js';
 
 /** argon2id with the OWASP-recommended minimum: 19 MiB, 2 passes, 1 lane. */
 export const ARGON2_PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;

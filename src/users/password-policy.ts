@@ -1,5 +1,5 @@
-import { validationFailed } from '../common/app-error.js';
-import { isSimilarToIdentity, SIMILAR_PASSWORD_MESSAGE } from './normalize.js';
+import { validationFailed } from '../shared/errors/app-error.js';
+import { isSimilarToIdentity, SIMILAR_PASSWORD_MESSAGE } from '../shared/validation/normalize.js';
 
 /**
  * The part of the password rules that needs the account (the DTO checks the rest): refuses a

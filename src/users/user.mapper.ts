@@ -1,16 +1,8 @@
+import type { PublicUser } from '../shared/access/auth-context.js';
 import type { UserEntity } from './user.entity.js';
 
-/** The public User shape of the contract. */
-export interface PublicUser {
-  id: string;
-  email: string;
-  username: string | null;
-  emailVerified: boolean;
-  roles: string[];
-  deactivated: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { PublicUser };
+
 
 export function toPublicUser(user: Omit<UserEntity, 'passwordHash'>): PublicUser {
   return {

@@ -1,9 +1,9 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ErrorCode } from '../common/app-error.js';
-import { ApiMessagePattern } from '../docs/api-message-pattern.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
 import { ImportUsersResult, UserEnvelope, UserResponse } from './dto/user.response.js';
-import { Public } from '../auth/decorators.js';
+import { Public } from '../shared/access/decorators.js';
 import { ImportUsersDto, UserEmailDto, UserIdDto } from './dto/users.dto.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { UsersService } from './users.service.js';

@@ -2,14 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, QueryFailedError, Repository } from 'typeorm';
-import { AppError, ErrorCode } from '../common/app-error.js';
-import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../common/auth-changes.js';
-import { notFound } from '../common/app-error.js';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../common/paging.js';
-import { DomainEvents } from '../common/domain-events.service.js';
-import { USER_ACTIVATED, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../common/events.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import { AUTH_CHANGES_CHANNEL, USER_CHANGED, type UserChangedEvent } from '../events/auth-changes.js';
+import { notFound } from '../shared/errors/app-error.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.js';
+import { DomainEvents } from '../events/domain-events.service.js';
+import { USER_ACTIVATED, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../events/events.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
-import { normalizeEmail, normalizeUsername } from './normalize.js';
+import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import { UserEntity } from './user.entity.js';
 
 export interface NewUser {

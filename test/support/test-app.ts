@@ -7,8 +7,8 @@ import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { createGatehouseApp } from '../../src/bootstrap';
-import { loadConfig, type AppConfig } from '../../src/config/app-config';
-import type { GatehouseOptions } from '../../src/gatehouse-options';
+import { loadConfig, type AppConfig } from '../../src/platform/config/app-config';
+import type { GatehouseOptions } from '../../src/platform/config/gatehouse-options';
 import { TEST_REDIS_URL } from './services';
 
 export type Transports = 'tcp' | 'redis';

@@ -1,6 +1,8 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { ClientTlsOptions } from './redis-connection.js';
-import type { Refusal } from './refusals.js';
+import type { AuthErrorBody, Refusal } from './refusals.js';
+
+export type { AuthErrorBody };
 
 export type { ClientTlsOptions } from './redis-connection.js';
 
@@ -87,14 +89,6 @@ export interface AuthenticatedUser {
   email?: string;
   /** Live mode only: the user's current username (null when the user has none); undefined offline. */
   username?: string | null;
-}
-
-/** The error body gatehouse uses, so callers see one shape everywhere. */
-export interface AuthErrorBody {
-  statusCode: number;
-  /** INTERNAL_ERROR (500) only for a setup problem: a context the guard cannot read, a failing tokenFrom function. */
-  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR';
-  message: string;
 }
 
 /**

@@ -1,4 +1,10 @@
-import type { AuthErrorBody } from './client-options.js';
+/** The error body gatehouse uses, so callers see one shape everywhere. */
+export interface AuthErrorBody {
+  statusCode: number;
+  /** INTERNAL_ERROR (500) only for a setup problem: a context the guard cannot read, a failing tokenFrom function. */
+  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR';
+  message: string;
+}
 
 /**
  * Why a call was refused. Callers only ever see the message of the reason's group (a forged token

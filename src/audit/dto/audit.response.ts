@@ -1,5 +1,5 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
-import { EVENT_TYPES } from '../../common/events.js';
+import { EVENT_TYPES } from '../../events/events.js';
 import type { AuditEntry } from '../audit.service.js';
 
 @ApiSchema({ name: 'AuditEntry', description: 'One domain event, as written to the audit log.' })

@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { ConnectionDto, ConnectionField, IsEmailAddress, IsNewPassword, IsOmittable, IsPasswordInput, NormalizeString } from '../../common/dto-helpers.js';
-import { LOGIN_IDENTIFIER_REQUIRED } from '../../common/validation.js';
-import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../users/normalize.js';
-import { ACCESS_TOKEN_PROPERTY, EMAIL_PROPERTY, NEW_PASSWORD_PROPERTY, PASSWORD_INPUT_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../docs/property-docs.js';
+import { ConnectionDto, ConnectionField, IsEmailAddress, IsNewPassword, IsOmittable, IsPasswordInput, NormalizeString } from '../../shared/validation/dto-helpers.js';
+import { LOGIN_IDENTIFIER_REQUIRED } from '../../shared/validation/validation.js';
+import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../shared/validation/normalize.js';
+import { ACCESS_TOKEN_PROPERTY, EMAIL_PROPERTY, NEW_PASSWORD_PROPERTY, PASSWORD_INPUT_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../platform/openapi/property-docs.js';
 
 const USERNAME_MESSAGE = 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"';
 

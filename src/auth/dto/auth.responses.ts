@@ -1,6 +1,6 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { UserResponse } from '../../users/dto/user.response.js';
-import type { AuthContext } from '../auth-context.js';
+import type { AuthContext } from '../../shared/access/auth-context.js';
 import type { LoginResult } from '../login.service.js';
 
 // Response shapes for the OpenAPI document; the handlers return plain objects of these shapes.
@@ -71,17 +71,6 @@ export class VerificationSent {
   status: 'verification_sent';
 }
 
-@ApiSchema({ name: 'JsonWebKeySet' })
-export class JsonWebKeySet {
-  @ApiProperty({
-    type: 'array',
-    items: { type: 'object', additionalProperties: true },
-    description: 'Public keys (kty, kid, alg, use and the key parameters); empty with HS256.',
-    example: [{ kty: 'EC', crv: 'P-256', x: '…', y: '…', kid: '…', alg: 'ES256', use: 'sig' }],
-  })
-  keys: object[];
-}
-
 @ApiSchema({ name: 'VerifiedAccessToken', description: 'The reply of auth.verify: who the token speaks for, checked against the live session.' })
 export class VerifiedAccessToken implements Omit<AuthContext, 'impersonatorId'> {
   @ApiProperty({ format: 'uuid' })
@@ -101,12 +90,6 @@ export class VerifiedAccessToken implements Omit<AuthContext, 'impersonatorId'> 
 
   @ApiProperty({ type: UserResponse })
   user: UserResponse;
-}
-
-@ApiSchema({ name: 'Revoked' })
-export class RevokedReply {
-  @ApiProperty({ enum: [true] })
-  revoked: true;
 }
 
 @ApiSchema({ name: 'Accepted' })

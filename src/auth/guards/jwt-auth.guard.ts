@@ -1,48 +1,15 @@
 import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../../platform/config/app-config.js';
 import { accessTokenCookie, assertCsrfSafe } from '../auth-cookies.js';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { unauthorized } from '../../common/app-error.js';
-import type { AuthContext } from '../auth-context.js';
+import { unauthorized } from '../../shared/errors/app-error.js';
+import { type AuthCarrier, carrierOf } from '../../shared/access/auth-carrier.js';
 import { AuthStateService } from '../auth-state.service.js';
-import { IS_PUBLIC } from '../decorators.js';
-import { SigningKeysService } from '../signing-keys.service.js';
+import { IS_PUBLIC } from '../../shared/access/decorators.js';
+import { SigningKeysService } from '../../tokens/signing-keys.service.js';
 import { bearerToken } from '../strategies/jwt.strategy.js';
 import { VerifiedTokensCache } from '../verified-tokens.cache.js';
-
-interface AuthCarrier {
-  headers: Record<string, string | string[] | undefined>;
-  method?: string;
-  cookies?: Record<string, string | undefined>;
-  user?: AuthContext;
-}
-
-// Over RPC there is no request object: the payload's accessToken is carried to passport-jwt in a
-// stand-in request, remembered per payload so that @CurrentAuth() can read the result.
-const rpcCarriers = new WeakMap<object, AuthCarrier>();
-
-function rpcCarrier(context: ExecutionContext): AuthCarrier {
-  const data: unknown = context.switchToRpc().getData();
-  if (!data || typeof data !== 'object') return { headers: {} };
-  let carrier = rpcCarriers.get(data);
-  if (!carrier) {
-    const token = (data as { accessToken?: unknown }).accessToken;
-    carrier = { headers: typeof token === 'string' ? { authorization: `Bearer ${token}` } : {} };
-    rpcCarriers.set(data, carrier);
-  }
-  return carrier;
-}
-
-function carrierOf(context: ExecutionContext): AuthCarrier {
-  return context.getType() === 'rpc' ? rpcCarrier(context) : context.switchToHttp().getRequest<AuthCarrier>();
-}
-
-export function authContextOf(context: ExecutionContext): AuthContext {
-  const auth = carrierOf(context).user;
-  if (!auth) throw unauthorized();
-  return auth;
-}
 
 /**
  * The global guard: every REST route and message pattern needs a valid access token unless marked

@@ -1,8 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AppError, ErrorCode } from '../../common/app-error.js';
-import { ROLES } from '../decorators.js';
-import { authContextOf } from './jwt-auth.guard.js';
+import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
+import { ROLES } from '../../shared/access/decorators.js';
+import { authContextOf } from '../../shared/access/auth-carrier.js';
 
 /**
  * Enforces @Roles() after JwtAuthGuard has identified the caller. The roles are the user's current

@@ -30,3 +30,9 @@ export class SessionResponse implements PublicSession {
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'For an impersonation session the caller (an admin) holds: the user it acts as. Null for the caller\'s own sessions.' })
   impersonatedUserId: string | null;
 }
+
+@ApiSchema({ name: 'Revoked' })
+export class RevokedReply {
+  @ApiProperty({ enum: [true] })
+  revoked: true;
+}

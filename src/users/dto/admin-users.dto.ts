@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayUnique, IsArray, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { IsEmailAddress, NormalizeString } from '../../common/dto-helpers.js';
-import { EMAIL_PROPERTY, USERNAME_PROPERTY } from '../../docs/property-docs.js';
-import { PageQueryDto } from '../../common/paging.js';
-import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
+import { IsEmailAddress, NormalizeString } from '../../shared/validation/dto-helpers.js';
+import { EMAIL_PROPERTY, USERNAME_PROPERTY } from '../../platform/openapi/property-docs.js';
+import { PageQueryDto } from '../../shared/paging.js';
+import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../shared/validation/normalize.js';
 
 export class ListUsersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ ...EMAIL_PROPERTY, description: 'Only the user with this address (exact, after normalisation).' })

@@ -17,9 +17,9 @@ function IsSupportedHash(): PropertyDecorator {
     });
 }
 import { ROLE_PATTERN } from './admin-users.dto.js';
-import { EMAIL_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../docs/property-docs.js';
-import { IsEmailAddress, IsOmittable, NormalizeString } from '../../common/dto-helpers.js';
-import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../normalize.js';
+import { EMAIL_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../platform/openapi/property-docs.js';
+import { IsEmailAddress, IsOmittable, NormalizeString } from '../../shared/validation/dto-helpers.js';
+import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../shared/validation/normalize.js';
 
 export class UserIdDto {
   @ApiProperty(UUID_PROPERTY)

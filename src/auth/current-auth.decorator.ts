@@ -1,6 +1,0 @@
-import { createParamDecorator, ExecutionContext } from '@nestjs/common';
-import type { AuthContext } from './auth-context.js';
-import { authContextOf } from './guards/jwt-auth.guard.js';
-
-/** The verified caller of a guarded REST route or message pattern. */
-export const CurrentAuth = createParamDecorator((_data: unknown, context: ExecutionContext): AuthContext => authContextOf(context));

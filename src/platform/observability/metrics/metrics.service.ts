@@ -1,0 +1,159 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { AppError, ErrorCode } from '../../../shared/errors/app-error.js';
+import { runtimeRegistry } from './runtime-metrics.js';
+
+/** Why a password login was refused; a closed set, so the label stays bounded. */
+export type LoginFailureReason = 'invalid_credentials' | 'locked' | 'inactive' | 'unverified' | 'rate_limited' | 'error';
+
+export type { MessageTransport as RpcTransport } from '../../rpc/observed-handlers.js';
+import type { MessageTransport as RpcTransport } from '../../rpc/observed-handlers.js';
+
+const LOGIN_FAILURE_REASONS: Partial<Record<ErrorCode, LoginFailureReason>> = {
+  [ErrorCode.INVALID_CREDENTIALS]: 'invalid_credentials',
+  [ErrorCode.TOO_MANY_REQUESTS]: 'locked',
+  [ErrorCode.USER_DEACTIVATED]: 'inactive',
+  [ErrorCode.EMAIL_NOT_VERIFIED]: 'unverified',
+};
+
+const LOGIN_FAILURE_LABELS: LoginFailureReason[] = ['invalid_credentials', 'locked', 'inactive', 'unverified', 'rate_limited', 'error'];
+
+/** The reason a failed password check is counted under. */
+export function loginFailureReason(error: unknown): LoginFailureReason {
+  return (error instanceof AppError && LOGIN_FAILURE_REASONS[error.code]) || 'error';
+}
+
+export { rpcErrorCode } from '../../../shared/errors/app-error.js';
+
+// Seconds; from a cached token check (well under a millisecond) to a login under load.
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * The application's metrics, in a registry of its own: several apps may live in one process (tests,
+ * an embedding app), and each counts only its own traffic. Runtime metrics (heap, GC, event loop)
+ * describe the process and come from one process-wide registry, appended on every scrape.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  private readonly httpRequests = new Counter({
+    name: 'gatehouse_http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status code (499: the client left before the answer).',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly httpDuration = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'Time from receiving an HTTP request to the end of its response, by method, route template and status code.',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly rpcRequests = new Counter({
+    name: 'gatehouse_rpc_requests_total',
+    help: 'Message-pattern requests answered, by pattern, transport and outcome (ok or the error code).',
+    labelNames: ['pattern', 'transport', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly rpcDuration = new Histogram({
+    name: 'gatehouse_rpc_request_duration_seconds',
+    help: 'Time to answer a message-pattern request, guards and validation included, by pattern, transport and outcome.',
+    labelNames: ['pattern', 'transport', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [this.registry],
+  });
+
+  private readonly loginSuccesses = new Counter({
+    name: 'gatehouse_login_successes_total',
+    help: 'Password logins that opened a session (REST and message patterns).',
+    registers: [this.registry],
+  });
+
+  private readonly loginFailures = new Counter({
+    name: 'gatehouse_login_failures_total',
+    help: 'Password logins refused, by reason: invalid_credentials, locked, inactive, unverified, rate_limited, error.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly lockouts = new Counter({
+    name: 'gatehouse_account_lockouts_total',
+    help: 'Accounts (or unknown identifiers) locked after LOCKOUT_THRESHOLD consecutive failed password checks.',
+    registers: [this.registry],
+  });
+
+  private readonly refreshReuses = new Counter({
+    name: 'gatehouse_refresh_token_reuse_detections_total',
+    help: 'Rotated-out refresh tokens presented after REFRESH_REUSE_INTERVAL; each revoked its session.',
+    registers: [this.registry],
+  });
+
+  private readonly mailSent = new Counter({
+    name: 'gatehouse_mail_sent_total',
+    help: 'Outbox mails handed to the mail transport.',
+    registers: [this.registry],
+  });
+
+  private readonly mailFailures = new Counter({
+    name: 'gatehouse_mail_send_failures_total',
+    help: 'Failed outbox send attempts; final="true" when the mail was given up after OUTBOX_MAX_ATTEMPTS.',
+    labelNames: ['final'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // Every series present from the start (label-less counters already are), so rates and alerts work before the first event.
+    for (const reason of LOGIN_FAILURE_LABELS) this.loginFailures.inc({ reason }, 0);
+    for (const final of ['false', 'true']) this.mailFailures.inc({ final }, 0);
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: this application's metrics, then the process's. */
+  async render(): Promise<string> {
+    const [app, runtime] = await Promise.all([this.registry.metrics(), runtimeRegistry().metrics()]);
+    return app + runtime;
+  }
+
+  observeHttp(method: string, route: string, statusCode: number, seconds: number): void {
+    const labels = { method, route, status_code: String(statusCode) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
+
+  observeRpc(pattern: string, transport: RpcTransport, outcome: string, seconds: number): void {
+    const labels = { pattern, transport, outcome };
+    this.rpcRequests.inc(labels);
+    this.rpcDuration.observe(labels, seconds);
+  }
+
+  loginSucceeded(): void {
+    this.loginSuccesses.inc();
+  }
+
+  loginFailed(reason: LoginFailureReason): void {
+    this.loginFailures.inc({ reason });
+  }
+
+  accountLocked(): void {
+    this.lockouts.inc();
+  }
+
+  refreshTokenReused(): void {
+    this.refreshReuses.inc();
+  }
+
+  mailDelivered(): void {
+    this.mailSent.inc();
+  }
+
+  mailSendFailed(final: boolean): void {
+    this.mailFailures.inc({ final: String(final) });
+  }
+}

@@ -1,17 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
-import { updateReturning } from '../platform/database/sql.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
-
-/** One more failure; a lock that has run out starts a fresh count, an active one is never cleared here. */
-const COUNT_ONE_MORE = `
-  failures = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN 1 ELSE a.failures + 1 END,
-  locked_until = CASE WHEN a.locked_until IS NOT NULL AND a.locked_until <= now() THEN NULL ELSE a.locked_until END,
-  updated_at = now()`;
+import { LoginAttemptsRepository } from './login-attempts.repository.js';
 
 /** One counter an attempt is counted on, and the failures it allows before it locks. */
 interface Counter {
@@ -42,7 +34,7 @@ type Account = { id: string; email: string; username: string | null };
 export class LockoutService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly attempts: LoginAttemptsRepository,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -66,32 +58,12 @@ export class LockoutService {
   async begin(counters: Counter[]): Promise<Attempt> {
     const [first, account] = counters;
     if (!first) throw new Error('an attempt needs a counter');
-    const rows: Array<{ key: string; failures: number | null; locked_for: number | null }> = await this.dataSource.query(
-      `WITH locked AS (
-         SELECT key, ceil(extract(epoch FROM locked_until - now()))::int AS locked_for
-           FROM login_attempts WHERE key = ANY($1::text[]) AND locked_until > now()),
-       first_counted AS (
-         INSERT INTO login_attempts AS a (key, failures, locked_until, updated_at)
-         SELECT $2, 1, NULL, now() WHERE NOT EXISTS (SELECT 1 FROM locked)
-         ON CONFLICT (key) DO UPDATE SET ${COUNT_ONE_MORE}
-         RETURNING key, failures, locked_until),
-       account_counted AS (
-         INSERT INTO login_attempts AS a (key, failures, locked_until, updated_at)
-         SELECT $3, 1, NULL, now() WHERE $3::text IS NOT NULL
-            AND EXISTS (SELECT 1 FROM first_counted WHERE failures <= $4 AND (locked_until IS NULL OR locked_until <= now()))
-         ON CONFLICT (key) DO UPDATE SET ${COUNT_ONE_MORE}
-         RETURNING key, failures, locked_until)
-       SELECT key, failures, CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::int END AS locked_for
-         FROM (SELECT * FROM first_counted UNION ALL SELECT * FROM account_counted) AS counted
-       UNION ALL
-       SELECT key, NULL, locked_for FROM locked`,
-      [counters.map((c) => c.key), first.key, account?.key ?? null, first.limit],
-    );
-    let retryAfter = Math.max(0, ...rows.map((r) => r.locked_for ?? 0));
+    const found = await this.attempts.countAttempt({ keys: counters.map((c) => c.key), first: first.key, account: account?.key, firstLimit: first.limit });
+    let retryAfter = found.lockedForSeconds;
     const counted: Attempt['counters'] = [];
     for (const c of counters) {
-      const number = rows.find((r) => r.key === c.key && r.failures !== null)?.failures;
-      if (number === undefined || number === null) continue;
+      const number = found.counted.find((r) => r.key === c.key)?.failures;
+      if (number === undefined) continue;
       counted.push({ ...c, number });
       if (number > c.limit) {
         // Concurrent attempts got past the limit before the lock was set: this one starts it.
@@ -113,7 +85,7 @@ export class LockoutService {
   /** The account proved its password (or a reset did): every counter of it starts again. */
   async clearFor(user: Account): Promise<void> {
     const keys = [`email:${user.email}`, `user:${user.id}`, `change:${user.id}`, ...(user.username ? [`username:${user.username}`] : [])];
-    await this.dataSource.query(`DELETE FROM login_attempts WHERE key = ANY($1)`, [keys]);
+    await this.attempts.clear(keys);
   }
 
   private accountCounter(userId: string): Counter {
@@ -121,13 +93,8 @@ export class LockoutService {
   }
 
   private async lock(key: string): Promise<void> {
-    const locked = await updateReturning(this.dataSource,
-      `UPDATE login_attempts SET locked_until = now() + make_interval(secs => $2)
-        WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())
-        RETURNING key`,
-      [key, this.config.lockout.durationSeconds],
-    );
+    const started = await this.attempts.lock(key, this.config.lockout.durationSeconds);
     // Only the attempt that started the lock counts it; concurrent ones find it in place.
-    if (locked.length > 0) this.metrics.accountLocked();
+    if (started) this.metrics.accountLocked();
   }
 }

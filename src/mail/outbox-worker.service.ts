@@ -1,25 +1,16 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { updateReturning } from '../platform/database/sql.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { DatabaseConnection } from '../platform/database/database-connection.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import { ClaimedMail, MailOutboxRepository } from './mail-outbox.repository.js';
 import { MAIL_QUEUED } from './mail-outbox.service.js';
 import { MailTransport } from './mail-transport.service.js';
 
-interface ClaimedMail {
-  id: string;
-  recipient: string;
-  subject: string;
-  text_body: string;
-  html_body: string;
-  attempts: number;
-}
-
 const BATCH = 10;
 const MAX_BACKOFF_MS = 3_600_000;
+/** How long a claim lasts: a crashed worker's mail is picked up again after it. */
+const CLAIM_SECONDS = 120;
 
 /**
  * Delivers the outbox. Rows are claimed with FOR UPDATE SKIP LOCKED, so any number of workers (one
@@ -40,7 +31,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly mails: MailOutboxRepository,
     private readonly transport: MailTransport,
     private readonly database: DatabaseConnection,
     private readonly metrics: MetricsService,
@@ -62,17 +53,7 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** Claims and sends one batch; returns how many mails it handled. */
   async drainOnce(): Promise<number> {
-    const rows = await updateReturning<ClaimedMail>(this.dataSource.manager,
-      `UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, locked_until = now() + interval '2 minutes'
-        WHERE id IN (
-          SELECT id FROM mail_outbox
-           WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now())
-           ORDER BY next_attempt_at
-           LIMIT $1
-           FOR UPDATE SKIP LOCKED)
-        RETURNING id, recipient, subject, text_body, html_body, attempts`,
-      [BATCH],
-    );
+    const rows = await this.mails.claimDue({ limit: BATCH, leaseSeconds: CLAIM_SECONDS });
     await Promise.all(rows.map((row) => this.deliver(row)));
     return rows.length;
   }
@@ -113,17 +94,13 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
 
   private async deliver(row: ClaimedMail): Promise<void> {
     try {
-      await this.transport.send({ id: row.id, to: row.recipient, subject: row.subject, text: row.text_body, html: row.html_body });
+      await this.transport.send({ id: row.id, to: row.recipient, subject: row.subject, text: row.text, html: row.html });
     } catch (error) {
       await this.recordFailure(row, error as Error);
       return;
     }
     this.metrics.mailDelivered();
-    await this.dataSource.query(
-      `UPDATE mail_outbox SET status = 'sent', sent_at = now(), locked_until = NULL, text_body = NULL, html_body = NULL, last_error = NULL
-        WHERE id = $1`,
-      [row.id],
-    );
+    await this.mails.markSent(row.id);
   }
 
   private async recordFailure(row: ClaimedMail, error: Error): Promise<void> {
@@ -133,19 +110,12 @@ export class OutboxWorker implements OnApplicationBootstrap, BeforeApplicationSh
     if (row.attempts >= maxAttempts) {
       this.logger.error(`mail ${row.id} to ${row.recipient} failed for good after ${row.attempts} attempts: ${message}`);
       // The body holds a live token: it goes, as it does once sent.
-      await this.dataSource.query(
-        `UPDATE mail_outbox SET status = 'failed', locked_until = NULL, text_body = NULL, html_body = NULL, last_error = $2 WHERE id = $1`,
-        [row.id, message],
-      );
+      await this.mails.markFailed(row.id, message);
       return;
     }
     const delay = Math.min(retryBaseMs * 2 ** (row.attempts - 1), MAX_BACKOFF_MS);
     this.logger.warn(`mail ${row.id} not sent (attempt ${row.attempts}), retrying in ${delay} ms: ${message}`);
-    await this.dataSource.query(
-      `UPDATE mail_outbox SET status = 'pending', locked_until = NULL, next_attempt_at = now() + make_interval(secs => $2::double precision / 1000), last_error = $3
-        WHERE id = $1`,
-      [row.id, delay, message],
-    );
+    await this.mails.reschedule(row.id, { delayMs: delay, error: message });
   }
 
   /** Stops taking new mail and waits for the batch being sent, before the database pool closes. */

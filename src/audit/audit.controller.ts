@@ -7,7 +7,8 @@ import { EVENT_TYPES } from '../events/events.js';
 import { ApiAdmin, ApiErrors } from '../platform/openapi/api-errors.js';
 import { AuditPage } from './dto/audit.response.js';
 import { PageQueryDto } from '../shared/paging.js';
-import { AuditEntry, AuditService } from './audit.service.js';
+import type { AuditEntry } from './audit.repository.js';
+import { AuditService } from './audit.service.js';
 
 export class AuditQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Only events about this user.' })

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 import { EVENT_TYPES } from '../../events/events.js';
-import type { AuditEntry } from '../audit.service.js';
+import type { AuditEntry } from '../audit.repository.js';
 
 @ApiSchema({ name: 'AuditEntry', description: 'One domain event, as written to the audit log.' })
 export class AuditEntryResponse implements AuditEntry {

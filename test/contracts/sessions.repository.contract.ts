@@ -8,7 +8,7 @@ export interface SessionsRepositoryHarness {
   /** Forgets every session, refresh token and user. */
   reset(): Promise<void>;
   /** A user the repository can open sessions for; its id. */
-  seedUser(user?: { passwordHash?: string; deactivated?: boolean }): Promise<string>;
+  givenUser(user?: { passwordHash?: string; deactivated?: boolean }): Promise<string>;
 }
 
 const hash = (): string => randomBytes(32).toString('hex');
@@ -23,10 +23,11 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   beforeAll(async () => {
     h = await setup();
-    repository = h.repository;
   });
   beforeEach(async () => {
     await h.reset();
+    // A reset may hand over a new instance.
+    repository = h.repository;
   });
 
   const open = async (userId: string, extra: Partial<NewSession> = {}) => {
@@ -38,7 +39,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   describe('createWithRefreshToken', () => {
     it('opens a live session for an active user, as given', async () => {
-      const userId = await h.seedUser();
+      const userId = await h.givenUser();
       const session = await repository.createWithRefreshToken({ userId, ip: '10.0.0.1', userAgent: 'agent/1', ttlSeconds: 600, refreshTokenHash: hash() });
       expect(session).toMatchObject({
         userId, ip: '10.0.0.1', userAgent: 'agent/1', revokedAt: null, revokeReason: null, impersonatorId: null, impersonatorSessionId: null,
@@ -49,22 +50,22 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
     });
 
     it('refuses a deactivated or unknown user', async () => {
-      const deactivated = await h.seedUser({ deactivated: true });
+      const deactivated = await h.givenUser({ deactivated: true });
       expect(await repository.createWithRefreshToken({ userId: deactivated, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() })).toBeNull();
       expect(await repository.createWithRefreshToken({ userId: randomUUID(), ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() })).toBeNull();
       expect(await repository.listLiveForUser(deactivated)).toEqual([]);
     });
 
     it('opens a password login only while the user has the checked password hash', async () => {
-      const userId = await h.seedUser({ passwordHash: 'hash-now' });
+      const userId = await h.givenUser({ passwordHash: 'hash-now' });
       expect(await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), checkedPasswordHash: 'hash-before' })).toBeNull();
       const session = await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), checkedPasswordHash: 'hash-now' });
       expect(session?.userId).toBe(userId);
     });
 
     it('opens an impersonation only from a live session of the admin, never outliving it', async () => {
-      const admin = await h.seedUser();
-      const target = await h.seedUser();
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
       const { session: adminSession } = await open(admin, { ttlSeconds: 120 });
       const { session } = await open(target, { ttlSeconds: 3600, impersonator: { userId: admin, sessionId: adminSession.id } });
       expect(session).toMatchObject({ userId: target, impersonatorId: admin, impersonatorSessionId: adminSession.id });
@@ -83,7 +84,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   describe('rotateRefreshToken', () => {
     it('swaps the token once, marks the session used and records where from', async () => {
-      const userId = await h.seedUser();
+      const userId = await h.givenUser();
       const { session, refreshTokenHash } = await open(userId, { ip: '10.0.0.1', userAgent: 'agent/1' });
       const next = hash();
       const rotated = await h.transactions.run((tx) => repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: '10.0.0.2', userAgent: null }, tx));
@@ -95,7 +96,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
     });
 
     it('rotates no unknown token, and none of a revoked or expired session', async () => {
-      const userId = await h.seedUser();
+      const userId = await h.givenUser();
       expect(await repository.rotateRefreshToken({ tokenHash: hash(), nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
       const revoked = await open(userId);
       await repository.revoke(revoked.session.id, 'logout');
@@ -107,7 +108,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   describe('findRefreshToken', () => {
     it('tells an unrotated token, a token rotated within the interval and one rotated before it', async () => {
-      const userId = await h.seedUser();
+      const userId = await h.givenUser();
       const { session, refreshTokenHash } = await open(userId);
       expect(await repository.findRefreshToken(hash(), { reuseIntervalSeconds: 0 })).toBeNull();
       expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toEqual({
@@ -125,8 +126,8 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   describe('findLive and listLiveForUser', () => {
     it('find only a live session of the user; a malformed id is not found', async () => {
-      const userId = await h.seedUser();
-      const other = await h.seedUser();
+      const userId = await h.givenUser();
+      const other = await h.givenUser();
       const { session } = await open(userId);
       const { session: expired } = await open(userId, { ttlSeconds: -60 });
       expect(await repository.findLive(session.id, other)).toBeNull();
@@ -137,8 +138,8 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
     });
 
     it('list the user\'s live sessions and the impersonations the user holds, newest first', async () => {
-      const admin = await h.seedUser();
-      const target = await h.seedUser();
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
       const first = await open(admin);
       const revoked = await open(admin);
       await open(admin, { ttlSeconds: -60 });
@@ -154,8 +155,8 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   describe('revoking', () => {
     it('revoke ends a live session once, with its reason, and the impersonations started from it', async () => {
-      const admin = await h.seedUser();
-      const target = await h.seedUser();
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
       const { session } = await open(admin);
       const { session: impersonation } = await open(target, { impersonator: { userId: admin, sessionId: session.id } });
       const revoked = await repository.revoke(session.id, 'logout');
@@ -170,14 +171,14 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
     });
 
     it('revoke leaves an expired session alone', async () => {
-      const userId = await h.seedUser();
+      const userId = await h.givenUser();
       const { session } = await open(userId, { ttlSeconds: -60 });
       expect(await repository.revoke(session.id, 'logout')).toEqual([]);
     });
 
     it('revokeOwned ends the owner\'s session or an impersonation the owner holds, nobody else\'s', async () => {
-      const admin = await h.seedUser();
-      const target = await h.seedUser();
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
       const { session: adminSession } = await open(admin);
       const { session: impersonation } = await open(target, { impersonator: { userId: admin, sessionId: adminSession.id } });
       const { session: targetOwn } = await open(target);
@@ -190,8 +191,8 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
     });
 
     it('revokeAllForUser ends all but the excepted session and the impersonations the user holds, in a transaction too', async () => {
-      const admin = await h.seedUser();
-      const target = await h.seedUser();
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
       const { session: current } = await open(admin);
       const { session: other } = await open(admin);
       const { session: held } = await open(target, { impersonator: { userId: admin, sessionId: other.id } });
@@ -210,8 +211,8 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
     });
 
     it('revokeImpersonationsBy ends only the impersonations the admin holds', async () => {
-      const admin = await h.seedUser();
-      const target = await h.seedUser();
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
       const { session: adminSession } = await open(admin);
       const { session: held } = await open(target, { impersonator: { userId: admin, sessionId: adminSession.id } });
       const { session: targetOwn } = await open(target);

@@ -25,10 +25,11 @@ export function describeSigningKeysRepository(setup: () => Promise<SigningKeysRe
 
   beforeAll(async () => {
     h = await setup();
-    repository = h.repository;
   });
   beforeEach(async () => {
     await h.reset();
+    // A reset may hand over a new instance.
+    repository = h.repository;
   });
 
   it('has no current key until one is stored, then gives it with its private key', async () => {

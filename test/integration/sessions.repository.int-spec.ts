@@ -14,7 +14,7 @@ let transactions: Transactions;
 
 const hash = (): string => randomBytes(32).toString('hex');
 
-async function seedUser(dataSource: DataSource, user: { passwordHash?: string; deactivated?: boolean } = {}): Promise<string> {
+async function givenUser(dataSource: DataSource, user: { passwordHash?: string; deactivated?: boolean } = {}): Promise<string> {
   const rows: Array<{ id: string }> = await dataSource.query(
     `INSERT INTO users (email, password_hash, deactivated_at) VALUES ($1, $2, CASE WHEN $3 THEN now() END) RETURNING id`,
     [`${randomBytes(6).toString('hex')}@example.com`, user.passwordHash ?? 'not-a-real-hash', user.deactivated ?? false],
@@ -41,7 +41,7 @@ describe('PgSessionsRepository', () => {
     repository,
     transactions,
     reset,
-    seedUser: (user) => seedUser(db.dataSource, user),
+    givenUser: (user) => givenUser(db.dataSource, user),
   }));
 });
 
@@ -55,7 +55,7 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
   };
 
   it('stores the refresh token as the hash it is given, one row per token ever issued', async () => {
-    const userId = await seedUser(db.dataSource);
+    const userId = await givenUser(db.dataSource);
     const { session, refreshTokenHash } = await open(userId);
     const next = hash();
     await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: null, userAgent: null });
@@ -64,7 +64,7 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
   });
 
   it('mints one new token from one token, however many rotations race', async () => {
-    const userId = await seedUser(db.dataSource);
+    const userId = await givenUser(db.dataSource);
     const { session, refreshTokenHash } = await open(userId);
     const results = await Promise.all(Array.from({ length: 4 }, () =>
       transactions.run((tx) => repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx))));
@@ -74,7 +74,7 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
   });
 
   it('uses up no token and revokes nothing in a transaction that rolls back', async () => {
-    const userId = await seedUser(db.dataSource);
+    const userId = await givenUser(db.dataSource);
     const { session, refreshTokenHash } = await open(userId);
     await expect(transactions.run(async (tx) => {
       expect(await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx)).not.toBeNull();
@@ -86,8 +86,8 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
   });
 
   it('announces every session it revokes, cascaded ones included, by the revoking statement', async () => {
-    const admin = await seedUser(db.dataSource);
-    const target = await seedUser(db.dataSource);
+    const admin = await givenUser(db.dataSource);
+    const target = await givenUser(db.dataSource);
     const { session } = await open(admin);
     const impersonation = await repository.createWithRefreshToken({
       userId: target, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), impersonator: { userId: admin, sessionId: session.id },
@@ -110,7 +110,7 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
   });
 
   it('refuses a login that waited on a deactivation of its user', async () => {
-    const userId = await seedUser(db.dataSource);
+    const userId = await givenUser(db.dataSource);
     const runner = db.dataSource.createQueryRunner();
     await runner.connect();
     try {

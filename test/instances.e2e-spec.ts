@@ -50,7 +50,7 @@ describe('two instances on one database: the revocation listener', () => {
     const feed = b.app.get(RevocationFeed);
     const before = feed.generation;
     expect(before).toBeDefined();
-    const client = (feed as unknown as { client?: { connection: { stream: Socket } } }).client;
+    const client = (feed as unknown as { connection?: { client: { connection: { stream: Socket } } } }).connection?.client;
     // Like a half-open TCP connection: nothing more is read from it, and nothing fails.
     client?.connection.stream.pause();
     for (let i = 0; i < 100 && feed.generation === before; i += 1) await sleep(50);

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../shared/errors/app-error.js';
 import { DomainEvents } from '../events/domain-events.service.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import { Transactions } from '../platform/database/transactions.js';
 import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
 import { SessionsService } from '../sessions/sessions.service.js';
 import { ConnectionInfo } from '../shared/connection.js';
@@ -33,7 +32,7 @@ const deactivated = (): AppError => new AppError(ErrorCode.USER_DEACTIVATED, 'th
 @Injectable()
 export class LoginService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly credentials: CredentialsService,
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
@@ -95,10 +94,10 @@ export class LoginService {
    * the answer is ready, the presented token is not used up and the client can simply retry.
    */
   async refresh(refreshToken: string, connection?: ConnectionInfo): Promise<LoginResult> {
-    const outcome = await this.dataSource.transaction(async (em): Promise<LoginResult | { sessionId: string } | null> => {
-      const rotated = await this.sessions.rotateRefreshToken(em, refreshToken, connection);
+    const outcome = await this.transactions.run(async (tx): Promise<LoginResult | { sessionId: string } | null> => {
+      const rotated = await this.sessions.rotateRefreshToken(tx, refreshToken, connection);
       if (!rotated) return null;
-      const user = await this.users.findById(rotated.session.userId, em);
+      const user = await this.users.findById(rotated.session.userId, tx);
       if (!user || user.deactivatedAt) return { sessionId: rotated.session.id };
       return this.result(toPublicUser(user), rotated.session, rotated.refreshToken);
     });

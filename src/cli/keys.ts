@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { retireSigningKeys, rotateSigningKey } from '../tokens/signing-key-material.js';
+import { generateSigningKey } from '../tokens/signing-key-material.js';
+import { PgSigningKeysRepository } from '../tokens/signing-keys.repository.js';
 import { ConfigError, loadConfig } from '../platform/config/app-config.js';
 import { dataSourceOptions } from '../platform/database/data-source-options.js';
 
@@ -27,13 +28,15 @@ export async function runKeysCommand(args: string[], env: NodeJS.ProcessEnv = pr
   const algorithm = config.jwt.algorithm;
   const options = parseOptions(rest);
   const dataSource = await new DataSource(dataSourceOptions(config.database.url, { poolSize: 1 })).initialize();
+  const keys = new PgSigningKeysRepository(dataSource);
   try {
     if (command === 'rotate') {
-      const { kid, previous } = await dataSource.transaction((em) => rotateSigningKey(em, algorithm));
-      return `new ${algorithm} signing key ${kid}${previous.length ? `; ${previous.join(', ')} still verifies until retired` : ''}`;
+      const key = await generateSigningKey(algorithm);
+      const { previous } = await keys.rotate(key);
+      return `new ${algorithm} signing key ${key.kid}${previous.length ? `; ${previous.join(', ')} still verifies until retired` : ''}`;
     }
     const minAgeSeconds = options.minAge ?? config.jwt.accessTokenTtl + 30;
-    const retired = await dataSource.transaction((em) => retireSigningKeys(em, { minAgeSeconds, kid: options.kid }));
+    const retired = await keys.retire({ minAgeSeconds, kid: options.kid });
     return retired.length ? `retired ${retired.join(', ')}` : 'no key to retire';
   } finally {
     await dataSource.destroy();

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent, KEYS_CHANGED } from '../events/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { NotificationConnection } from '../platform/database/notification-connection.js';
 
 const RECONNECT_MS = [100, 500, 1000, 2000, 5000];
 /** How long a changing call waits for its own announcement before it deems the feed broken. */
@@ -21,13 +21,17 @@ const PING_TIMEOUT_MS = 1_000;
  * Any doubt (an error, a missed ping, a change whose own announcement does not come back) ends the
  * connection, which makes the feed not live until a new one is established. With the embedded
  * database there is only this process: the feed is live at once and local events are all there is.
+ *
+ * The connection itself (LISTEN, and the ping's pg_notify) is platform plumbing: it carries no
+ * aggregate's rows, and the channel also carries users' and keys' changes. What the payloads mean,
+ * and when to distrust and reconnect, is decided here.
  */
 @Injectable()
 export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RevocationFeed.name);
   private readonly instanceId = randomUUID();
-  private client?: Client;
-  private readonly dead = new WeakSet<Client>();
+  private connection?: NotificationConnection;
+  private readonly dead = new WeakSet<NotificationConnection>();
   private attempt = 0;
   private stopped = false;
   private retry?: NodeJS.Timeout;
@@ -69,9 +73,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
    * deemed broken (caches stop trusting themselves) and the call goes on.
    */
   awaitDelivery(keys: string[]): Promise<void> {
-    const client = this.client;
+    const connection = this.connection;
     const pending = keys.filter((key) => !this.recent.has(key));
-    if (!client || pending.length === 0) return Promise.resolve();
+    if (!connection || pending.length === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       let left = pending.length;
       const done = (): void => {
@@ -83,7 +87,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
         for (const key of pending) this.waiters.get(key)?.delete(done);
         if (timedOut) {
           this.logger.warn('a change was not announced back in time; the revocation feed reconnects');
-          this.lost(client);
+          this.lost(connection);
         }
         resolve();
       };
@@ -97,47 +101,46 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async connect(): Promise<void> {
-    const client = new Client({
-      connectionString: this.config.database.url,
-      connectionTimeoutMillis: 3000,
-      keepAlive: true,
-      application_name: 'gatehouse-listener',
+    const url = this.config.database.url;
+    if (!url) return;
+    const connection: NotificationConnection = new NotificationConnection({
+      url,
+      channel: AUTH_CHANGES_CHANNEL,
+      applicationName: 'gatehouse-listener',
+      onNotification: (payload) => this.deliver(payload),
+      onLost: () => this.lost(connection),
     });
-    client.on('notification', (message) => this.deliver(message.payload));
-    client.on('error', () => this.lost(client));
-    client.on('end', () => this.lost(client));
     try {
-      await client.connect();
-      await client.query(`LISTEN ${AUTH_CHANGES_CHANNEL}`);
+      await connection.open();
     } catch (error) {
       // Once per outage, not on every reconnection attempt.
       if (!this.reported) this.logger.warn(`revocation feed not connected (${(error as Error).message}); sessions are checked in the database on every call until it is`);
       this.reported = true;
-      this.lost(client);
+      this.lost(connection);
       return;
     }
-    if (this.stopped || this.dead.has(client)) {
-      this.dead.add(client);
-      await client.end().catch(() => undefined);
+    if (this.stopped || this.dead.has(connection)) {
+      this.dead.add(connection);
+      await connection.close();
       return;
     }
-    this.client = client;
+    this.connection = connection;
     if (this.reported) this.logger.log('revocation feed connected again');
     this.reported = false;
     this.attempt = 0;
     this.connections += 1;
     this.live = true;
-    this.pinger = setInterval(() => this.ping(client), PING_EVERY_MS);
+    this.pinger = setInterval(() => this.ping(connection), PING_EVERY_MS);
     this.pinger.unref();
   }
 
-  private ping(client: Client): void {
+  private ping(connection: NotificationConnection): void {
     if (this.pingDeadline) return;
     this.pingDeadline = setTimeout(() => {
       this.logger.warn('revocation feed ping not answered; reconnecting');
-      this.lost(client);
+      this.lost(connection);
     }, PING_TIMEOUT_MS);
-    client.query(`SELECT pg_notify('${AUTH_CHANGES_CHANNEL}', $1)`, [`ping:${this.instanceId}`]).catch(() => this.lost(client));
+    connection.notify(`ping:${this.instanceId}`).catch(() => this.lost(connection));
   }
 
   private deliver(payload: string | undefined): void {
@@ -172,18 +175,18 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private lost(client: Client): void {
-    if (this.dead.has(client)) return;
-    this.dead.add(client);
-    if (this.client === client) {
+  private lost(connection: NotificationConnection): void {
+    if (this.dead.has(connection)) return;
+    this.dead.add(connection);
+    if (this.connection === connection) {
       // A change elsewhere could now go unseen: caches must stop trusting their state at once.
       this.live = false;
-      this.client = undefined;
+      this.connection = undefined;
       clearInterval(this.pinger);
       clearTimeout(this.pingDeadline);
       this.pingDeadline = undefined;
     }
-    client.end().catch(() => undefined);
+    void connection.close();
     if (this.stopped || this.retry) return;
     const delay = RECONNECT_MS[Math.min(this.attempt, RECONNECT_MS.length - 1)];
     this.attempt += 1;
@@ -199,12 +202,12 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     clearTimeout(this.retry);
     clearInterval(this.pinger);
     clearTimeout(this.pingDeadline);
-    const client = this.client;
-    this.client = undefined;
+    const connection = this.connection;
+    this.connection = undefined;
     this.live = false;
-    if (client) {
-      this.dead.add(client);
-      await client.end().catch(() => undefined);
+    if (connection) {
+      this.dead.add(connection);
+      await connection.close();
     }
   }
 }

@@ -1,15 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
-import { IsNull, Repository } from 'typeorm';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { KEYS_CHANGED } from '../events/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import type { JwtAlgorithm } from '../platform/config/env.schema.js';
 import { DatabaseConnection } from '../platform/database/database-connection.js';
 import { generateSigningKey, jwkThumbprint, publicJwk } from './signing-key-material.js';
-import { SigningKeyEntity } from './signing-key.entity.js';
+import { type GeneratedAlgorithm, SigningKeysRepository } from './signing-keys.repository.js';
 
 export interface SigningKey {
   kid: string;
@@ -49,7 +47,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectRepository(SigningKeyEntity) private readonly keys: Repository<SigningKeyEntity>,
+    private readonly keys: SigningKeysRepository,
     private readonly database: DatabaseConnection,
   ) {}
 
@@ -74,7 +72,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
     const { algorithm, privateKey } = this.config.jwt;
     const current = privateKey && this.configuredKey
       ? { kid: this.configuredKey.kid, algorithm, signingKey: privateKey }
-      : await this.loadOrCreateCurrent(algorithm as Exclude<JwtAlgorithm, 'HS256'>);
+      : await this.loadOrCreateCurrent(algorithm as GeneratedAlgorithm);
     await this.reloadVerification();
     this.current = current;
     this.loaded = true;
@@ -127,23 +125,22 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
 
   private async reloadVerification(): Promise<void> {
     this.lastReload = Date.now();
-    const rows = await this.keys.find({ where: { retiredAt: IsNull() }, order: { createdAt: 'DESC' } });
+    const rows = await this.keys.findLive();
     const next = new Map<string, VerificationKey>();
     if (this.configuredKey) next.set(this.configuredKey.kid, this.configuredKey);
     for (const row of rows) {
       const key = createPublicKey(row.publicKey);
-      const algorithm = row.algorithm as JwtAlgorithm;
-      next.set(row.kid, { kid: row.kid, algorithm, key, jwk: publicJwk(key, row.kid, algorithm) });
+      next.set(row.kid, { kid: row.kid, algorithm: row.algorithm, key, jwk: publicJwk(key, row.kid, row.algorithm) });
     }
     this.verification = next;
   }
 
-  private async loadOrCreateCurrent(algorithm: Exclude<JwtAlgorithm, 'HS256'>): Promise<SigningKey> {
+  private async loadOrCreateCurrent(algorithm: GeneratedAlgorithm): Promise<SigningKey> {
     const existing = await this.findCurrent(algorithm);
     if (existing) return existing;
     const key = await generateSigningKey(algorithm);
-    // Several instances may start at once: the unique index on the current key lets one insert win.
-    await this.keys.createQueryBuilder().insert().values({ ...key, current: true, retiredAt: null }).orIgnore().execute();
+    // Several instances may start at once: one insert wins, and every one signs with the winner.
+    await this.keys.insertCurrentIfNone(key);
     const stored = await this.findCurrent(algorithm);
     if (!stored) throw new Error(`no current ${algorithm} signing key could be stored`);
     if (stored.kid === key.kid) this.logger.log(`generated ${algorithm} signing key ${key.kid} and stored it in the database`);
@@ -151,10 +148,7 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async findCurrent(algorithm: JwtAlgorithm): Promise<SigningKey | undefined> {
-    const row = await this.keys.findOne({
-      where: { algorithm, current: true, retiredAt: IsNull() },
-      select: { kid: true, algorithm: true, privateKey: true },
-    });
+    const row = await this.keys.findCurrent(algorithm);
     if (!row) return undefined;
     return { kid: row.kid, algorithm, signingKey: createPrivateKey(row.privateKey) };
   }

@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccessTokensService } from './access-tokens.service.js';
 import { JwksController } from './jwks.controller.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
+import { PgSigningKeysRepository, SigningKeysRepository } from './signing-keys.repository.js';
 import { SigningKeysService } from './signing-keys.service.js';
 
 /** Signing keys (generated, rotated, retired), the JWKS, and the access tokens they sign. */
@@ -14,7 +15,7 @@ import { SigningKeysService } from './signing-keys.service.js';
     JwtModule.register({}),
   ],
   controllers: [JwksController],
-  providers: [SigningKeysService, AccessTokensService],
+  providers: [SigningKeysService, AccessTokensService, { provide: SigningKeysRepository, useClass: PgSigningKeysRepository }],
   exports: [SigningKeysService, AccessTokensService],
 })
 export class TokensModule {}

@@ -1,0 +1,254 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, IsNull, MoreThan } from 'typeorm';
+import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
+import type { Tx } from '../platform/database/transactions.js';
+import { UUID_PATTERN } from '../shared/crypto.js';
+import { SessionEntity } from './session.entity.js';
+
+/** A session to open with its first refresh token; values are stored as given (already normalised). */
+export interface NewSession {
+  userId: string;
+  ip: string | null;
+  userAgent: string | null;
+  ttlSeconds: number;
+  refreshTokenHash: string;
+  /** For a password login: refused unless the user still has this password hash. */
+  checkedPasswordHash?: string;
+  /** For an impersonation: refused unless this session of the admin is live; never outlives it. */
+  impersonator?: { userId: string; sessionId: string };
+}
+
+export interface RefreshTokenRotation {
+  tokenHash: string;
+  nextTokenHash: string;
+  /** Replace what the session records when given (null keeps the recorded value). */
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** What is known of a refresh token that could not be rotated. */
+export interface RefreshTokenState {
+  sessionId: string;
+  userId: string;
+  rotated: boolean;
+  /** Rotated out longer ago than the reuse interval asked about. */
+  rotatedBeforeInterval: boolean;
+  sessionLive: boolean;
+}
+
+export interface RevokedSession {
+  sessionId: string;
+  userId: string;
+  /** The revocation's reason, or IMPERSONATOR_SESSION_ENDED for an impersonation that ended with it. */
+  reason: string;
+}
+
+export const IMPERSONATOR_SESSION_ENDED = 'impersonator_session_ended';
+
+/**
+ * Sessions and their refresh tokens. Every revoking method also ends the live impersonation sessions
+ * started from a session it ends, and announces each ended session to every instance by the same
+ * statement (see RevocationFeed). A malformed session id is simply not found. Methods taking an
+ * optional `tx` run in it when given.
+ */
+export abstract class SessionsRepository {
+  /**
+   * Opens a session and its first refresh token, only if the user is active (and, when given, still
+   * has the checked password hash, and the impersonator's session is live). Null when refused.
+   */
+  abstract createWithRefreshToken(session: NewSession): Promise<SessionEntity | null>;
+
+  /**
+   * Claims an unrotated refresh token of a live session, records the new one and marks the session
+   * used. At most one of any number of concurrent calls with one token succeeds; null otherwise.
+   */
+  abstract rotateRefreshToken(rotation: RefreshTokenRotation, tx?: Tx): Promise<SessionEntity | null>;
+
+  abstract findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null>;
+
+  /** The session if it is live (not revoked, not expired) and belongs to the user. */
+  abstract findLive(sessionId: string, userId: string): Promise<SessionEntity | null>;
+
+  /** The user's live sessions and the live impersonation sessions the user holds, newest first. */
+  abstract listLiveForUser(userId: string): Promise<SessionEntity[]>;
+
+  /** Ends the session if it is live. */
+  abstract revoke(sessionId: string, reason: string): Promise<RevokedSession[]>;
+
+  /** Ends the session if it is live and is the owner's, or an impersonation session the owner holds. */
+  abstract revokeOwned(sessionId: string, ownerId: string, reason: string): Promise<RevokedSession[]>;
+
+  /** Ends the user's sessions (but the one excepted) and the impersonation sessions the user holds. */
+  abstract revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }, tx?: Tx): Promise<RevokedSession[]>;
+
+  /** Ends the impersonation sessions the user holds as an admin. */
+  abstract revokeImpersonationsBy(impersonatorId: string, reason: string): Promise<RevokedSession[]>;
+}
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  ip: string | null;
+  user_agent: string | null;
+  created_at: Date;
+  last_used_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoke_reason: string | null;
+  impersonator_id: string | null;
+  impersonator_session_id: string | null;
+}
+
+function fromRow(row: SessionRow): SessionEntity {
+  return Object.assign(new SessionEntity(), {
+    id: row.id,
+    userId: row.user_id,
+    ip: row.ip,
+    userAgent: row.user_agent,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    revokeReason: row.revoke_reason,
+    impersonatorId: row.impersonator_id,
+    impersonatorSessionId: row.impersonator_session_id,
+  } satisfies SessionEntity);
+}
+
+interface RevokedRow {
+  id: string;
+  user_id: string;
+  /** Set when it differs from the revocation's reason (an impersonation ended with its admin's session). */
+  reason: string | null;
+}
+
+/** A user's sessions ($1; all but $3 when given) and the impersonation sessions the user holds as an admin. */
+const ALL_FOR_USER = `((user_id = $1 AND ($3::uuid IS NULL OR id <> $3::uuid)) OR impersonator_id = $1)`;
+
+@Injectable()
+export class PgSessionsRepository implements SessionsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * One statement. The user row is share-locked, so a concurrent password reset or deactivation
+   * either waits for this session (and then revokes it) or has already committed (and this login is
+   * refused): a login racing a reset never outlives it. The admin's session is share-locked likewise,
+   * so a logout racing an impersonation either waits and then ends it, or has ended it already.
+   */
+  async createWithRefreshToken(session: NewSession): Promise<SessionEntity | null> {
+    const rows: SessionRow[] = await this.dataSource.query(
+      `WITH u AS (
+         SELECT id FROM users WHERE id = $1 AND deactivated_at IS NULL AND ($7::text IS NULL OR password_hash = $7) FOR SHARE),
+       origin AS (
+         SELECT expires_at FROM sessions WHERE id = $8 AND revoked_at IS NULL AND expires_at > now() FOR SHARE),
+       s AS (
+         INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id, impersonator_session_id)
+         SELECT u.id, $2, $3, least(now() + make_interval(secs => $4), (SELECT expires_at FROM origin)), $5, $8 FROM u
+          WHERE $8::uuid IS NULL OR EXISTS (SELECT 1 FROM origin)
+         RETURNING *),
+       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)
+       SELECT * FROM s`,
+      [
+        session.userId,
+        session.ip,
+        session.userAgent,
+        session.ttlSeconds,
+        session.impersonator?.userId ?? null,
+        session.refreshTokenHash,
+        session.checkedPasswordHash ?? null,
+        session.impersonator?.sessionId ?? null,
+      ],
+    );
+    return rows[0] ? fromRow(rows[0]) : null;
+  }
+
+  /**
+   * One statement. Claiming the old token is a conditional UPDATE: of concurrent calls with one
+   * token, exactly one sees `rotated_at IS NULL` (the others wait on its row lock, then see it set).
+   */
+  async rotateRefreshToken(rotation: RefreshTokenRotation, tx?: Tx): Promise<SessionEntity | null> {
+    const rows: SessionRow[] = await (tx ?? this.dataSource.manager).query(
+      `WITH claimed AS (
+         UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id),
+       s AS (
+         UPDATE sessions SET last_used_at = now(), ip = coalesce($3, sessions.ip), user_agent = coalesce($4, sessions.user_agent)
+           FROM claimed
+          WHERE sessions.id = claimed.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
+          RETURNING sessions.*),
+       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s)
+       SELECT * FROM s`,
+      [rotation.tokenHash, rotation.nextTokenHash, rotation.ip, rotation.userAgent],
+    );
+    return rows[0] ? fromRow(rows[0]) : null;
+  }
+
+  async findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null> {
+    const rows: Array<{ session_id: string; user_id: string; rotated: boolean; reused_late: boolean; live: boolean }> = await this.dataSource.query(
+      `SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL AS rotated,
+              coalesce(rt.rotated_at < now() - make_interval(secs => $2), false) AS reused_late,
+              (s.revoked_at IS NULL AND s.expires_at > now()) AS live
+         FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
+        WHERE rt.token_hash = $1`,
+      [tokenHash, opts.reuseIntervalSeconds],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return { sessionId: row.session_id, userId: row.user_id, rotated: row.rotated, rotatedBeforeInterval: row.reused_late, sessionLive: row.live };
+  }
+
+  findLive(sessionId: string, userId: string): Promise<SessionEntity | null> {
+    if (!UUID_PATTERN.test(sessionId)) return Promise.resolve(null);
+    return this.sessions().findOneBy({ id: sessionId, userId, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) });
+  }
+
+  listLiveForUser(userId: string): Promise<SessionEntity[]> {
+    const live = { revokedAt: IsNull(), expiresAt: MoreThan(new Date()) };
+    return this.sessions().find({ where: [{ userId, ...live }, { impersonatorId: userId, ...live }], order: { createdAt: 'DESC' } });
+  }
+
+  revoke(sessionId: string, reason: string): Promise<RevokedSession[]> {
+    if (!UUID_PATTERN.test(sessionId)) return Promise.resolve([]);
+    return this.revokeWhere(this.dataSource.manager, `id = $1 AND expires_at > now()`, [sessionId, reason]);
+  }
+
+  revokeOwned(sessionId: string, ownerId: string, reason: string): Promise<RevokedSession[]> {
+    if (!UUID_PATTERN.test(sessionId)) return Promise.resolve([]);
+    return this.revokeWhere(this.dataSource.manager, `id = $1 AND (user_id = $3 OR impersonator_id = $3) AND expires_at > now()`, [sessionId, reason, ownerId]);
+  }
+
+  revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }, tx?: Tx): Promise<RevokedSession[]> {
+    return this.revokeWhere(tx ?? this.dataSource.manager, ALL_FOR_USER, [userId, opts.reason, opts.exceptSessionId ?? null]);
+  }
+
+  revokeImpersonationsBy(impersonatorId: string, reason: string): Promise<RevokedSession[]> {
+    return this.revokeWhere(this.dataSource.manager, `impersonator_id = $1`, [impersonatorId, reason]);
+  }
+
+  private sessions() {
+    return this.dataSource.getRepository(SessionEntity);
+  }
+
+  /**
+   * Revokes the live sessions matching `where` ($2 is the reason), and the impersonation sessions
+   * started from them (one level is all there is: an impersonation session never starts another).
+   * The same statement notifies every instance, so a committed revocation never goes unannounced.
+   */
+  private async revokeWhere(em: Pick<Tx, 'query'>, where: string, params: unknown[]): Promise<RevokedSession[]> {
+    const rows: RevokedRow[] = await em.query(
+      `WITH revoked AS (
+         UPDATE sessions SET revoked_at = now(), revoke_reason = $2
+          WHERE revoked_at IS NULL AND ${where}
+          RETURNING id, user_id),
+       cascaded AS (
+         UPDATE sessions SET revoked_at = now(), revoke_reason = '${IMPERSONATOR_SESSION_ENDED}'
+          WHERE revoked_at IS NULL AND impersonator_session_id IN (SELECT id FROM revoked) AND id NOT IN (SELECT id FROM revoked)
+          RETURNING id, user_id)
+       SELECT id, user_id, NULL AS reason, pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM revoked
+       UNION ALL
+       SELECT id, user_id, '${IMPERSONATOR_SESSION_ENDED}', pg_notify('${AUTH_CHANGES_CHANNEL}', 'session:' || id) FROM cascaded`,
+      params,
+    );
+    return rows.map((row) => ({ sessionId: row.id, userId: row.user_id, reason: row.reason ?? String(params[1]) }));
+  }
+}

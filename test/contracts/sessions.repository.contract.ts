@@ -1,0 +1,229 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Transactions } from '../../src/platform/database/transactions';
+import { IMPERSONATOR_SESSION_ENDED, type NewSession, type SessionsRepository } from '../../src/sessions/sessions.repository';
+
+export interface SessionsRepositoryHarness {
+  repository: SessionsRepository;
+  transactions: { run: Transactions['run'] };
+  /** Forgets every session, refresh token and user. */
+  reset(): Promise<void>;
+  /** A user the repository can open sessions for; its id. */
+  givenUser(user?: { passwordHash?: string; deactivated?: boolean }): Promise<string>;
+}
+
+const hash = (): string => randomBytes(32).toString('hex');
+
+/**
+ * What every SessionsRepository must do, whatever it stores sessions in. Behaviour only PostgreSQL
+ * can show (row locks under concurrency, rollback, NOTIFY) is in the integration spec.
+ */
+export function describeSessionsRepository(setup: () => Promise<SessionsRepositoryHarness>): void {
+  let h: SessionsRepositoryHarness;
+  let repository: SessionsRepository;
+
+  beforeAll(async () => {
+    h = await setup();
+  });
+  beforeEach(async () => {
+    await h.reset();
+    // A reset may hand over a new instance.
+    repository = h.repository;
+  });
+
+  const open = async (userId: string, extra: Partial<NewSession> = {}) => {
+    const refreshTokenHash = hash();
+    const session = await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 3600, refreshTokenHash, ...extra });
+    if (!session) throw new Error('session refused');
+    return { session, refreshTokenHash: extra.refreshTokenHash ?? refreshTokenHash };
+  };
+
+  describe('createWithRefreshToken', () => {
+    it('opens a live session for an active user, as given', async () => {
+      const userId = await h.givenUser();
+      const session = await repository.createWithRefreshToken({ userId, ip: '10.0.0.1', userAgent: 'agent/1', ttlSeconds: 600, refreshTokenHash: hash() });
+      expect(session).toMatchObject({
+        userId, ip: '10.0.0.1', userAgent: 'agent/1', revokedAt: null, revokeReason: null, impersonatorId: null, impersonatorSessionId: null,
+      });
+      expect(session!.id).toMatch(/^[0-9a-f-]{36}$/);
+      expect(session!.expiresAt.getTime() - session!.createdAt.getTime()).toBe(600_000);
+      expect(await repository.findLive(session!.id, userId)).toMatchObject({ id: session!.id, userId, ip: '10.0.0.1' });
+    });
+
+    it('refuses a deactivated or unknown user', async () => {
+      const deactivated = await h.givenUser({ deactivated: true });
+      expect(await repository.createWithRefreshToken({ userId: deactivated, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() })).toBeNull();
+      expect(await repository.createWithRefreshToken({ userId: randomUUID(), ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() })).toBeNull();
+      expect(await repository.listLiveForUser(deactivated)).toEqual([]);
+    });
+
+    it('opens a password login only while the user has the checked password hash', async () => {
+      const userId = await h.givenUser({ passwordHash: 'hash-now' });
+      expect(await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), checkedPasswordHash: 'hash-before' })).toBeNull();
+      const session = await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), checkedPasswordHash: 'hash-now' });
+      expect(session?.userId).toBe(userId);
+    });
+
+    it('opens an impersonation only from a live session of the admin, never outliving it', async () => {
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
+      const { session: adminSession } = await open(admin, { ttlSeconds: 120 });
+      const { session } = await open(target, { ttlSeconds: 3600, impersonator: { userId: admin, sessionId: adminSession.id } });
+      expect(session).toMatchObject({ userId: target, impersonatorId: admin, impersonatorSessionId: adminSession.id });
+      expect(session.expiresAt).toEqual(adminSession.expiresAt);
+
+      const { session: expired } = await open(admin, { ttlSeconds: -60 });
+      expect(await repository.createWithRefreshToken({
+        userId: target, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), impersonator: { userId: admin, sessionId: expired.id },
+      })).toBeNull();
+      await repository.revoke(adminSession.id, 'logout');
+      expect(await repository.createWithRefreshToken({
+        userId: target, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), impersonator: { userId: admin, sessionId: adminSession.id },
+      })).toBeNull();
+    });
+  });
+
+  describe('rotateRefreshToken', () => {
+    it('swaps the token once, marks the session used and records where from', async () => {
+      const userId = await h.givenUser();
+      const { session, refreshTokenHash } = await open(userId, { ip: '10.0.0.1', userAgent: 'agent/1' });
+      const next = hash();
+      const rotated = await h.transactions.run((tx) => repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: '10.0.0.2', userAgent: null }, tx));
+      expect(rotated).toMatchObject({ id: session.id, userId, ip: '10.0.0.2', userAgent: 'agent/1', expiresAt: session.expiresAt });
+      expect(rotated!.lastUsedAt.getTime()).toBeGreaterThanOrEqual(session.lastUsedAt.getTime());
+
+      expect(await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+      expect(await repository.rotateRefreshToken({ tokenHash: next, nextTokenHash: hash(), ip: null, userAgent: null })).toMatchObject({ id: session.id, ip: '10.0.0.2' });
+    });
+
+    it('rotates no unknown token, and none of a revoked or expired session', async () => {
+      const userId = await h.givenUser();
+      expect(await repository.rotateRefreshToken({ tokenHash: hash(), nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+      const revoked = await open(userId);
+      await repository.revoke(revoked.session.id, 'logout');
+      expect(await repository.rotateRefreshToken({ tokenHash: revoked.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+      const expired = await open(userId, { ttlSeconds: -60 });
+      expect(await repository.rotateRefreshToken({ tokenHash: expired.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+    });
+  });
+
+  describe('findRefreshToken', () => {
+    it('tells an unrotated token, a token rotated within the interval and one rotated before it', async () => {
+      const userId = await h.givenUser();
+      const { session, refreshTokenHash } = await open(userId);
+      expect(await repository.findRefreshToken(hash(), { reuseIntervalSeconds: 0 })).toBeNull();
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toEqual({
+        sessionId: session.id, userId, rotated: false, rotatedBeforeInterval: false, sessionLive: true,
+      });
+      await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null });
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 3600 })).toEqual({
+        sessionId: session.id, userId, rotated: true, rotatedBeforeInterval: false, sessionLive: true,
+      });
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: true, rotatedBeforeInterval: true });
+      await repository.revoke(session.id, 'logout');
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ sessionLive: false });
+    });
+  });
+
+  describe('findLive and listLiveForUser', () => {
+    it('find only a live session of the user; a malformed id is not found', async () => {
+      const userId = await h.givenUser();
+      const other = await h.givenUser();
+      const { session } = await open(userId);
+      const { session: expired } = await open(userId, { ttlSeconds: -60 });
+      expect(await repository.findLive(session.id, other)).toBeNull();
+      expect(await repository.findLive(expired.id, userId)).toBeNull();
+      expect(await repository.findLive('not-a-uuid', userId)).toBeNull();
+      await repository.revoke(session.id, 'logout');
+      expect(await repository.findLive(session.id, userId)).toBeNull();
+    });
+
+    it('list the user\'s live sessions and the impersonations the user holds, newest first', async () => {
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
+      const first = await open(admin);
+      const revoked = await open(admin);
+      await open(admin, { ttlSeconds: -60 });
+      const held = await open(target, { impersonator: { userId: admin, sessionId: first.session.id } });
+      const last = await open(admin);
+      const targetOwn = await open(target);
+      await repository.revoke(revoked.session.id, 'logout');
+
+      expect((await repository.listLiveForUser(admin)).map((s) => s.id)).toEqual([last.session.id, held.session.id, first.session.id]);
+      expect((await repository.listLiveForUser(target)).map((s) => s.id)).toEqual([targetOwn.session.id, held.session.id]);
+    });
+  });
+
+  describe('revoking', () => {
+    it('revoke ends a live session once, with its reason, and the impersonations started from it', async () => {
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
+      const { session } = await open(admin);
+      const { session: impersonation } = await open(target, { impersonator: { userId: admin, sessionId: session.id } });
+      const revoked = await repository.revoke(session.id, 'logout');
+      expect(sorted(revoked)).toEqual(sorted([
+        { sessionId: session.id, userId: admin, reason: 'logout' },
+        { sessionId: impersonation.id, userId: target, reason: IMPERSONATOR_SESSION_ENDED },
+      ]));
+      expect(await repository.findLive(impersonation.id, target)).toBeNull();
+      expect(await repository.revoke(session.id, 'logout')).toEqual([]);
+      expect(await repository.revoke('not-a-uuid', 'logout')).toEqual([]);
+      expect(await repository.revoke(randomUUID(), 'logout')).toEqual([]);
+    });
+
+    it('revoke leaves an expired session alone', async () => {
+      const userId = await h.givenUser();
+      const { session } = await open(userId, { ttlSeconds: -60 });
+      expect(await repository.revoke(session.id, 'logout')).toEqual([]);
+    });
+
+    it('revokeOwned ends the owner\'s session or an impersonation the owner holds, nobody else\'s', async () => {
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
+      const { session: adminSession } = await open(admin);
+      const { session: impersonation } = await open(target, { impersonator: { userId: admin, sessionId: adminSession.id } });
+      const { session: targetOwn } = await open(target);
+
+      expect(await repository.revokeOwned(targetOwn.id, admin, 'revoked_by_user')).toEqual([]);
+      expect(await repository.revokeOwned('not-a-uuid', admin, 'revoked_by_user')).toEqual([]);
+      expect(await repository.revokeOwned(impersonation.id, admin, 'revoked_by_user')).toEqual([{ sessionId: impersonation.id, userId: target, reason: 'revoked_by_user' }]);
+      expect(await repository.findLive(adminSession.id, admin)).not.toBeNull();
+      expect(await repository.revokeOwned(targetOwn.id, target, 'revoked_by_user')).toEqual([{ sessionId: targetOwn.id, userId: target, reason: 'revoked_by_user' }]);
+    });
+
+    it('revokeAllForUser ends all but the excepted session and the impersonations the user holds, in a transaction too', async () => {
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
+      const { session: current } = await open(admin);
+      const { session: other } = await open(admin);
+      const { session: held } = await open(target, { impersonator: { userId: admin, sessionId: other.id } });
+      const { session: targetOwn } = await open(target);
+
+      const revoked = await h.transactions.run((tx) => repository.revokeAllForUser(admin, { exceptSessionId: current.id, reason: 'password_changed' }, tx));
+      expect(sorted(revoked)).toEqual(sorted([
+        { sessionId: other.id, userId: admin, reason: 'password_changed' },
+        { sessionId: held.id, userId: target, reason: 'password_changed' },
+      ]));
+      expect((await repository.listLiveForUser(admin)).map((s) => s.id)).toEqual([current.id]);
+      expect(await repository.findLive(targetOwn.id, target)).not.toBeNull();
+
+      expect(await repository.revokeAllForUser(admin, { reason: 'user_deactivated' })).toEqual([{ sessionId: current.id, userId: admin, reason: 'user_deactivated' }]);
+      expect(await repository.revokeAllForUser(admin, { reason: 'user_deactivated' })).toEqual([]);
+    });
+
+    it('revokeImpersonationsBy ends only the impersonations the admin holds', async () => {
+      const admin = await h.givenUser();
+      const target = await h.givenUser();
+      const { session: adminSession } = await open(admin);
+      const { session: held } = await open(target, { impersonator: { userId: admin, sessionId: adminSession.id } });
+      const { session: targetOwn } = await open(target);
+
+      expect(await repository.revokeImpersonationsBy(admin, 'impersonator_demoted')).toEqual([{ sessionId: held.id, userId: target, reason: 'impersonator_demoted' }]);
+      expect(await repository.findLive(adminSession.id, admin)).not.toBeNull();
+      expect(await repository.findLive(targetOwn.id, target)).not.toBeNull();
+    });
+  });
+}
+
+function sorted<T extends { sessionId: string }>(list: T[]): T[] {
+  return [...list].sort((a, b) => a.sessionId.localeCompare(b.sessionId));
+}

@@ -55,7 +55,7 @@ describe('session integrity under races and failures; the claims hook', () => {
     const checked = await t.app.get(CredentialsService).verify({ email: u.email, password: u.password });
     expect(Object.keys(checked.user)).not.toContain('passwordHash');
     // The reset lands between the password check and the session insert.
-    await t.db.transaction((em) => t.app.get(UsersService).updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3'));
+    await t.db.transaction((em) => t.app.get(UsersService).updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3', undefined, em));
     await expect(t.app.get(LoginService).startSession(checked.user, { checkedPasswordHash: checked.checkedPasswordHash }))
       .rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
     const rows = await t.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [u.id]);
@@ -66,8 +66,8 @@ describe('session integrity under races and failures; the claims hook', () => {
     const u = await registered();
     const users = t.app.get(UsersService);
     const checked = (await users.findByIdWithPassword(u.id))!.passwordHash!;
-    await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$cmVzZXQ$cmVzZXQ'));
-    const changed = await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$Y2hhbmdl$Y2hhbmdl', checked));
+    await t.db.transaction((em) => users.updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$cmVzZXQ$cmVzZXQ', undefined, em));
+    const changed = await t.db.transaction((em) => users.updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$Y2hhbmdl$Y2hhbmdl', checked, em));
     expect(changed).toBe(false);
     expect((await t.db.query('SELECT password_hash FROM users WHERE id = $1', [u.id]))[0].password_hash).toContain('cmVzZXQ');
   });

@@ -5,6 +5,7 @@ import { ProtectionModule } from '../protection/protection.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { AccountTokensRepository, PgAccountTokensRepository } from './account-tokens.repository.js';
 import { AuthController } from './auth.controller.js';
 import { AuthRpcController } from './auth.rpc.controller.js';
 import { AuthStateCache } from './auth-state.cache.js';
@@ -34,6 +35,7 @@ import { LocalStrategy } from './strategies/local.strategy.js';
   ],
   controllers: [AuthController, AuthRpcController],
   providers: [
+    { provide: AccountTokensRepository, useClass: PgAccountTokensRepository },
     AuthStateCache,
     AuthStateService,
     CredentialsService,

@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
 import { DomainEvents } from '../events/domain-events.service.js';
 import { LockoutService } from '../protection/lockout.service.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { Transactions } from '../platform/database/transactions.js';
 import { loginFailureReason, MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import type { ConnectionInfo } from '../shared/connection.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
@@ -32,7 +31,7 @@ export class CredentialsService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly events: DomainEvents,
     private readonly lockout: LockoutService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -71,7 +70,7 @@ export class CredentialsService {
   /** A legacy (bcrypt) or weaker argon2 hash is replaced by argon2id on a successful login. */
   private async upgradeHash(userId: string, oldHash: string, password: string): Promise<string> {
     const newHash = await this.hasher.hash(password);
-    const replaced = await this.dataSource.transaction((em) => this.users.updatePasswordHash(em, userId, newHash, oldHash));
+    const replaced = await this.transactions.run((tx) => this.users.updatePasswordHash(userId, newHash, oldHash, tx));
     return replaced ? newHash : oldHash;
   }
 }

@@ -1,13 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
 import { DomainEvents } from '../events/domain-events.service.js';
-import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
+import { generateOpaqueToken } from '../shared/crypto.js';
 import { type DomainEvent, USER_DEACTIVATED } from '../events/events.js';
-import { updateReturning } from '../platform/database/sql.js';
+import { Transactions, type Tx } from '../platform/database/transactions.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
@@ -18,6 +16,7 @@ import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { LockoutService } from '../protection/lockout.service.js';
+import { AccountTokensRepository } from './account-tokens.repository.js';
 
 export const invalidToken = (): AppError => new AppError(ErrorCode.INVALID_TOKEN, 'invalid or expired token');
 
@@ -35,7 +34,8 @@ const passwordRequired = (): AppError => new AppError(ErrorCode.PASSWORD_REQUIRE
 export class EmailVerificationService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
+    private readonly tokens: AccountTokensRepository,
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     private readonly outbox: MailOutbox,
@@ -50,15 +50,11 @@ export class EmailVerificationService {
    * Issues a token and queues its mail in the caller's transaction, unless the address is throttled.
    * `choosePassword`: the account's password is voided, so the mail says the link asks for one.
    */
-  async issue(em: EntityManager, user: Pick<UserEntity, 'id' | 'email'>, opts: { choosePassword?: boolean } = {}): Promise<void> {
-    if (!(await this.outbox.mayQueue(em, user.email, 'verify_email'))) return;
+  async issue(user: Pick<UserEntity, 'id' | 'email'>, opts: { choosePassword?: boolean }, tx: Tx): Promise<void> {
+    if (!(await this.outbox.mayQueue(tx, user.email, 'verify_email'))) return;
     const token = generateOpaqueToken();
-    await em.query(
-      `INSERT INTO email_verification_tokens (token_hash, user_id, email, expires_at)
-       VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-      [sha256Hex(token), user.id, user.email, this.config.tokens.emailVerificationTtl],
-    );
-    await this.outbox.queueVerifyEmail(em, user.email, token, opts.choosePassword ?? false);
+    await this.tokens.issue('email_verification', token, { userId: user.id, email: user.email, ttlSeconds: this.config.tokens.emailVerificationTtl }, tx);
+    await this.outbox.queueVerifyEmail(tx, user.email, token, opts.choosePassword ?? false);
   }
 
   /**
@@ -70,31 +66,27 @@ export class EmailVerificationService {
     // Checked and hashed before the token is used, so a refused password leaves the link usable.
     let passwordHash: string | undefined;
     if (password !== undefined) {
-      const owner = await this.ownerOf(token);
+      const owner = await this.tokens.findOwner('email_verification', token);
       if (!owner) throw invalidToken();
       assertNotSimilarToIdentity(password, owner);
       passwordHash = await this.hasher.hash(password);
     }
-    const { user, revoked } = await this.dataSource.transaction(async (em) => {
-      const used = await updateReturning<{ user_id: string; email: string }>(em,
-        `UPDATE email_verification_tokens SET used_at = now()
-          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-          RETURNING user_id, email`,
-        [sha256Hex(token)],
-      );
-      const row = used[0];
-      if (!row) throw invalidToken();
-      const state = await this.users.lockForUpdate(em, row.user_id);
+    const { user, revoked } = await this.transactions.run(async (tx) => {
+      const claimed = await this.tokens.claim('email_verification', token, tx);
+      // Verification tokens are always bound to an address.
+      if (!claimed || claimed.email === null) throw invalidToken();
+      const { userId, email } = claimed;
+      const state = await this.users.lockForUpdate(userId, tx);
       // Bound to the address, and worth nothing once it is verified: a late click changes nothing.
-      if (!state || state.email !== row.email || state.emailVerified || state.deactivated) throw invalidToken();
+      if (!state || state.email !== email || state.emailVerified || state.deactivated) throw invalidToken();
       // Thrown inside the transaction: the token's use is rolled back with it.
       if (state.passwordVoided && passwordHash === undefined) throw passwordRequired();
-      const verified = await this.users.markEmailVerified(em, row.user_id, row.email, passwordHash);
+      const verified = await this.users.markEmailVerified(userId, email, passwordHash, tx);
       if (!verified) throw invalidToken();
-      await this.voidLinks(em, row.user_id);
+      await this.voidLinks(userId, tx);
       if (passwordHash === undefined) return { user: verified, revoked: undefined };
-      const revokedSessions: RevokedSessions = await this.sessions.revokeAllForUserIn(em, row.user_id, { reason: 'email_verified_with_new_password' });
-      await this.outbox.queuePasswordChanged(em, verified.email);
+      const revokedSessions: RevokedSessions = await this.sessions.revokeAllForUserIn(tx, userId, { reason: 'email_verified_with_new_password' });
+      await this.outbox.queuePasswordChanged(tx, verified.email);
       return { user: verified, revoked: revokedSessions };
     });
     if (revoked) {
@@ -108,36 +100,27 @@ export class EmailVerificationService {
   }
 
   /** Every outstanding link of the user stops working (verification, reset, change, deactivation). */
-  async voidLinks(em: EntityManager, userId: string): Promise<void> {
-    await em.query(`UPDATE email_verification_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, [userId]);
+  async voidLinks(userId: string, tx?: Tx): Promise<void> {
+    await this.tokens.voidAllForUser('email_verification', userId, tx);
   }
 
   @OnEvent(USER_DEACTIVATED, { promisify: true })
   async onUserDeactivated(event: DomainEvent): Promise<void> {
-    if (event.userId) await this.voidLinks(this.dataSource.manager, event.userId);
+    if (event.userId) await this.voidLinks(event.userId);
   }
 
   /** Answers at once, whatever the address; a known, unverified one gets a fresh link. */
   requestResend(email: string): void {
     this.background.run('verification resend', async () => {
-      const queued = await this.dataSource.transaction(async (em) => {
-        const user = await this.users.findByEmail(email, em);
+      const queued = await this.transactions.run(async (tx) => {
+        const user = await this.users.findByEmail(email, tx);
         if (!user || user.emailVerified || user.deactivatedAt) return false;
-        const state = await this.users.lockForUpdate(em, user.id);
+        const state = await this.users.lockForUpdate(user.id, tx);
         if (!state) return false;
-        await this.issue(em, user, { choosePassword: state.passwordVoided });
+        await this.issue(user, { choosePassword: state.passwordVoided }, tx);
         return true;
       });
       if (queued) this.outbox.wakeWorker();
     });
-  }
-
-  private async ownerOf(token: string): Promise<{ email: string; username: string | null } | undefined> {
-    const rows: Array<{ email: string; username: string | null }> = await this.dataSource.query(
-      `SELECT u.email, u.username FROM email_verification_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
-      [sha256Hex(token)],
-    );
-    return rows[0];
   }
 }

@@ -1,11 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
 import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
 import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
 import { DomainEvents } from '../events/domain-events.service.js';
-import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
-import { updateReturning } from '../platform/database/sql.js';
+import { generateOpaqueToken } from '../shared/crypto.js';
+import { Transactions } from '../platform/database/transactions.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
@@ -16,13 +14,15 @@ import { UsersService } from '../users/users.service.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
 import { EmailVerificationService, invalidToken } from './email-verification.service.js';
 import { LockoutService } from '../protection/lockout.service.js';
+import { AccountTokensRepository } from './account-tokens.repository.js';
 
 /** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
 @Injectable()
 export class PasswordRecoveryService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
+    private readonly tokens: AccountTokensRepository,
     private readonly users: UsersService,
     private readonly sessions: SessionsService,
     private readonly hasher: PasswordHasher,
@@ -40,17 +40,14 @@ export class PasswordRecoveryService {
    */
   requestReset(email: string): void {
     this.background.run('password reset request', async () => {
-      const queued = await this.dataSource.transaction(async (em) => {
-        const user = await this.users.findByEmail(email, em);
+      const queued = await this.transactions.run(async (tx) => {
+        const user = await this.users.findByEmail(email, tx);
         if (!user) return false;
-        if (!(await this.outbox.mayQueue(em, user.email, 'password_reset'))) return false;
-        await em.query(`UPDATE password_reset_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL`, [user.id]);
+        if (!(await this.outbox.mayQueue(tx, user.email, 'password_reset'))) return false;
+        await this.tokens.voidAllForUser('password_reset', user.id, tx);
         const token = generateOpaqueToken();
-        await em.query(
-          `INSERT INTO password_reset_tokens (token_hash, user_id, email, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))`,
-          [sha256Hex(token), user.id, user.email, this.config.tokens.passwordResetTtl],
-        );
-        await this.outbox.queuePasswordReset(em, user.email, token);
+        await this.tokens.issue('password_reset', token, { userId: user.id, email: user.email, ttlSeconds: this.config.tokens.passwordResetTtl }, tx);
+        await this.outbox.queuePasswordReset(tx, user.email, token);
         return true;
       });
       if (queued) this.outbox.wakeWorker();
@@ -64,31 +61,21 @@ export class PasswordRecoveryService {
    */
   async reset(token: string, password: string): Promise<void> {
     // Checked before the token is used, so a refused password leaves it usable.
-    const owners: Array<{ email: string; username: string | null }> = await this.dataSource.query(
-      `SELECT u.email, u.username FROM password_reset_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
-      [sha256Hex(token)],
-    );
-    if (!owners[0]) throw invalidToken();
-    assertNotSimilarToIdentity(password, owners[0]);
+    const tokenOwner = await this.tokens.findOwner('password_reset', token);
+    if (!tokenOwner) throw invalidToken();
+    assertNotSimilarToIdentity(password, tokenOwner);
     const passwordHash = await this.hasher.hash(password);
-    const { userId, revoked, owner } = await this.dataSource.transaction(async (em) => {
-      const used = await updateReturning<{ user_id: string; email: string | null }>(em,
-        `UPDATE password_reset_tokens SET used_at = now()
-          WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
-          RETURNING user_id, email`,
-        [sha256Hex(token)],
-      );
-      const row = used[0];
-      if (!row) throw invalidToken();
-      const user = await this.users.findById(row.user_id, em);
+    const { userId, revoked, owner } = await this.transactions.run(async (tx) => {
+      const claimed = await this.tokens.claim('password_reset', token, tx);
+      if (!claimed) throw invalidToken();
+      const user = await this.users.findById(claimed.userId, tx);
       if (!user) throw invalidToken();
       // The link was mailed to this address: using it proves the mailbox, as a verification link does.
-      if (row.email === user.email && !user.emailVerified) await this.users.markEmailVerified(em, user.id, user.email, passwordHash);
-      else await this.users.updatePasswordHash(em, user.id, passwordHash);
-      await this.verification.voidLinks(em, user.id);
-      const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { reason: 'password_reset' });
-      await this.outbox.queuePasswordChanged(em, user.email);
+      if (claimed.email === user.email && !user.emailVerified) await this.users.markEmailVerified(user.id, user.email, passwordHash, tx);
+      else await this.users.updatePasswordHash(user.id, passwordHash, undefined, tx);
+      await this.verification.voidLinks(user.id, tx);
+      const revokedSessions = await this.sessions.revokeAllForUserIn(tx, user.id, { reason: 'password_reset' });
+      await this.outbox.queuePasswordChanged(tx, user.email);
       return { userId: user.id, revoked: revokedSessions, owner: user };
     });
     await this.sessions.announceRevoked(revoked);
@@ -115,12 +102,12 @@ export class PasswordRecoveryService {
     await this.lockout.clearFor(user);
     assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
-    const revoked = await this.dataSource.transaction(async (em) => {
+    const revoked = await this.transactions.run(async (tx) => {
       // Conditional on the password just checked: a reset racing this change wins, never the change.
-      if (!(await this.users.updatePasswordHash(em, user.id, passwordHash, currentHash))) throw invalidCredentials();
-      const revokedSessions = await this.sessions.revokeAllForUserIn(em, user.id, { exceptSessionId: auth.sessionId, reason: 'password_changed' });
-      await this.verification.voidLinks(em, user.id);
-      await this.outbox.queuePasswordChanged(em, user.email);
+      if (!(await this.users.updatePasswordHash(user.id, passwordHash, currentHash, tx))) throw invalidCredentials();
+      const revokedSessions = await this.sessions.revokeAllForUserIn(tx, user.id, { exceptSessionId: auth.sessionId, reason: 'password_changed' });
+      await this.verification.voidLinks(user.id, tx);
+      await this.outbox.queuePasswordChanged(tx, user.email);
       return revokedSessions;
     });
     await this.sessions.announceRevoked(revoked);

@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { DomainEvents } from '../events/domain-events.service.js';
+import { Transactions, type Tx } from '../platform/database/transactions.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { SessionsService, type RevokedSessions } from '../sessions/sessions.service.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
@@ -25,7 +24,7 @@ interface SignUp {
 export class RegistrationService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly transactions: Transactions,
     private readonly users: UsersService,
     private readonly hasher: PasswordHasher,
     private readonly verification: EmailVerificationService,
@@ -43,10 +42,10 @@ export class RegistrationService {
     assertNotSimilarToIdentity(input.password, input);
     const passwordHash = await this.hasher.hash(input.password);
     if (!this.config.requireEmailVerification) {
-      const user = await this.dataSource.transaction(async (em) => {
-        const created = await this.users.create({ email: input.email, username: input.username, passwordHash }, em);
+      const user = await this.transactions.run(async (tx) => {
+        const created = await this.users.create({ email: input.email, username: input.username, passwordHash }, tx);
         // The address can still be verified later.
-        await this.verification.issue(em, created);
+        await this.verification.issue(created, {}, tx);
         return created;
       });
       this.outbox.wakeWorker();
@@ -58,7 +57,7 @@ export class RegistrationService {
     // sees the winner's committed row and is answered as for a known address or a taken name.
     for (let attempt = 1; ; attempt += 1) {
       try {
-        outcome = await this.dataSource.transaction((em) => this.registerUnproven(em, input, passwordHash));
+        outcome = await this.transactions.run((tx) => this.registerUnproven(input, passwordHash, tx));
         break;
       } catch (error) {
         const lostRace = error instanceof AppError && (error.code === ErrorCode.EMAIL_TAKEN || error.code === ErrorCode.USERNAME_TAKEN);
@@ -71,28 +70,28 @@ export class RegistrationService {
     return { status: 'verification_sent' };
   }
 
-  private async registerUnproven(em: EntityManager, input: SignUp, passwordHash: string): Promise<Unproven> {
+  private async registerUnproven(input: SignUp, passwordHash: string, tx: Tx): Promise<Unproven> {
     const email = normalizeEmail(input.email);
-    const existing = await this.users.findByEmail(email, em);
+    const existing = await this.users.findByEmail(email, tx);
     if (!existing) {
-      if (input.username !== undefined && (await this.users.findByUsername(input.username, em))) {
-        if (await this.outbox.mayQueue(em, email, 'username_taken')) await this.outbox.queueUsernameTaken(em, email, normalizeUsername(input.username));
+      if (input.username !== undefined && (await this.users.findByUsername(input.username, tx))) {
+        if (await this.outbox.mayQueue(tx, email, 'username_taken')) await this.outbox.queueUsernameTaken(tx, email, normalizeUsername(input.username));
         return {};
       }
-      const created = await this.users.create({ email, username: input.username, passwordHash }, em);
-      await this.verification.issue(em, created);
+      const created = await this.users.create({ email, username: input.username, passwordHash }, tx);
+      await this.verification.issue(created, {}, tx);
       return { createdId: created.id };
     }
     if (existing.deactivatedAt) return {};
     if (existing.emailVerified) {
-      if (await this.outbox.mayQueue(em, email, 'account_exists')) await this.outbox.queueAccountExists(em, email);
+      if (await this.outbox.mayQueue(tx, email, 'account_exists')) await this.outbox.queueAccountExists(tx, email);
       return {};
     }
     // Contested: a second sign-up for an unproven address. Neither claimant's password stands: the
     // account has none until whoever proves the mailbox chooses one through the link.
-    await this.users.voidUnverifiedClaims(em, existing.id);
-    const revoked = await this.sessions.revokeAllForUserIn(em, existing.id, { reason: 'contested_sign_up' });
-    await this.verification.issue(em, existing, { choosePassword: true });
+    await this.users.voidUnverifiedClaims(existing.id, tx);
+    const revoked = await this.sessions.revokeAllForUserIn(tx, existing.id, { reason: 'contested_sign_up' });
+    await this.verification.issue(existing, { choosePassword: true }, tx);
     return { revoked };
   }
 }

@@ -1,0 +1,209 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, QueryFailedError, type Repository } from 'typeorm';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
+import type { Tx } from '../platform/database/transactions.js';
+import { UserEntity } from './user.entity.js';
+
+/** A user to insert; email and username already normalised. */
+export interface NewUserRecord {
+  email: string;
+  username: string | null;
+  passwordHash: string;
+  emailVerified: boolean;
+  roles: string[];
+}
+
+/** What verification and reset decide on, read under a row lock. */
+export interface LockedAccountState {
+  email: string;
+  emailVerified: boolean;
+  deactivated: boolean;
+  passwordVoided: boolean;
+}
+
+/** A keyset page position: the creation time (milliseconds) and id of the last user seen. */
+export interface UserListPosition {
+  at: string;
+  id: string;
+}
+
+export interface UserListFilter {
+  email?: string;
+  username?: string;
+  limit: number;
+  after?: UserListPosition;
+}
+
+/**
+ * The users aggregate. Lookups take normalised values and match them exactly. Reads leave
+ * `passwordHash` undefined except the `…WithPassword` ones. Every update that changes a user
+ * returns whether a row changed, and announces `user:<id>` on the auth-changes channel in the
+ * same statement, so every instance drops its cached state of the user when (and only if) it commits.
+ * Methods take the caller's transaction as their last argument; it is required where the method
+ * locks rows.
+ */
+export abstract class UsersRepository {
+  abstract findById(id: string, tx?: Tx): Promise<UserEntity | null>;
+  abstract findByEmail(email: string, tx?: Tx): Promise<UserEntity | null>;
+  abstract findByUsername(username: string, tx?: Tx): Promise<UserEntity | null>;
+  abstract findByIdWithPassword(id: string, tx?: Tx): Promise<UserEntity | null>;
+  abstract findByEmailWithPassword(email: string, tx?: Tx): Promise<UserEntity | null>;
+  abstract findByUsernameWithPassword(username: string, tx?: Tx): Promise<UserEntity | null>;
+
+  /** Newest first (creation time to the millisecond, then id, both descending); up to `limit` users after `after`. */
+  abstract list(filter: UserListFilter): Promise<{ items: UserEntity[]; hasMore: boolean }>;
+
+  /** Inserts one user; a taken address or username rejects with EMAIL_TAKEN or USERNAME_TAKEN. */
+  abstract insert(user: NewUserRecord, tx?: Tx): Promise<UserEntity>;
+
+  /** The account's state, its row locked until the transaction ends; null when there is no such user. */
+  abstract lockAccountState(userId: string, tx: Tx): Promise<LockedAccountState | null>;
+
+  /** Sets a new hash; with `expectedHash`, only if the stored hash is still that one. */
+  abstract setPasswordHash(userId: string, passwordHash: string, opts: { expectedHash?: string }, tx?: Tx): Promise<boolean>;
+
+  /** Marks the address verified, only if `email` is still the user's address; sets the password when one is given. */
+  abstract markEmailVerified(userId: string, email: string, passwordHash: string | undefined, tx?: Tx): Promise<boolean>;
+
+  /** Voids the password and the username of an unverified account; nothing changes once it is verified. */
+  abstract voidUnverifiedClaims(userId: string, tx?: Tx): Promise<boolean>;
+
+  /** Deactivation keeps the first deactivation time; re-activation clears it. */
+  abstract setDeactivated(userId: string, deactivated: boolean, tx?: Tx): Promise<boolean>;
+
+  abstract setRoles(userId: string, roles: string[], tx?: Tx): Promise<boolean>;
+
+  /**
+   * Adds the admin role (once), marks the address verified and sets the password when one is given;
+   * the roles it had before, read under a row lock, or null when there is no such user.
+   */
+  abstract grantAdmin(userId: string, opts: { passwordHash?: string }, tx: Tx): Promise<{ rolesBefore: string[] } | null>;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+@Injectable()
+export class PgUsersRepository implements UsersRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The table, or the caller's transaction's view of it (inside which every query must run). */
+  private users(tx?: Tx): Repository<UserEntity> {
+    return (tx ?? this.dataSource.manager).getRepository(UserEntity);
+  }
+
+  findById(id: string, tx?: Tx): Promise<UserEntity | null> {
+    return this.users(tx).findOneBy({ id });
+  }
+
+  findByEmail(email: string, tx?: Tx): Promise<UserEntity | null> {
+    return this.users(tx).findOneBy({ email });
+  }
+
+  findByUsername(username: string, tx?: Tx): Promise<UserEntity | null> {
+    return this.users(tx).findOneBy({ username });
+  }
+
+  findByIdWithPassword(id: string, tx?: Tx): Promise<UserEntity | null> {
+    return this.withPassword(tx).where('u.id = :id', { id }).getOne();
+  }
+
+  findByEmailWithPassword(email: string, tx?: Tx): Promise<UserEntity | null> {
+    return this.withPassword(tx).where('u.email = :email', { email }).getOne();
+  }
+
+  findByUsernameWithPassword(username: string, tx?: Tx): Promise<UserEntity | null> {
+    return this.withPassword(tx).where('u.username = :username', { username }).getOne();
+  }
+
+  async list(filter: UserListFilter): Promise<{ items: UserEntity[]; hasMore: boolean }> {
+    // Ordered on millisecond times: the position carries a JavaScript Date, PostgreSQL keeps microseconds.
+    const query = this.users().createQueryBuilder('u')
+      .orderBy(`date_trunc('milliseconds', u.created_at)`, 'DESC')
+      .addOrderBy('u.id', 'DESC')
+      .limit(filter.limit + 1);
+    if (filter.email !== undefined) query.andWhere('u.email = :email', { email: filter.email });
+    if (filter.username !== undefined) query.andWhere('u.username = :username', { username: filter.username });
+    if (filter.after !== undefined) {
+      query.andWhere(`(date_trunc('milliseconds', u.created_at), u.id) < (:at::timestamptz, :id::uuid)`, filter.after);
+    }
+    const rows = await query.getMany();
+    return { items: rows.slice(0, filter.limit), hasMore: rows.length > filter.limit };
+  }
+
+  /** The unique indexes decide races: two concurrent inserts of one address give one row and one EMAIL_TAKEN. */
+  async insert(input: NewUserRecord, tx?: Tx): Promise<UserEntity> {
+    const users = this.users(tx);
+    const user = users.create({ ...input, deactivatedAt: null });
+    try {
+      // insert() fills in the generated id and timestamps on the entity.
+      await users.insert(user);
+      return user;
+    } catch (error) {
+      throw uniqueViolationToAppError(error) ?? error;
+    }
+  }
+
+  async lockAccountState(userId: string, tx: Tx): Promise<LockedAccountState | null> {
+    const rows: Array<{ email: string; email_verified: boolean; deactivated: boolean; voided: boolean }> = await tx.query(
+      `SELECT email, email_verified, deactivated_at IS NOT NULL AS deactivated, password_hash IS NULL AS voided FROM users WHERE id = $1 FOR UPDATE`,
+      [userId],
+    );
+    const row = rows[0];
+    return row ? { email: row.email, emailVerified: row.email_verified, deactivated: row.deactivated, passwordVoided: row.voided } : null;
+  }
+
+  setPasswordHash(userId: string, passwordHash: string, opts: { expectedHash?: string }, tx?: Tx): Promise<boolean> {
+    return opts.expectedHash === undefined
+      ? this.updateAnnounced(tx, userId, `password_hash = $2`, [passwordHash])
+      : this.updateAnnounced(tx, userId, `password_hash = $2`, [passwordHash], `password_hash = $3`, [opts.expectedHash]);
+  }
+
+  markEmailVerified(userId: string, email: string, passwordHash: string | undefined, tx?: Tx): Promise<boolean> {
+    return this.updateAnnounced(tx, userId, `email_verified = true, password_hash = coalesce($2, password_hash)`, [passwordHash ?? null], `email = $3`, [email]);
+  }
+
+  voidUnverifiedClaims(userId: string, tx?: Tx): Promise<boolean> {
+    return this.updateAnnounced(tx, userId, `password_hash = NULL, username = NULL`, [], `email_verified = false`, []);
+  }
+
+  setDeactivated(userId: string, deactivated: boolean, tx?: Tx): Promise<boolean> {
+    return this.updateAnnounced(tx, userId, deactivated ? `deactivated_at = coalesce(deactivated_at, now())` : `deactivated_at = NULL`, []);
+  }
+
+  setRoles(userId: string, roles: string[], tx?: Tx): Promise<boolean> {
+    return this.updateAnnounced(tx, userId, `roles = $2`, [roles]);
+  }
+
+  async grantAdmin(userId: string, opts: { passwordHash?: string }, tx: Tx): Promise<{ rolesBefore: string[] } | null> {
+    const rows: Array<{ roles: string[] }> = await tx.query(`SELECT roles FROM users WHERE id = $1 FOR UPDATE`, [userId]);
+    await this.updateAnnounced(tx, userId,
+      `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true, password_hash = coalesce($2, password_hash)`,
+      [opts.passwordHash ?? null]);
+    const row = rows[0];
+    return row ? { rolesBefore: row.roles } : null;
+  }
+
+  private withPassword(tx?: Tx) {
+    return this.users(tx).createQueryBuilder('u').addSelect('u.passwordHash');
+  }
+
+  /** One UPDATE of one user that announces the change in the same statement. */
+  private async updateAnnounced(tx: Tx | undefined, userId: string, set: string, setParams: unknown[], where = 'true', whereParams: unknown[] = []): Promise<boolean> {
+    const rows: unknown[] = await (tx ?? this.dataSource.manager).query(
+      `WITH changed AS (UPDATE users SET ${set}, updated_at = now() WHERE id = $1 AND ${where} RETURNING id)
+       SELECT id, pg_notify('${AUTH_CHANGES_CHANNEL}', 'user:' || id) FROM changed`,
+      [userId, ...setParams, ...whereParams],
+    );
+    return rows.length > 0;
+  }
+}
+
+function uniqueViolationToAppError(error: unknown): AppError | undefined {
+  if (!(error instanceof QueryFailedError)) return undefined;
+  const driver = error.driverError as { code?: string; constraint?: string };
+  if (driver.code !== UNIQUE_VIOLATION) return undefined;
+  if (driver.constraint === 'users_username_key') return new AppError(ErrorCode.USERNAME_TAKEN, 'username is taken');
+  return new AppError(ErrorCode.EMAIL_TAKEN, 'email is already registered');
+}

@@ -32,7 +32,7 @@ module.exports = {
       ...shared,
       displayName: 'e2e',
       roots: ['<rootDir>/test'],
-      testRegex: '\\.(e2e|int)-spec\\.ts$',
+      testRegex: '\\.(e2e|int|system)-spec\\.ts$',
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },

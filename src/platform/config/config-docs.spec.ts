@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const ROOT = join(__dirname, '..', '..');
+const ROOT = join(__dirname, '..', '..', '..');
 
 // docs/configuration.md's variable table is generated from env.schema.ts; this keeps the two in step.
 describe('docs/configuration.md', () => {

@@ -26,6 +26,8 @@ const shared = {
 // own database (created in global setup) and the machine's Redis, and system starts servers and
 // processes of its own.
 const servers = {
+  // A failing test shows the log lines its services wrote; the run is quiet otherwise.
+  testEnvironment: '<rootDir>/test/support/service-logs-environment.ts',
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
 };

@@ -13,7 +13,7 @@ import { eventually, LEAK } from '../support/fault-load';
 import { OwnPostgres } from '../support/own-servers';
 import { SmtpSink } from '../support/smtp-sink';
 import { TcpProxy } from '../support/tcp-proxy';
-import { freePort, startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { freePort, startTestApp, TestApp, testLogDestination, uniqueUser } from '../support/test-app';
 
 /** Reconnection backs off to 5 s (±20%); migrations and the start-up work follow. */
 const READY_DEADLINE_MS = 20_000;
@@ -156,7 +156,7 @@ describe('started with the database up, the start-up work not yet done', () => {
       DATABASE_URL: pg!.url(), DATABASE_POOL_SIZE: '3', REDIS_URL: '', REQUIRE_EMAIL_VERIFICATION: 'false',
     });
     const releaseKeys = await holdLock(pg!, locks, 'LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE');
-    ({ app } = await createGatehouseApp({ config }));
+    ({ app } = await createGatehouseApp({ config, logDestination: testLogDestination() }));
     const started = startGatehouse(app, config);
     await eventually('the signing keys waiting to load', READY_DEADLINE_MS, () => waitsOnLock(pg!, 'signing_keys'));
 

@@ -6,7 +6,7 @@ import { RevocationFeed } from '../../src/sessions/revocation-feed.service';
 import { CallLog, eventually, Load, LEAK, signedInUser, sleep } from '../support/fault-load';
 import { OwnPostgres } from '../support/own-servers';
 import { SmtpSink } from '../support/smtp-sink';
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { SHOW_TEST_LOGS, startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
 /**
  * "Fast" during the outage: every 503 comes back within this, far below any client's timeout (and
@@ -94,7 +94,8 @@ describe('PostgreSQL restarted under load', () => {
     expect(unavailable.every((r) => r.startedAt >= downAt - 1_000 && r.startedAt <= backAt + RECOVERY_MS)).toBe(true);
     const slowest = Math.max(...unavailable.map((r) => r.endedAt - r.startedAt));
     const lastFailure = Math.max(...unavailable.map((r) => r.endedAt));
-    process.stdout.write(`restart under load: ${summary}; slowest 503 ${slowest} ms; last 503 ${lastFailure - backAt} ms after PostgreSQL was back\n`);
+    // A measurement for whoever tunes the bounds; shown with the service logs.
+    if (SHOW_TEST_LOGS) process.stdout.write(`restart under load: ${summary}; slowest 503 ${slowest} ms; last 503 ${lastFailure - backAt} ms after PostgreSQL was back\n`);
     expect(slowest).toBeLessThanOrEqual(OUTAGE_ANSWER_BOUND_MS);
 
     // Within 10 s of PostgreSQL being back, everything succeeds, for every kind of call.

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/platform/config/app-config';
 import { eventually, sleep } from '../support/fault-load';
 import { GatehouseProcess, startGatehouseProcess } from '../support/gatehouse-process';
 import { OwnRedis } from '../support/own-servers';
-import { freePort, startTestApp, TestApp, testDatabaseUrl, uniqueUser } from '../support/test-app';
+import { freePort, startTestApp, TestApp, testDatabaseUrl, testLogDestination, uniqueUser } from '../support/test-app';
 
 /** ioredis and the transport back off to 2 s between reconnection attempts. */
 const RECONNECT_DEADLINE_MS = 15_000;
@@ -131,7 +131,7 @@ describe('started while Redis is down', () => {
       NODE_ENV: 'test', LOG_LEVEL: 'error', HOST: '127.0.0.1', PORT: '0', RPC_HOST: '127.0.0.1', RPC_PORT: String(rpcPort),
       DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: '3', REDIS_URL: redis!.url, REQUIRE_EMAIL_VERIFICATION: 'false',
     });
-    ({ app } = await createGatehouseApp({ config }));
+    ({ app } = await createGatehouseApp({ config, logDestination: testLogDestination() }));
     await app.startAllMicroservices();
     await app.listen({ port: 0, host: '127.0.0.1' });
     const http = request(await app.getUrl());

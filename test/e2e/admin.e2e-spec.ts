@@ -5,7 +5,8 @@ import { DatabaseConnection } from '../../src/platform/database/database-connect
 import { BootstrapAdmin } from '../../src/users/bootstrap-admin.service';
 import { PasswordHasher } from '../../src/users/password-hasher.service';
 import { UsersService } from '../../src/users/users.service';
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { signedInUser } from '../support/accounts';
+import { startTestApp, TestApp } from '../support/test-app';
 
 describe('administration: bootstrap admin, roles, user management', () => {
   let t: TestApp;
@@ -19,13 +20,6 @@ describe('administration: bootstrap admin, roles, user management', () => {
     adminAuth = { authorization: `Bearer ${res.body.tokens.accessToken}` };
   });
   afterAll(() => t.close());
-
-  async function member(): Promise<{ id: string; email: string; password: string; auth: { authorization: string }; refreshToken: string }> {
-    const u = uniqueUser('member');
-    const reg = await t.http().post('/auth/register').send(u).expect(201);
-    const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { id: reg.body.user.id, email: u.email, password: u.password, auth: { authorization: `Bearer ${login.body.tokens.accessToken}` }, refreshToken: login.body.tokens.refreshToken };
-  }
 
   it('keeps the bootstrap admin idempotent across starts, restoring a lost admin role', async () => {
     // Passport's strategy registry is process-wide, so a second app in this process would take over
@@ -41,7 +35,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('does not hand the admin role to whoever squatted the bootstrap address with an unverified account', async () => {
-    const squatter = await member(); // registered (unverified) before the operator configured the address
+    const squatter = await signedInUser(t, 'member'); // registered (unverified) before the operator configured the address
     const configured = 'the operator chose this one';
     const bootstrap = new BootstrapAdmin(
       { ...t.config, bootstrapAdmin: { email: squatter.email, password: configured } },
@@ -58,7 +52,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('audits role changes with the admin who made them, and the bootstrap grant with none', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     const adminId = (await t.http().get('/auth/me').set(adminAuth).expect(200)).body.user.id;
     await t.http().put(`/users/${m.id}/roles`).set(adminAuth).send({ roles: ['user', 'editor'] }).expect(200);
     await t.app.get(AuditService).flushed();
@@ -73,7 +67,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('audits a trusted loginWithUser as its own event type, naming the transport', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     await t.rpc.tcp.send('auth.loginWithUser', { userId: m.id });
     await t.rpc.redis.send('auth.loginWithUser', { userId: m.id });
     await t.app.get(AuditService).flushed();
@@ -86,7 +80,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('refuses admin routes to anonymous callers (401) and to non-admins (403)', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     expect((await t.http().get(`/users/${m.id}`).expect(401)).body.code).toBe('UNAUTHORIZED');
     expect((await t.http().get(`/users/${m.id}`).set(m.auth).expect(403)).body).toEqual({ statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) });
     await t.http().get('/users').set(m.auth).expect(403);
@@ -96,7 +90,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('reads one user, 404 for unknown and malformed ids', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     const res = await t.http().get(`/users/${m.id}`).set(adminAuth).expect(200);
     expect(res.body.user).toMatchObject({ id: m.id, email: m.email, deactivated: false });
     await t.http().get('/users/00000000-0000-4000-8000-000000000000').set(adminAuth).expect(404);
@@ -116,7 +110,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
     const all = await t.db.query('SELECT id FROM users');
     expect(new Set(seen).size).toBe(seen.length);
     expect(seen.length).toBe(all.length);
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     const byEmail = await t.http().get('/users').query({ email: m.email.toUpperCase() }).set(adminAuth).expect(200);
     expect(byEmail.body).toEqual({ items: [expect.objectContaining({ id: m.id })], nextCursor: null });
     const username = (await t.db.query('SELECT username FROM users WHERE id = $1', [m.id]))[0].username;
@@ -128,7 +122,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('deactivation ends every session at once; login answers USER_DEACTIVATED only after a correct password; activation restores login', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     await t.http().get('/auth/me').set(m.auth).expect(200);
     await t.http().post(`/users/${m.id}/deactivate`).set(adminAuth).expect(204);
     await t.http().get('/auth/me').set(m.auth).expect(401);
@@ -143,7 +137,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('role changes apply at once to existing tokens: promoted, then demoted', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     await t.http().get('/users').set(m.auth).expect(403);
     const promoted = await t.http().put(`/users/${m.id}/roles`).set(adminAuth).send({ roles: ['user', 'admin'] }).expect(200);
     expect(promoted.body.user.roles).toEqual(['user', 'admin']);
@@ -156,7 +150,7 @@ describe('administration: bootstrap admin, roles, user management', () => {
   });
 
   it('users.deactivate and users.activate over TCP', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'member');
     const off = await t.rpc.tcp.send<{ user: { id: string; deactivated: boolean } }>('users.deactivate', { id: m.id });
     expect(off.user).toMatchObject({ id: m.id, deactivated: true });
     await t.http().get('/auth/me').set(m.auth).expect(401);

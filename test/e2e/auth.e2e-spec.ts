@@ -1,11 +1,6 @@
+import { login, registerUser, type LoginBody } from '../support/accounts';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
-
-interface LoginBody {
-  sessionId: string;
-  tokens: { accessToken: string; refreshToken: string; tokenType: string; accessTokenExpiresAt: string; refreshTokenExpiresAt: string };
-  user: Record<string, unknown>;
-}
 
 const USER_KEYS = ['createdAt', 'deactivated', 'email', 'emailVerified', 'id', 'roles', 'updatedAt', 'username'];
 
@@ -16,16 +11,6 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
     t = await startTestApp({ ACCESS_TOKEN_TTL: '600', SESSION_TTL: '3600', MAX_SESSION_TTL: '7200' });
   });
   afterAll(() => t.close());
-
-  async function register(u = uniqueUser()): Promise<ReturnType<typeof uniqueUser> & { id: string }> {
-    const res = await t.http().post('/auth/register').send(u).expect(201);
-    return { ...u, id: (res.body as { user: { id: string } }).user.id };
-  }
-
-  async function login(body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<LoginBody> {
-    const res = await t.http().post('/auth/login').set(headers).send(body).expect(200);
-    return res.body as LoginBody;
-  }
 
   it('registers a user and answers the public User shape, normalising email and username', async () => {
     const u = uniqueUser();
@@ -39,7 +24,7 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('answers EMAIL_TAKEN and USERNAME_TAKEN with 409 when verification is not required', async () => {
-    const u = await register();
+    const u = await registerUser(t);
     const other = uniqueUser();
     const dupEmail = await t.http().post('/auth/register').send({ ...other, email: u.email.toUpperCase() }).expect(409);
     expect(dupEmail.body).toEqual({ statusCode: 409, code: 'EMAIL_TAKEN', message: expect.any(String) });
@@ -50,9 +35,9 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('logs in by email and by username, with the contract claims and expiry times', async () => {
-    const u = await register();
-    const byEmail = await login({ email: u.email.toUpperCase(), password: u.password });
-    const byName = await login({ username: u.username, password: u.password });
+    const u = await registerUser(t);
+    const byEmail = await login(t, { email: u.email.toUpperCase(), password: u.password });
+    const byName = await login(t, { username: u.username, password: u.password });
     expect(byName.sessionId).not.toBe(byEmail.sessionId);
     expect(byEmail.tokens.tokenType).toBe('Bearer');
     expect(byEmail.user).toMatchObject({ id: u.id, email: u.email });
@@ -72,18 +57,18 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('caps a login ttl at MAX_SESSION_TTL, and the access token never outlives the session', async () => {
-    const u = await register();
-    const long = await login({ email: u.email, password: u.password, ttl: 999_999 });
+    const u = await registerUser(t);
+    const long = await login(t, { email: u.email, password: u.password, ttl: 999_999 });
     const left = new Date(long.tokens.refreshTokenExpiresAt).getTime() - Date.now();
     expect(left).toBeGreaterThan(7100_000);
     expect(left).toBeLessThanOrEqual(7200_000);
-    const short = await login({ email: u.email, password: u.password, ttl: 120 });
+    const short = await login(t, { email: u.email, password: u.password, ttl: 120 });
     expect(new Date(short.tokens.accessTokenExpiresAt).getTime()).toBeLessThanOrEqual(new Date(short.tokens.refreshTokenExpiresAt).getTime());
     expect(new Date(short.tokens.refreshTokenExpiresAt).getTime() - Date.now()).toBeLessThanOrEqual(120_000);
   });
 
   it('answers an unknown user and a wrong password with byte-identical bodies', async () => {
-    const u = await register();
+    const u = await registerUser(t);
     const wrong = await t.http().post('/auth/login').send({ email: u.email, password: 'not the password' }).expect(401);
     const unknown = await t.http().post('/auth/login').send({ email: `nobody-${u.email}`, password: 'not the password' }).expect(401);
     const unknownName = await t.http().post('/auth/login').send({ username: 'nobody-here', password: 'not the password' }).expect(401);
@@ -93,8 +78,8 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('serves /auth/me to a valid token and records ip and user agent on the session', async () => {
-    const u = await register();
-    const session = await login({ email: u.email, password: u.password }, { 'user-agent': 'gatehouse-test/1.0' });
+    const u = await registerUser(t);
+    const session = await login(t, { email: u.email, password: u.password }, { 'user-agent': 'gatehouse-test/1.0' });
     const me = await t.http().get('/auth/me').set('authorization', `Bearer ${session.tokens.accessToken}`).expect(200);
     expect(me.body.user).toMatchObject({ id: u.id, email: u.email });
     const list = await t.http().get('/sessions').set('authorization', `Bearer ${session.tokens.accessToken}`).expect(200);
@@ -104,8 +89,8 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('refreshes to a new pair on the same session; the old refresh token stops working', async () => {
-    const u = await register();
-    const first = await login({ email: u.email, password: u.password });
+    const u = await registerUser(t);
+    const first = await login(t, { email: u.email, password: u.password });
     const res = await t.http().post('/auth/refresh').send({ refreshToken: first.tokens.refreshToken }).expect(200);
     const second = res.body as LoginBody;
     expect(second.sessionId).toBe(first.sessionId);
@@ -120,8 +105,8 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('logout revokes the session at once: access and refresh tokens both stop working', async () => {
-    const u = await register();
-    const s = await login({ email: u.email, password: u.password });
+    const u = await registerUser(t);
+    const s = await login(t, { email: u.email, password: u.password });
     const auth = { authorization: `Bearer ${s.tokens.accessToken}` };
     await t.http().get('/auth/me').set(auth).expect(200);
     await t.http().post('/auth/logout').set(auth).expect(204);
@@ -135,12 +120,12 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   });
 
   it('revokes one own session, refuses another user\'s with 404, and revokes all the others', async () => {
-    const u = await register();
-    const a = await login({ email: u.email, password: u.password });
-    const b = await login({ email: u.email, password: u.password });
-    const c = await login({ email: u.email, password: u.password });
-    const stranger = await register();
-    const s = await login({ email: stranger.email, password: stranger.password });
+    const u = await registerUser(t);
+    const a = await login(t, { email: u.email, password: u.password });
+    const b = await login(t, { email: u.email, password: u.password });
+    const c = await login(t, { email: u.email, password: u.password });
+    const stranger = await registerUser(t);
+    const s = await login(t, { email: stranger.email, password: stranger.password });
     const asA = { authorization: `Bearer ${a.tokens.accessToken}` };
 
     const foreign = await t.http().delete(`/sessions/${s.sessionId}`).set(asA).expect(404);

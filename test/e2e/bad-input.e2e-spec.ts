@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { login } from '../support/accounts';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
 type Body = Record<string, unknown>;
@@ -71,8 +72,6 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
     (await t.db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [email.normalize('NFKC').trim().toLowerCase().replace(/\0/g, '')]))[0].n as number;
   const sessionRows = async (): Promise<number> =>
     (await t.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [userId]))[0].n as number;
-  const login = async (): Promise<{ sessionId: string; tokens: { accessToken: string; refreshToken: string } }> =>
-    (await t.http().post('/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
 
   beforeAll(async () => {
     t = await startTestApp({ BOOTSTRAP_ADMIN_EMAIL: admin.email, BOOTSTRAP_ADMIN_PASSWORD: admin.password });
@@ -126,8 +125,8 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
 
   describe('an empty JSON body is no body', () => {
     it('lets POST /auth/logout and DELETE /sessions through with Content-Type: application/json and nothing else', async () => {
-      const first = await login();
-      const second = await login();
+      const first = await login(t, { email: user.email, password: user.password });
+      const second = await login(t, { email: user.email, password: user.password });
       const json = { 'content-type': 'application/json' };
       const others = await rawHttp(t.baseUrl, 'DELETE', '/sessions', { ...json, authorization: `Bearer ${second.tokens.accessToken}` });
       expect(others.status).toBe(204);
@@ -192,7 +191,7 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
     });
 
     it('refuses it on a route without a body too, before doing anything', async () => {
-      const session = await login();
+      const session = await login(t, { email: user.email, password: user.password });
       const res = await rawHttp(t.baseUrl, 'POST', '/auth/logout', { 'content-type': 'application/json', authorization: `Bearer ${session.tokens.accessToken}` }, `{"x":${deep}}`);
       expect(res.status).toBe(400);
       await t.http().get('/auth/me').set('authorization', `Bearer ${session.tokens.accessToken}`).expect(200);
@@ -279,7 +278,7 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       const err = await t.rpc.tcp.fail('auth.loginWithUser', { userId, connection: { userAgent: 'x\u0000' } });
       expect(fieldsOf(err)).toEqual(['connection.userAgent']);
       expect(await sessionRows()).toBe(before);
-      const session = await login();
+      const session = await login(t, { email: user.email, password: user.password });
       const refused = await t.rpc.tcp.fail('auth.refresh', { refreshToken: session.tokens.refreshToken, connection: { userAgent: '\u001b]0;x\u0007' } });
       expect(fieldsOf(refused)).toEqual(['connection.userAgent']);
       await t.rpc.tcp.send('auth.refresh', { refreshToken: session.tokens.refreshToken, connection: { userAgent: 'fine/1.0' } });

@@ -6,8 +6,9 @@ import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { type AuthClientOptions, type AuthenticatedUser, CurrentUser } from '@gatehouse/client';
 import { SiblingAppModule } from '../../examples/sibling-app/app.module';
+import { signedInUser } from '../support/accounts';
 import { CapturingLogger } from '../support/capturing-logger';
-import { freePort, rpcFailure, startTestApp, type TestApp, uniqueUser } from '../support/test-app';
+import { freePort, rpcFailure, startTestApp, type TestApp } from '../support/test-app';
 
 /** What the handlers below did: a handler that ran shows here. */
 const notes: Array<{ userId: string; text: string }> = [];
@@ -67,13 +68,6 @@ describe('gatehouse/client fails closed: a hybrid sibling app that forgot inheri
     return h;
   }
 
-  async function login(): Promise<string> {
-    const u = uniqueUser('failclosed');
-    await g.http().post('/auth/register').send(u).expect(201);
-    const res = await g.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return res.body.tokens.accessToken as string;
-  }
-
   beforeAll(async () => {
     g = await startTestApp();
   });
@@ -87,7 +81,7 @@ describe('gatehouse/client fails closed: a hybrid sibling app that forgot inheri
 
   it('refuses @CurrentUser() message patterns with gatehouse\'s 401 body, never runs them as anonymous, and says why', async () => {
     const forgot = await hybrid(false);
-    const token = await login();
+    const { accessToken: token } = await signedInUser(g, 'failclosed');
     // Unguarded, even a valid token is never verified: the handler must not run with anyone at all.
     for (const payload of [{}, { accessToken: token }, { accessToken: 'garbage' }]) {
       expect(await forgot.fail('orders.list', payload)).toEqual(UNAUTHORIZED);
@@ -115,7 +109,7 @@ describe('gatehouse/client fails closed: a hybrid sibling app that forgot inheri
 
   it('with inheritAppConfig: guarded as over HTTP, and no warning', async () => {
     const connected = await hybrid(true);
-    const token = await login();
+    const { accessToken: token } = await signedInUser(g, 'failclosed');
     expect(await connected.fail('notes.add', { text: 'anonymous' })).toEqual(UNAUTHORIZED);
     expect(await connected.fail('notes.count', {})).toEqual(UNAUTHORIZED);
     expect(await connected.send('notes.add', { accessToken: token, text: 'signed' })).toEqual({ added: true });

@@ -6,9 +6,10 @@ import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { AuthClientModule, type AuthClientOptions, type Refusal, TokenVerifier } from '@gatehouse/client';
 import { startSiblingApp } from '../../examples/sibling-app/bootstrap';
+import { signedInUser } from '../support/accounts';
 import { CapturingLogger } from '../support/capturing-logger';
 import { TEST_REDIS_URL } from '../support/services';
-import { freePort, rpcFailure, startTestApp, type TestApp, uniqueUser } from '../support/test-app';
+import { freePort, rpcFailure, startTestApp, type TestApp } from '../support/test-app';
 import { b64url, decodeJwt } from '../support/tokens';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -57,12 +58,6 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
     await g.close();
   });
 
-  async function login(): Promise<{ token: string; userId: string; email: string; username: string }> {
-    const u = uniqueUser('options');
-    await g.http().post('/auth/register').send(u).expect(201);
-    const res = await g.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { token: res.body.tokens.accessToken, userId: res.body.user.id, email: u.email, username: u.username };
-  }
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const body = (statusCode: number, code: string, message: string) => ({ statusCode, code, message });
   const forge = (token: string): string => {
@@ -80,7 +75,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
 
   describe('one message per refusal reason, the same offline, live and with pushed revocations', () => {
     it('no token, a malformed, forged or other issuer\'s token, and a missing role', async () => {
-      const { token } = await login();
+      const { accessToken: token } = await signedInUser(g, 'options');
       const [h, p] = token.split('.');
       const wrongIssuer = `${h}.${b64url({ ...decodeJwt(token).payload, iss: 'https://elsewhere.example' })}.${token.split('.')[2]}`;
       for (const s of [offline, live, pushed]) {
@@ -94,7 +89,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
     });
 
     it('a revoked session: "session revoked" live and pushed (offline trusts the token until it expires)', async () => {
-      const { token } = await login();
+      const { accessToken: token } = await signedInUser(g, 'options');
       for (const s of [offline, live, pushed]) await s.http().get('/orders').set(bearer(token)).expect(200);
       await g.http().post('/auth/logout').set(bearer(token)).expect(204);
       expect(await refusal(live, token)).toEqual({ status: 401, body: body(401, 'UNAUTHORIZED', 'session revoked') });
@@ -104,7 +99,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
     });
 
     it('an expired token: "access token expired" in every mode', async () => {
-      const { token } = await login();
+      const { accessToken: token } = await signedInUser(g, 'options');
       await sleep(ACCESS_TTL * 1000 + 1100);
       for (const s of [offline, live, pushed]) {
         expect(await refusal(s, token)).toEqual({ status: 401, body: body(401, 'UNAUTHORIZED', 'access token expired') });
@@ -113,7 +108,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
 
     it('gatehouse unreachable: 503 "gatehouse unreachable" offline (no key set) and live', async () => {
       const dead = await freePort();
-      const { token } = await login();
+      const { accessToken: token } = await signedInUser(g, 'options');
       const orphans = [
         await sibling({ jwksUrl: `http://127.0.0.1:${dead}/.well-known/jwks.json` }),
         await sibling({ live: { transport: 'tcp', host: '127.0.0.1', port: dead, timeoutMs: 2000 } }),
@@ -125,7 +120,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
   });
 
   it('@OptionalAuth(): the caller with a valid token, null without one, 401 for an invalid or revoked one', async () => {
-    const { token, userId } = await login();
+    const { accessToken: token, id: userId } = await signedInUser(g, 'options');
     for (const s of [offline, live, pushed]) {
       expect((await s.http().get('/catalog').expect(200)).body).toEqual({ items: ['tea', 'coffee'], viewer: null });
       expect(await s.call('catalog.list', {})).toEqual({ items: ['tea', 'coffee'], viewer: null });
@@ -139,7 +134,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
   });
 
   it('live mode keeps the user\'s email and username; offline mode has neither', async () => {
-    const { token, userId, email, username } = await login();
+    const { accessToken: token, id: userId, email, username } = await signedInUser(g, 'options');
     expect((await live.http().get('/me').set(bearer(token)).expect(200)).body).toEqual({ userId, email, username });
     expect((await offline.http().get('/me').set(bearer(token)).expect(200)).body).toEqual({ userId });
   });
@@ -147,7 +142,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
   describe('tokenFrom', () => {
     it('\'cookie\': gatehouse\'s gh_access cookie, read from the Cookie header; writes need X-CSRF-Token = gh_csrf', async () => {
       const cookies = await sibling({ jwksUrl: jwksUrl(), tokenFrom: ['header', 'cookie'] });
-      const { token, userId } = await login();
+      const { accessToken: token, id: userId } = await signedInUser(g, 'options');
       const cookie = `theme=dark; gh_access=${token}; gh_csrf=csrf-secret`;
       expect((await cookies.http().get('/orders').set('cookie', cookie).expect(200)).body).toEqual({ userId, orders: [] });
       await cookies.http().get('/orders').set(bearer(token)).expect(200);
@@ -169,7 +164,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
         return typeof value === 'string' ? value : undefined;
       };
       const custom = await sibling({ jwksUrl: jwksUrl(), tokenFrom: fromHeader });
-      const { token, userId } = await login();
+      const { accessToken: token, id: userId } = await signedInUser(g, 'options');
       expect((await custom.http().get('/orders').set('x-gatehouse-token', token).expect(200)).body).toEqual({ userId, orders: [] });
       await custom.http().get('/orders').set(bearer(token)).expect(401);
       expect(await custom.call('orders.list', { accessToken: token })).toEqual({ userId, orders: [] });
@@ -180,7 +175,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
     it('counts and reports "issuer", with the expected and the actual issuer, over HTTP', async () => {
       const seen: Refusal[] = [];
       const misset = await sibling({ issuer: 'https://gatehouse.internal', jwksUrl: jwksUrl(), onRefusal: (r) => seen.push(r) });
-      const { token } = await login();
+      const { accessToken: token } = await signedInUser(g, 'options');
       await misset.http().get('/orders').set(bearer(token)).expect(401);
       await misset.fail('orders.list', { accessToken: token });
       await misset.http().get('/orders').expect(401);
@@ -199,7 +194,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
       }).setLogger(logger).compile();
       await moduleRef.init();
       try {
-        const { token } = await login();
+        const { accessToken: token } = await signedInUser(g, 'options');
         await expect(moduleRef.get(TokenVerifier).verify(token)).rejects.toMatchObject({ reason: 'issuer', body: { message: 'invalid access token' } });
         const lines = logger.lines.filter((line) => line.includes('refused (issuer)'));
         expect(lines).toEqual([`refused (issuer): expected issuer "https://gatehouse.internal", the token has ${JSON.stringify(g.config.jwt.issuer)} AuthClient`]);

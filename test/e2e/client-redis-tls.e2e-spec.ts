@@ -6,10 +6,11 @@ import request from 'supertest';
 import { AuthClientModule, type AuthClientOptions, type ClientTlsOptions, TokenVerifier } from '@gatehouse/client';
 import { createGatehouseApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/platform/config/app-config';
+import { signedInUser } from '../support/accounts';
 import { OwnTlsRedis } from '../support/own-servers';
 import { CapturingLogger } from '../support/capturing-logger';
 import { makeTestCertificates, type TestCertificates } from '../support/test-certificates';
-import { freePort, testServiceEnv, uniqueUser } from '../support/test-app';
+import { freePort, testServiceEnv } from '../support/test-app';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -111,18 +112,6 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
     return t;
   }
 
-  async function login(): Promise<{ token: string; userId: string; logout: () => Promise<void> }> {
-    const u = uniqueUser('rediss');
-    await request(baseUrl).post('/auth/register').send(u).expect(201);
-    const res = await request(baseUrl).post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    const token: string = res.body.tokens.accessToken;
-    return {
-      token,
-      userId: res.body.user.id,
-      logout: async () => void (await request(baseUrl).post('/auth/logout').set({ authorization: `Bearer ${token}` }).expect(204)),
-    };
-  }
-
   /** The client connections the server sees on its TLS port: their user and database. */
   async function tlsClients(): Promise<Array<{ user: string; db: string }>> {
     const list = (await admin!.call('CLIENT', 'LIST')) as string;
@@ -136,16 +125,16 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
 
   it('asks gatehouse in live mode over TLS with a percent-encoded ":password@" and a database index', async () => {
     const verifier = await client({ live: { transport: 'redis', url: tlsUrl(`:${enc(password)}`), tls, timeoutMs: 5000 } });
-    const { token, userId, logout } = await login();
+    const { accessToken: token, id: userId, auth } = await signedInUser(baseUrl, 'rediss');
     expect(await verifier.verify(token)).toMatchObject({ userId, roles: ['user'] });
     expect(await tlsClients()).toContainEqual({ user: 'default', db: '2' });
-    await logout();
+    await request(baseUrl).post('/auth/logout').set(auth).expect(204);
     await expect(verifier.verify(token)).rejects.toMatchObject(refusal(401));
   });
 
   it('asks gatehouse in live mode as an ACL user ("user:password@")', async () => {
     const verifier = await client({ live: { transport: 'redis', url: tlsUrl(`${enc(aclUser.name)}:${enc(aclUser.password)}`, undefined, 5), tls, timeoutMs: 5000 } });
-    const { token, userId } = await login();
+    const { accessToken: token, id: userId } = await signedInUser(baseUrl, 'rediss');
     expect(await verifier.verify(token)).toMatchObject({ userId });
     expect(await tlsClients()).toContainEqual({ user: aclUser.name, db: '5' });
   });
@@ -157,9 +146,9 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
     const verifier = await client({ revocations: { redisUrl: tlsUrl(`:${enc(password)}`), prefix, tls } });
     for (let i = 0; i < 100 && (await subscribers()) === before; i += 1) await sleep(50);
     expect(await subscribers()).toBe(before + 1);
-    const { token, userId, logout } = await login();
+    const { accessToken: token, id: userId, auth } = await signedInUser(baseUrl, 'rediss');
     expect(await verifier.verify(token)).toMatchObject({ userId });
-    await logout();
+    await request(baseUrl).post('/auth/logout').set(auth).expect(204);
     let refused: unknown;
     for (let i = 0; i < 100 && !refused; i += 1) {
       refused = await verifier.verify(token).then(() => undefined, (error: unknown) => error);
@@ -172,7 +161,7 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
     const secrets = [password, aclUser.password];
     const wire = await tap();
     const verifier = await client({ live: { transport: 'redis', url: tlsUrl(`:${enc(password)}`, wire.port), tls, timeoutMs: 5000 } });
-    const { token, userId } = await login();
+    const { accessToken: token, id: userId } = await signedInUser(baseUrl, 'rediss');
     const verified = await verifier.verify(token).catch((error: unknown) => error);
     expect(wire.connections).toBeGreaterThan(0);
     for (const s of secrets) expect(wire.sent.toString('latin1')).not.toContain(s);

@@ -1,8 +1,9 @@
 import { Test, type TestingModule } from '@nestjs/testing';
 import { AuthClientModule, type ClientTlsOptions, TokenVerifier } from '@gatehouse/client';
+import { signedInUser } from '../support/accounts';
 import { CapturingLogger } from '../support/capturing-logger';
 import { makeTestCertificates, type TestCertificates } from '../support/test-certificates';
-import { startTestApp, type TestApp, uniqueUser } from '../support/test-app';
+import { startTestApp, type TestApp } from '../support/test-app';
 
 describe('gatehouse/client live mode over TCP with TLS and a client certificate (RPC_TLS_*)', () => {
   let t: TestApp | undefined;
@@ -33,16 +34,9 @@ describe('gatehouse/client live mode over TCP with TLS and a client certificate 
     return moduleRef.get(TokenVerifier);
   }
 
-  async function login(): Promise<{ token: string; userId: string }> {
-    const u = uniqueUser('rpctls');
-    await t!.http().post('/auth/register').send(u).expect(201);
-    const res = await t!.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { token: res.body.tokens.accessToken, userId: res.body.user.id };
-  }
-
   it('verifies a token with gatehouse when it presents a certificate from gatehouse\'s CA, and sees a logout at once', async () => {
     const live = await verifier({ ca: certs.ca.cert, cert: certs.client.cert, key: certs.client.key });
-    const { token, userId } = await login();
+    const { accessToken: token, id: userId } = await signedInUser(t!, 'rpctls');
     expect(await live.verify(token)).toMatchObject({ userId, roles: ['user'] });
     await t!.http().post('/auth/logout').set({ authorization: `Bearer ${token}` }).expect(204);
     await expect(live.verify(token)).rejects.toMatchObject({ body: { statusCode: 401, code: 'UNAUTHORIZED' } });
@@ -55,7 +49,7 @@ describe('gatehouse/client live mode over TCP with TLS and a client certificate 
     ['over plain TCP', () => undefined],
   ])('fails cleanly %s: 503, as soon as the connection is refused (not at the timeout)', async (_case, tls) => {
     const live = await verifier(tls());
-    const { token } = await login();
+    const { accessToken: token } = await signedInUser(t!, 'rpctls');
     const started = Date.now();
     await expect(live.verify(token)).rejects.toMatchObject({ body: { statusCode: 503, code: 'SERVICE_UNAVAILABLE' } });
     expect(Date.now() - started).toBeLessThan(TIMEOUT_MS / 2);

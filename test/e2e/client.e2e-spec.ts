@@ -7,8 +7,9 @@ import { Test } from '@nestjs/testing';
 import { AuthClientModule, type AuthClientOptions, TokenVerifier } from '@gatehouse/client';
 import { runKeysCommand } from '../../src/cli/keys';
 import { startSiblingApp } from '../../examples/sibling-app/bootstrap';
+import { signIn, signedInUser } from '../support/accounts';
 import { TEST_REDIS_URL } from '../support/services';
-import { freePort, startTestApp, TestApp, testDatabaseUrl, uniqueUser } from '../support/test-app';
+import { freePort, startTestApp, TestApp, testDatabaseUrl } from '../support/test-app';
 import { b64url, decodeJwt } from '../support/tokens';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -70,21 +71,11 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     await g.close();
   });
 
-  async function login(creds?: { email: string; password: string }): Promise<{ token: string; userId: string }> {
-    let body = creds;
-    if (!body) {
-      const u = uniqueUser('sibling');
-      await g.http().post('/auth/register').send(u).expect(201);
-      body = { email: u.email, password: u.password };
-    }
-    const res = await g.http().post('/auth/login').send(body).expect(200);
-    return { token: res.body.tokens.accessToken, userId: res.body.user.id };
-  }
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const UNAUTHORIZED = { statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) };
 
   it('accepts a valid token over HTTP and RPC and hands the caller to the handler', async () => {
-    const { token, userId } = await login();
+    const { accessToken: token, id: userId } = await signedInUser(g, 'sibling');
     for (const s of [offline, live, pushed]) {
       expect((await s.http().get('/orders').set(bearer(token)).expect(200)).body).toEqual({ userId, orders: [] });
       expect(await s.call('orders.list', { accessToken: token })).toEqual({ userId, orders: [] });
@@ -93,7 +84,7 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
   });
 
   it('refuses missing, malformed, tampered and forged tokens with gatehouse\'s error body, over both transports', async () => {
-    const { token } = await login();
+    const { accessToken: token } = await signedInUser(g, 'sibling');
     const { header, payload } = decodeJwt(token);
     const [h, p, sig] = token.split('.');
     const candidates = [
@@ -120,17 +111,17 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
   });
 
   it('enforces roles over HTTP and RPC', async () => {
-    const member = await login();
-    const boss = await login(admin);
-    const forbidden = await offline.http().get('/admin/report').set(bearer(member.token)).expect(403);
+    const member = await signedInUser(g, 'sibling');
+    const boss = await signIn(g, admin);
+    const forbidden = await offline.http().get('/admin/report').set(bearer(member.accessToken)).expect(403);
     expect(forbidden.body).toEqual({ statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) });
-    expect(await offline.fail('orders.purge', { accessToken: member.token })).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
-    expect((await offline.http().get('/admin/report').set(bearer(boss.token)).expect(200)).body).toEqual({ reportBy: boss.userId });
-    expect(await offline.call('orders.purge', { accessToken: boss.token })).toEqual({ purgedBy: boss.userId });
+    expect(await offline.fail('orders.purge', { accessToken: member.accessToken })).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
+    expect((await offline.http().get('/admin/report').set(bearer(boss.accessToken)).expect(200)).body).toEqual({ reportBy: boss.id });
+    expect(await offline.call('orders.purge', { accessToken: boss.accessToken })).toEqual({ purgedBy: boss.id });
   });
 
   it('after logout: refused at once in live mode, within milliseconds with pushed revocations, and offline once the token expires', async () => {
-    const { token } = await login();
+    const { accessToken: token } = await signedInUser(g, 'sibling');
     for (const s of [offline, live, pushed]) await s.http().get('/orders').set(bearer(token)).expect(200);
     await liveRedis.http().get('/orders').set(bearer(token)).expect(200);
     await g.http().post('/auth/logout').set(bearer(token)).expect(204);
@@ -153,35 +144,35 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
   it('picks up a signing-key rotation without restarting the sibling, and drops a retired key', async () => {
     // Default leeway (30 s) here, so the 2-second test tokens stay valid: every refusal below is the key's.
     const rotating = await sibling({ jwksCacheSeconds: 1, clockTolerance: 30 });
-    const before = await login();
-    await rotating.http().get('/orders').set(bearer(before.token)).expect(200);
+    const before = await signedInUser(g, 'sibling');
+    await rotating.http().get('/orders').set(bearer(before.accessToken)).expect(200);
     await runKeysCommand(['rotate'], { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' });
-    const oldKid = decodeJwt(before.token).header.kid as string;
-    let after = await login();
-    for (let i = 0; i < 50 && decodeJwt(after.token).header.kid === oldKid; i += 1) {
+    const oldKid = decodeJwt(before.accessToken).header.kid as string;
+    let after = await signedInUser(g, 'sibling');
+    for (let i = 0; i < 50 && decodeJwt(after.accessToken).header.kid === oldKid; i += 1) {
       await sleep(20);
-      after = await login();
+      after = await signedInUser(g, 'sibling');
     }
-    expect(decodeJwt(after.token).header.kid).not.toBe(oldKid);
+    expect(decodeJwt(after.accessToken).header.kid).not.toBe(oldKid);
     await sleep(1100); // past the sibling's refetch throttle
-    await rotating.http().get('/orders').set(bearer(after.token)).expect(200);
-    expect(await rotating.call('orders.list', { accessToken: after.token })).toEqual({ userId: after.userId, orders: [] });
-    await rotating.http().get('/orders').set(bearer(before.token)).expect(200);
+    await rotating.http().get('/orders').set(bearer(after.accessToken)).expect(200);
+    expect(await rotating.call('orders.list', { accessToken: after.accessToken })).toEqual({ userId: after.id, orders: [] });
+    await rotating.http().get('/orders').set(bearer(before.accessToken)).expect(200);
     // Retiring the old key: the sibling refuses its tokens once its JWKS cache (1 s here) has passed.
     await runKeysCommand(['retire', '--kid', oldKid], { DATABASE_URL: testDatabaseUrl(), NODE_ENV: 'test' });
     let refused = false;
     for (let i = 0; i < 100 && !refused; i += 1) {
-      refused = (await rotating.http().get('/orders').set(bearer(before.token))).status === 401;
+      refused = (await rotating.http().get('/orders').set(bearer(before.accessToken))).status === 401;
       if (!refused) await sleep(50);
     }
     expect(refused).toBe(true);
-    await rotating.http().get('/orders').set(bearer(after.token)).expect(200);
+    await rotating.http().get('/orders').set(bearer(after.accessToken)).expect(200);
   });
 
   it('starts with gatehouse and Redis unreachable, and answers 503 (not 401) while it has no keys', async () => {
     const dead = await freePort();
     const orphan = await sibling({ jwksUrl: `http://127.0.0.1:${dead}/.well-known/jwks.json`, revocations: { redisUrl: `redis://127.0.0.1:${dead}`, prefix } });
-    const { token } = await login();
+    const { accessToken: token } = await signedInUser(g, 'sibling');
     const res = await orphan.http().get('/orders').set(bearer(token)).expect(503);
     expect(res.body).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) });
     await orphan.http().get('/health').expect(200);
@@ -193,7 +184,7 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     }).compile();
     await moduleRef.init();
     try {
-      const { token, userId } = await login();
+      const { accessToken: token, id: userId } = await signedInUser(g, 'sibling');
       const user = await moduleRef.get(TokenVerifier).verify(token);
       expect(user).toMatchObject({ userId, roles: ['user'], isImpersonated: false, impersonatorId: null });
       await expect(moduleRef.get(TokenVerifier).verify('nope')).rejects.toMatchObject({ body: UNAUTHORIZED });

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { GatehouseClient, GatehouseClientError, GatehouseClientModule, type GatehouseClientOptions } from '@gatehouse/client';
+import { signedInUser } from '../support/accounts';
 import { TEST_REDIS_URL } from '../support/services';
-import { freePort, startTestApp, type TestApp, uniqueUser } from '../support/test-app';
+import { freePort, startTestApp, type TestApp } from '../support/test-app';
 
 const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
@@ -21,13 +22,6 @@ describe('GatehouseClient against a real gatehouse', () => {
     const c = await GatehouseClient.connect(options);
     clients.push(c);
     return c;
-  }
-
-  async function login(): Promise<{ accessToken: string; sessionId: string; user: Record<string, unknown> }> {
-    const u = uniqueUser('ghclient');
-    await g.http().post('/auth/register').send(u).expect(201);
-    const res = await g.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { accessToken: res.body.tokens.accessToken, sessionId: res.body.sessionId, user: res.body.user };
   }
 
   beforeAll(async () => {
@@ -50,7 +44,7 @@ describe('GatehouseClient against a real gatehouse', () => {
     });
 
     it('verify answers the caller of a live token, with its user', async () => {
-      const { accessToken, sessionId, user } = await login();
+      const { accessToken, sessionId, user } = await signedInUser(g, 'ghclient');
       const caller = await gatehouse.verify(accessToken);
       expect(caller).toEqual({
         userId: user.id,
@@ -67,15 +61,15 @@ describe('GatehouseClient against a real gatehouse', () => {
     });
 
     it('verify refuses a bad token with gatehouse\'s UNAUTHORIZED body', async () => {
-      const { accessToken } = await login();
+      const { accessToken } = await signedInUser(g, 'ghclient');
       for (const token of ['garbage', `${accessToken.slice(0, -2)}AA`]) {
         expect(await refusal(gatehouse.verify(token))).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) });
       }
     });
 
     it('findUserById answers the user, or null for an unknown id', async () => {
-      const { user } = await login();
-      expect(await gatehouse.findUserById(user.id as string)).toEqual(user);
+      const { user } = await signedInUser(g, 'ghclient');
+      expect(await gatehouse.findUserById(user.id)).toEqual(user);
       expect(await gatehouse.findUserById(UNKNOWN_ID)).toBeNull();
     });
 
@@ -86,13 +80,13 @@ describe('GatehouseClient against a real gatehouse', () => {
     });
 
     it('findUserByEmail answers the user for the normalised address, or null', async () => {
-      const { user } = await login();
-      expect(await gatehouse.findUserByEmail((user.email as string).toUpperCase())).toEqual(user);
+      const { user } = await signedInUser(g, 'ghclient');
+      expect(await gatehouse.findUserByEmail((user.email).toUpperCase())).toEqual(user);
       expect(await gatehouse.findUserByEmail(`nobody-${Date.now()}@nowhere.example`)).toBeNull();
     });
 
     it('revokeSession ends the session at once; an ended or unknown session is NOT_FOUND', async () => {
-      const { accessToken, sessionId } = await login();
+      const { accessToken, sessionId } = await signedInUser(g, 'ghclient');
       expect(await gatehouse.revokeSession(sessionId)).toEqual({ revoked: true });
       expect(await refusal(gatehouse.verify(accessToken))).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
       const NOT_FOUND = { statusCode: 404, code: 'NOT_FOUND', message: expect.any(String) };
@@ -149,7 +143,7 @@ describe('GatehouseClient against a real gatehouse', () => {
       }).compile();
       await moduleRef.init();
       const { gatehouse } = moduleRef.get(AccountsService);
-      const { accessToken, user } = await login();
+      const { accessToken, user } = await signedInUser(g, 'ghclient');
       expect(await gatehouse.verify(accessToken)).toMatchObject({ userId: user.id });
       await moduleRef.close();
       expect(await refusal(gatehouse.verify(accessToken))).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'gatehouse client is closed' });

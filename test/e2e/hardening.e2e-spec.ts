@@ -1,3 +1,4 @@
+import { registerUser } from '../support/accounts';
 import { SmtpSink, tokenOf } from '../support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
@@ -18,15 +19,10 @@ describe('account lockout', () => {
     await sink.stop();
   });
 
-  async function registered(): Promise<{ email: string; username: string; password: string }> {
-    const u = uniqueUser('lock');
-    await t.http().post('/auth/register').send(u).expect(201);
-    return u;
-  }
   const login = (body: Record<string, unknown>) => t.http().post('/auth/login').send(body);
 
   it('answers failures 1..N with INVALID_CREDENTIALS, then TOO_MANY_REQUESTS with Retry-After, the correct password included, until the lock ends', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     for (let i = 0; i < 3; i += 1) expect((await login({ email: u.email, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
     const locked = await login({ email: u.email, password: u.password }).expect(429);
     expect(locked.body).toEqual(LOCKED);
@@ -39,7 +35,7 @@ describe('account lockout', () => {
   });
 
   it('locks the identifier tried, so the answers never tell which email and username go together', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
     expect((await login({ username: u.username, password: u.password }).expect(429)).body).toEqual(LOCKED);
     // The email answers as any address would after one failure.
@@ -50,7 +46,7 @@ describe('account lockout', () => {
   });
 
   it('counts no refused attempt toward the account: hammering a locked username, even concurrently, never locks the email', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     const burst = await Promise.all(Array.from({ length: 10 }, () => login({ username: u.username, password: 'wrong password!' })));
     expect(burst.filter((r) => r.status === 401)).toHaveLength(3);
     for (let i = 0; i < 10; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(429);
@@ -59,7 +55,7 @@ describe('account lockout', () => {
   });
 
   it('locks the whole account at twice the threshold of failures across its identifiers', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
     for (let i = 0; i < 2; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
     // The sixth failure reaches the account's ceiling (it is also the email's third).
@@ -68,7 +64,7 @@ describe('account lockout', () => {
   });
 
   it('lets no more than the threshold of concurrent attempts reach the password check', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     const answers = await Promise.all(Array.from({ length: 10 }, () => login({ email: u.email, password: 'wrong password!' })));
     expect(answers.filter((r) => r.status === 401)).toHaveLength(3);
     expect(answers.filter((r) => r.status === 429)).toHaveLength(7);
@@ -76,7 +72,7 @@ describe('account lockout', () => {
   });
 
   it('locks password change after the threshold of wrong current passwords, and counts them toward the account\'s ceiling', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     const session = (await login({ email: u.email, password: u.password }).expect(200)).body;
     const auth = { authorization: `Bearer ${session.tokens.accessToken}` };
     for (let i = 0; i < 3; i += 1) await t.http().post('/auth/password/change').set(auth).send({ currentPassword: 'wrong password!', newPassword: 'a brand new password' }).expect(401);
@@ -95,7 +91,7 @@ describe('account lockout', () => {
   });
 
   it('resets the count on success, ignores requests refused by validation, and counts RPC failures too', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     await login({ email: u.email, password: 'wrong password!' }).expect(401);
     await login({ email: u.email, password: 'wrong password!' }).expect(401);
     await login({ email: u.email, password: u.password }).expect(200);
@@ -108,7 +104,7 @@ describe('account lockout', () => {
   });
 
   it('lets a password reset through while locked, and the reset ends the lock', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     for (let i = 0; i < 3; i += 1) await login({ username: u.username, password: 'wrong password!' }).expect(401);
     await login({ username: u.username, password: u.password }).expect(429);
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
@@ -119,7 +115,7 @@ describe('account lockout', () => {
   });
 
   it('survives a restart (the lock lives in the database)', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'lock');
     for (let i = 0; i < 3; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
     await t.close();
     t = await startTestApp({ ...env, SMTP_URL: sink.url });
@@ -303,8 +299,7 @@ describe('cookie mode (AUTH_COOKIES=true) with CSRF defence', () => {
   }
 
   async function loginWithCookies(): Promise<{ jar: string; csrf: string; cookies: ReturnType<typeof cookiesOf>; body: { tokens: { accessToken: string; refreshToken?: string }; csrfToken?: string } }> {
-    const u = uniqueUser('cookie');
-    await t.http().post('/auth/register').send(u).expect(201);
+    const u = await registerUser(t, 'cookie');
     const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     const cookies = cookiesOf(res.headers['set-cookie']);
     const jar = ['gh_access', 'gh_refresh', 'gh_csrf'].map((n) => `${n}=${cookies[n].value}`).join('; ');

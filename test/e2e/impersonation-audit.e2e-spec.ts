@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { AuditService } from '../../src/audit/audit.service';
+import { signedInUser } from '../support/accounts';
 import { TEST_REDIS_URL } from '../support/services';
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { startTestApp, TestApp } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -36,15 +37,8 @@ describe('impersonation, events and the audit log', () => {
     await t.close();
   });
 
-  async function member(): Promise<{ id: string; email: string; password: string; auth: { authorization: string } }> {
-    const u = uniqueUser('imp');
-    const reg = await t.http().post('/auth/register').send(u).expect(201);
-    const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { id: reg.body.user.id, email: u.email, password: u.password, auth: { authorization: `Bearer ${login.body.tokens.accessToken}` } };
-  }
-
   it('gives an admin a marked session of the target; refresh keeps the mark', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'imp');
     const res = await t.http().post('/auth/impersonate').set(adminAuth).send({ userId: m.id }).expect(200);
     expect(res.body.user).toMatchObject({ id: m.id, email: m.email });
     const { payload } = decodeJwt(res.body.tokens.accessToken);
@@ -60,9 +54,9 @@ describe('impersonation, events and the audit log', () => {
   });
 
   it('keeps impersonation sessions short, and ends them when their admin is demoted or deactivated', async () => {
-    const target = await member();
-    const demoted = await member();
-    const fired = await member();
+    const target = await signedInUser(t, 'imp');
+    const demoted = await signedInUser(t, 'imp');
+    const fired = await signedInUser(t, 'imp');
     for (const a of [demoted, fired]) await t.http().put(`/users/${a.id}/roles`).set(adminAuth).send({ roles: ['user', 'admin'] }).expect(200);
     const viaDemoted = await t.http().post('/auth/impersonate').set(demoted.auth).send({ userId: target.id }).expect(200);
     const viaFired = await t.http().post('/auth/impersonate').set(fired.auth).send({ userId: target.id }).expect(200);
@@ -80,8 +74,8 @@ describe('impersonation, events and the audit log', () => {
   });
 
   it('refuses an impersonated session to impersonate or change the password', async () => {
-    const m = await member();
-    const other = await member();
+    const m = await signedInUser(t, 'imp');
+    const other = await signedInUser(t, 'imp');
     const res = await t.http().post('/auth/impersonate').set(adminAuth).send({ userId: m.id }).expect(200);
     const asTarget = { authorization: `Bearer ${res.body.tokens.accessToken}` };
     await t.http().post('/auth/impersonate').set(asTarget).send({ userId: other.id }).expect(403);
@@ -91,10 +85,10 @@ describe('impersonation, events and the audit log', () => {
   });
 
   it('refuses oneself, another admin and a deactivated user (403), unknown users (404), non-admins (403)', async () => {
-    const m = await member();
-    const otherAdmin = await member();
+    const m = await signedInUser(t, 'imp');
+    const otherAdmin = await signedInUser(t, 'imp');
     await t.http().put(`/users/${otherAdmin.id}/roles`).set(adminAuth).send({ roles: ['user', 'admin'] }).expect(200);
-    const deactivated = await member();
+    const deactivated = await signedInUser(t, 'imp');
     await t.http().post(`/users/${deactivated.id}/deactivate`).set(adminAuth).expect(204);
     const code = async (auth: { authorization: string }, userId: string, status: number): Promise<string> =>
       (await t.http().post('/auth/impersonate').set(auth).send({ userId }).expect(status)).body.code;
@@ -109,7 +103,7 @@ describe('impersonation, events and the audit log', () => {
   });
 
   it('serves auth.impersonate over TCP with the same rules', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'imp');
     const adminToken = adminAuth.authorization.slice(7);
     const result = await t.rpc.tcp.send<{ user: { id: string }; tokens: { accessToken: string } }>('auth.impersonate', { accessToken: adminToken, userId: m.id });
     expect(result.user.id).toBe(m.id);
@@ -120,7 +114,7 @@ describe('impersonation, events and the audit log', () => {
   });
 
   it('audits what happened to a user, for admins only, with filters and a cursor', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'imp');
     await t.http().post('/auth/login').send({ email: m.email, password: 'wrong password!' }).set('user-agent', 'audit-test').expect(401);
     await t.http().post('/auth/impersonate').set(adminAuth).send({ userId: m.id }).expect(200);
     await t.http().post('/auth/logout').set(m.auth).expect(204);
@@ -140,13 +134,13 @@ describe('impersonation, events and the audit log', () => {
     const onlyFailed = await t.http().get('/audit').query({ userId: m.id, type: 'user.login_failed' }).set(adminAuth).expect(200);
     expect(onlyFailed.body.items).toHaveLength(1);
     await t.http().get('/audit').set(m.auth).expect(401);
-    const other = await member();
+    const other = await signedInUser(t, 'imp');
     await t.http().get('/audit').set(other.auth).expect(403);
     await t.http().get('/audit').query({ type: 'nope' }).set(adminAuth).expect(400);
   });
 
   it('publishes events on <prefix>.events and as Nest event patterns over Redis, never with a secret', async () => {
-    const m = await member();
+    const m = await signedInUser(t, 'imp');
     await t.http().post('/auth/logout').set(m.auth).expect(204);
     for (let i = 0; i < 100 && !channelMessages.some((x) => x.message.type === 'session.revoked' && x.message.userId === m.id); i += 1) await sleep(20);
     const mine = channelMessages.filter((x) => x.channel === `${prefix}.events` && x.message.userId === m.id).map((x) => x.message);

@@ -1,5 +1,6 @@
+import { registerUser, signIn, type SignedIn } from '../support/accounts';
 import { SmtpSink, tokenOf } from '../support/smtp-sink';
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { startTestApp, TestApp } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
 
 type Auth = { authorization: string };
@@ -23,12 +24,10 @@ describe('impersonation on a short leash', () => {
 
   const bearer = (token: string): Auth => ({ authorization: `Bearer ${token}` });
 
-  async function member(admin = false): Promise<{ id: string; email: string; password: string; auth: Auth; sessionId: string }> {
-    const u = uniqueUser(admin ? 'leashadm' : 'leash');
-    const { id } = (await t.http().post('/auth/register').send(u).expect(201)).body.user;
-    if (admin) await t.http().put(`/users/${id}/roles`).set(rootAuth).send({ roles: ['user', 'admin'] }).expect(200);
-    const login = (await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200)).body;
-    return { id, email: u.email, password: u.password, auth: bearer(login.tokens.accessToken), sessionId: login.sessionId };
+  async function member(admin = false): Promise<SignedIn> {
+    const u = await registerUser(t, admin ? 'leashadm' : 'leash');
+    if (admin) await t.http().put(`/users/${u.id}/roles`).set(rootAuth).send({ roles: ['user', 'admin'] }).expect(200);
+    return signIn(t, u);
   }
 
   async function impersonation(admin: { auth: Auth }, targetId: string): Promise<{ auth: Auth; sessionId: string; refreshToken: string }> {

@@ -1,4 +1,5 @@
 import { runKeysCommand } from '../../src/cli/keys';
+import { registerUser, signIn } from '../support/accounts';
 import { startTestApp, TestApp, testDatabaseUrl, uniqueUser } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
 
@@ -12,11 +13,10 @@ describe('signing-key rotation without restarts', () => {
   beforeAll(async () => {
     t = await startTestApp();
     env.DATABASE_URL = testDatabaseUrl();
-    await t.http().post('/auth/register').send(u).expect(201);
+    await registerUser(t, u);
   });
   afterAll(() => t.close());
 
-  const login = async (): Promise<string> => (await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200)).body.tokens.accessToken;
   const kids = async (): Promise<string[]> => (await t.http().get('/.well-known/jwks.json').expect(200)).body.keys.map((k: { kid: string }) => k.kid);
   async function until(check: () => Promise<boolean>): Promise<void> {
     for (let i = 0; i < 100; i += 1) {
@@ -27,7 +27,7 @@ describe('signing-key rotation without restarts', () => {
   }
 
   it('rotates: the new key signs at once, the old one still verifies; retiring it refuses its tokens at once', async () => {
-    const oldToken = await login();
+    const oldToken = (await signIn(t, u)).accessToken;
     const oldKid = decodeJwt(oldToken).header.kid as string;
     await t.http().get('/auth/me').set('authorization', `Bearer ${oldToken}`).expect(200); // now in the verified-token cache
 
@@ -37,7 +37,7 @@ describe('signing-key rotation without restarts', () => {
     await until(async () => (await kids()).includes(newKid!));
     expect(await kids()).toEqual(expect.arrayContaining([oldKid, newKid]));
 
-    const newToken = await login();
+    const newToken = (await signIn(t, u)).accessToken;
     expect(decodeJwt(newToken).header.kid).toBe(newKid);
     await t.http().get('/auth/me').set('authorization', `Bearer ${oldToken}`).expect(200);
     await t.http().get('/auth/me').set('authorization', `Bearer ${newToken}`).expect(200);

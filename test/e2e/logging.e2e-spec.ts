@@ -1,18 +1,10 @@
+import { mailedToken } from '../support/accounts';
 import { requestHandedOver } from '../support/raw-http';
-import { SmtpSink, tokenOf } from '../support/smtp-sink';
+import { SmtpSink } from '../support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
 /** Collects the service's JSON log lines. */
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function linkTo(sink: SmtpSink, address: string, path: string): Promise<string> {
-  for (let waited = 0; waited < 15_000; waited += 50) {
-    const link = sink.to(address).flatMap((m) => m.links).find((l) => l.includes(path));
-    if (link) return link;
-    await sleep(50);
-  }
-  throw new Error(`no mail with a ${path} link reached ${address}`);
-}
 
 class LogCapture {
   readonly lines: string[] = [];
@@ -102,7 +94,7 @@ describe('structured logs: JSON lines, one per request with its id, secrets neve
     // Or under the API's own field names.
     await t.http().get(`/auth/me?refreshToken=${encodeURIComponent(refreshCookie.split('=')[1])}&newPassword=pasted-pw-value`).expect(401);
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
-    const resetToken = tokenOf(await linkTo(sink, u.email, '/reset-password?'));
+    const resetToken = await mailedToken(sink, u.email, '/reset-password?');
     await t.http().post('/auth/password/reset').send({ token: resetToken, password: 'the third passphrase 42' }).expect(204);
     // Over TCP as well: a failed login logs its pattern and code, never the payload.
     await t.rpc.tcp.fail('auth.login', { email: u.email, password: 'wrong password here 1' });

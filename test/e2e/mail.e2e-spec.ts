@@ -1,4 +1,5 @@
 import { sha256Hex } from '../../src/shared/crypto';
+import { verifiedUser } from '../support/accounts';
 import { SmtpSink, tokenOf } from '../support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
@@ -17,14 +18,6 @@ describe('account mail through the outbox, over a real SMTP server', () => {
     await t.close();
     await sink.stop();
   });
-
-  async function registerVerified(): Promise<ReturnType<typeof uniqueUser>> {
-    const u = uniqueUser('mail');
-    await t.http().post('/auth/register').send(u).expect(202);
-    const [mail] = await sink.waitFor(1, u.email);
-    await t.http().post('/auth/email/verify').send({ token: tokenOf(mail.links[0]) }).expect(200);
-    return u;
-  }
 
   const login = (u: { email: string; password: string }) => t.http().post('/auth/login').send({ email: u.email, password: u.password });
 
@@ -62,7 +55,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('answers a second sign-up of a verified address alike, mails "account exists", and changes nothing', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     const before = await t.db.query('SELECT password_hash, updated_at FROM users WHERE email = $1', [u.email]);
     const again = await t.http().post('/auth/register').send({ ...u, password: 'another password entirely' }).expect(202);
     expect(again.body).toEqual({ status: 'verification_sent' });
@@ -110,7 +103,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('resets a password with the mailed link: old sessions end, no tokens are returned, the token works once', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     const old = (await login(u).expect(200)).body;
     await t.http().post('/auth/password/forgot').send({ email: u.email.toUpperCase() }).expect(202);
     const [, resetMail] = await sink.waitFor(2, u.email);
@@ -136,7 +129,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('voids older reset tokens when a newer one is requested, and refuses expired ones', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
     await sink.waitFor(2, u.email);
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
@@ -148,7 +141,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('answers forgot-password for an unknown address exactly as for a known one, and mails nothing', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     const known = await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
     const unknown = await t.http().post('/auth/password/forgot').send({ email: `nobody-${u.email}` }).expect(202);
     expect(unknown.text).toBe(known.text);
@@ -158,7 +151,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('sends at most 5 reset mails per address per hour, silently', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     for (let i = 0; i < 7; i += 1) await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
     await sink.waitFor(6, u.email);
     await sleep(500);
@@ -166,7 +159,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('changes a password with the current one: other sessions end, this one lives, a notice is mailed', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     const current = (await login(u).expect(200)).body;
     const other = (await login(u).expect(200)).body;
     const auth = { authorization: `Bearer ${current.tokens.accessToken}` };
@@ -183,7 +176,7 @@ describe('account mail through the outbox, over a real SMTP server', () => {
   });
 
   it('never re-activates a deactivated account through a reset', async () => {
-    const u = await registerVerified();
+    const u = await verifiedUser(t, { sink }, 'mail');
     await t.db.query('UPDATE users SET deactivated_at = now() WHERE email = $1', [u.email]);
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
     const [, mail] = await sink.waitFor(2, u.email);

@@ -1,4 +1,5 @@
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { signedInUser } from '../support/accounts';
+import { startTestApp, TestApp } from '../support/test-app';
 
 interface RefreshBody {
   code?: string;
@@ -15,20 +16,13 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
   });
   afterAll(() => t.close());
 
-  async function session(): Promise<{ sessionId: string; accessToken: string; refreshToken: string }> {
-    const u = uniqueUser('rot');
-    await t.http().post('/auth/register').send(u).expect(201);
-    const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { sessionId: res.body.sessionId, accessToken: res.body.tokens.accessToken, refreshToken: res.body.tokens.refreshToken };
-  }
-
   async function refresh(refreshToken: string): Promise<{ status: number; body: RefreshBody }> {
     const res = await t.http().post('/auth/refresh').send({ refreshToken });
     return { status: res.status, body: res.body };
   }
 
   it('a rotated-out token inside the interval is refused and the session lives', async () => {
-    const s = await session();
+    const s = await signedInUser(t, 'rot');
     const next = await refresh(s.refreshToken);
     expect(next.status).toBe(200);
     const reused = await refresh(s.refreshToken);
@@ -39,7 +33,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
   });
 
   it('a rotated-out token after the interval revokes the whole session', async () => {
-    const s = await session();
+    const s = await signedInUser(t, 'rot');
     const next = await refresh(s.refreshToken);
     expect(next.status).toBe(200);
     await sleep(1300);
@@ -56,7 +50,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
   });
 
   it('reuse of a token two generations old is detected too', async () => {
-    const s = await session();
+    const s = await signedInUser(t, 'rot');
     const g1 = await refresh(s.refreshToken);
     const g2 = await refresh(g1.body.tokens.refreshToken);
     expect(g2.status).toBe(200);
@@ -65,7 +59,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
   });
 
   it('10 concurrent refreshes with one token yield exactly one new token: never two live lineages', async () => {
-    const s = await session();
+    const s = await signedInUser(t, 'rot');
     const results = await Promise.all(Array.from({ length: 10 }, () => refresh(s.refreshToken)));
     const ok = results.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
@@ -79,7 +73,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
   });
 
   it('10 concurrent refreshes over TCP behave the same', async () => {
-    const s = await session();
+    const s = await signedInUser(t, 'rot');
     const results = await Promise.allSettled(Array.from({ length: 10 }, () => t.rpc.tcp.send('auth.refresh', { refreshToken: s.refreshToken })));
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const reasons = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code: string }).code] : []));
@@ -87,7 +81,7 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
   });
 
   it('never stores a refresh token in clear', async () => {
-    const s = await session();
+    const s = await signedInUser(t, 'rot');
     const rows = await t.db.query(
       `SELECT count(*)::int AS n FROM refresh_tokens WHERE token_hash = $1 OR token_hash LIKE '%' || $1 || '%'`,
       [s.refreshToken],

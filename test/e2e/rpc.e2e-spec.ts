@@ -1,3 +1,4 @@
+import { signedInUser } from '../support/accounts';
 import { startTestApp, TestApp, Transports, uniqueUser } from '../support/test-app';
 
 interface LoginReply {
@@ -15,13 +16,6 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
   afterAll(() => t.close());
 
-  async function registerAndLogin(): Promise<LoginReply & { password: string }> {
-    const u = uniqueUser(transport);
-    await rpc().send('auth.register', u);
-    const login = await rpc().send<LoginReply>('auth.login', { email: u.email, password: u.password, connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
-    return { ...login, password: u.password };
-  }
-
   it('auth.register answers { user } and refuses a taken address with EMAIL_TAKEN', async () => {
     const u = uniqueUser(transport);
     const reply = await rpc().send<{ user: { email: string; username: string } }>('auth.register', u);
@@ -31,14 +25,14 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
 
   it('auth.login answers a LoginResult and records the caller-supplied connection, as a plain address', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     expect(login.tokens.accessToken.split('.')).toHaveLength(3);
     const rows = await t.db.query('SELECT ip, user_agent FROM sessions WHERE id = $1', [login.sessionId]);
     expect(rows[0]).toEqual({ ip: '10.1.2.3', user_agent: 'svc/2' });
   });
 
   it('auth.login refuses a wrong password and an unknown user alike', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const wrong = await rpc().fail('auth.login', { email: login.user.email, password: 'wrong password!' });
     const unknown = await rpc().fail('auth.login', { email: `x${login.user.email}`, password: 'wrong password!' });
     expect(wrong).toEqual({ statusCode: 401, code: 'INVALID_CREDENTIALS', message: 'login failed' });
@@ -46,7 +40,7 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
 
   it('auth.verify answers the caller for a live token and UNAUTHORIZED once the session is logged out', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const verified = await rpc().send<Record<string, unknown>>('auth.verify', { accessToken: login.tokens.accessToken });
     expect(verified).toMatchObject({
       userId: login.user.id,
@@ -71,7 +65,7 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
 
   it('auth.refresh rotates the token on the same session', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const next = await rpc().send<LoginReply>('auth.refresh', { refreshToken: login.tokens.refreshToken });
     expect(next.sessionId).toBe(login.sessionId);
     expect(next.tokens.refreshToken).not.toBe(login.tokens.refreshToken);
@@ -80,7 +74,7 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
 
   it('auth.loginWithUser opens a session without a password; unknown ids are NOT_FOUND', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const other = await rpc().send<LoginReply>('auth.loginWithUser', { userId: login.user.id, connection: { ip: '192.0.2.7' } });
     expect(other.user.id).toBe(login.user.id);
     expect(other.sessionId).not.toBe(login.sessionId);
@@ -89,7 +83,7 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
 
   it('users.findById and users.findByEmail answer the public User or null', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const byId = await rpc().send<Record<string, unknown>>('users.findById', { id: login.user.id });
     expect(byId).toMatchObject({ id: login.user.id, email: login.user.email });
     expect(Object.keys(byId)).not.toContain('passwordHash');
@@ -100,7 +94,7 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
   });
 
   it('sessions.list and sessions.revoke manage a user\'s sessions', async () => {
-    const login = await registerAndLogin();
+    const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const list = await rpc().send<Array<{ id: string; current: boolean }>>('sessions.list', { userId: login.user.id });
     expect(list).toEqual([expect.objectContaining({ id: login.sessionId, ip: '10.1.2.3', current: false })]);
     expect(await rpc().send('sessions.revoke', { sessionId: login.sessionId })).toEqual({ revoked: true });

@@ -1,7 +1,8 @@
 import { CredentialsService } from '../../src/auth/credentials.service';
 import { LoginService } from '../../src/auth/login.service';
 import { UsersService } from '../../src/users/users.service';
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { registerUser } from '../support/accounts';
+import { startTestApp, TestApp } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
 
 describe('session integrity under races and failures; the claims hook', () => {
@@ -19,14 +20,8 @@ describe('session integrity under races and failures; the claims hook', () => {
   });
   afterAll(() => t.close());
 
-  async function registered(prefix = 'integrity'): Promise<{ id: string; email: string; password: string }> {
-    const u = uniqueUser(prefix);
-    const res = await t.http().post('/auth/register').send(u).expect(201);
-    return { id: res.body.user.id, email: u.email, password: u.password };
-  }
-
   it('adds hook claims to access tokens without letting them override registered claims', async () => {
-    const u = await registered('pro');
+    const u = await registerUser(t, 'pro');
     const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     const { payload } = decodeJwt(login.body.tokens.accessToken);
     expect(payload).toMatchObject({ plan: 'pro', sub: u.id, roles: ['user'], isImpersonated: false, iss: 'http://localhost:3000' });
@@ -37,7 +32,7 @@ describe('session integrity under races and failures; the claims hook', () => {
   });
 
   it('does not use up a refresh token when issuing the new pair fails: the retry succeeds', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'integrity');
     const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     hookFails = true;
     try {
@@ -51,7 +46,7 @@ describe('session integrity under races and failures; the claims hook', () => {
   });
 
   it('refuses a session for a password checked before a concurrent reset changed it', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'integrity');
     const checked = await t.app.get(CredentialsService).verify({ email: u.email, password: u.password });
     expect(Object.keys(checked.user)).not.toContain('passwordHash');
     // The reset lands between the password check and the session insert.
@@ -63,7 +58,7 @@ describe('session integrity under races and failures; the claims hook', () => {
   });
 
   it('refuses a password change whose checked password was replaced meanwhile (a racing reset wins)', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'integrity');
     const users = t.app.get(UsersService);
     const checked = (await users.findByIdWithPassword(u.id))!.passwordHash!;
     await t.db.transaction((em) => users.updatePasswordHash(em, u.id, '$argon2id$v=19$m=19456,t=2,p=1$cmVzZXQ$cmVzZXQ'));
@@ -73,7 +68,7 @@ describe('session integrity under races and failures; the claims hook', () => {
   });
 
   it('refuses a session for a user deactivated after the check', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'integrity');
     const checked = await t.app.get(CredentialsService).verify({ email: u.email, password: u.password });
     await t.app.get(UsersService).setDeactivated(u.id, true);
     await expect(t.app.get(LoginService).startSession(checked.user, { checkedPasswordHash: checked.checkedPasswordHash }))
@@ -82,7 +77,7 @@ describe('session integrity under races and failures; the claims hook', () => {
   });
 
   it('records the connection given on refresh, and refuses to revoke an expired session', async () => {
-    const u = await registered();
+    const u = await registerUser(t, 'integrity');
     const login = await t.rpc.tcp.send<{ sessionId: string; tokens: { refreshToken: string } }>('auth.login', { email: u.email, password: u.password, connection: { ip: '192.0.2.1', userAgent: 'first' } });
     await t.rpc.tcp.send('auth.refresh', { refreshToken: login.tokens.refreshToken, connection: { ip: '::ffff:192.0.2.9', userAgent: 'second' } });
     expect((await t.db.query('SELECT ip, user_agent FROM sessions WHERE id = $1', [login.sessionId]))[0]).toEqual({ ip: '192.0.2.9', user_agent: 'second' });

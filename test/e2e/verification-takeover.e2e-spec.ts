@@ -1,5 +1,6 @@
 import { BackgroundTasks } from '../../src/platform/lifecycle/background-tasks.service';
 import { UsersService } from '../../src/users/users.service';
+import { signUp } from '../support/accounts';
 import { ReceivedMail, SmtpSink, tokenOf } from '../support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
@@ -38,7 +39,6 @@ describe('verification links never hand an account to a password its mailbox own
   }
 
   const verifyLinks = (mails: ReceivedMail[]): string[] => mails.filter((m) => m.links[0]?.includes('/verify-email')).map((m) => tokenOf(m.links[0]));
-  const signUp = (email: string, password: string) => t.http().post('/auth/register').send({ email, password }).expect(202);
   const login = (email: string, password: string) => t.http().post('/auth/login').send({ email, password });
   const passwordHash = async (email: string): Promise<string | null> =>
     (await t.db.query<Array<{ password_hash: string | null }>>('SELECT password_hash FROM users WHERE email = $1', [email]))[0].password_hash;
@@ -52,8 +52,8 @@ describe('verification links never hand an account to a password its mailbox own
 
   it('stale link: the attacker\'s later sign-up leaves the owner a link that asks for a password; its own link is void once verified', async () => {
     const { email } = uniqueUser('stale');
-    await signUp(email, OWNER_SIGN_UP);
-    await signUp(email, ATTACKER);
+    await signUp(t, { email, password: OWNER_SIGN_UP });
+    await signUp(t, { email, password: ATTACKER });
     const [mail1, mail2] = verifyLinks(await delivered(email));
     // Contested: neither sign-up password works any more, not even before verification.
     expect(await passwordHash(email)).toBeNull();
@@ -73,8 +73,8 @@ describe('verification links never hand an account to a password its mailbox own
 
   it('stale link after a reset: the reset verified the address and voided every link', async () => {
     const { email } = uniqueUser('stalereset');
-    await signUp(email, OWNER_SIGN_UP);
-    await signUp(email, ATTACKER);
+    await signUp(t, { email, password: OWNER_SIGN_UP });
+    await signUp(t, { email, password: ATTACKER });
     const [, attackerLink] = verifyLinks(await delivered(email));
     await t.http().post('/auth/password/forgot').send({ email }).expect(202);
     const reset = (await delivered(email)).find((m) => m.subject === 'Reset your password')!;
@@ -86,8 +86,8 @@ describe('verification links never hand an account to a password its mailbox own
 
   it('resend: a link asked for after a contested sign-up asks for a password too', async () => {
     const { email } = uniqueUser('resend');
-    await signUp(email, ATTACKER);
-    await signUp(email, OWNER_SIGN_UP);
+    await signUp(t, { email, password: ATTACKER });
+    await signUp(t, { email, password: OWNER_SIGN_UP });
     await t.http().post('/auth/email/resend').send({ email }).expect(202);
     const links = verifyLinks(await delivered(email));
     expect(links).toHaveLength(3);
@@ -101,11 +101,11 @@ describe('verification links never hand an account to a password its mailbox own
 
   it('an uncontested sign-up stays one click, and a verified address gets no new link', async () => {
     const { email } = uniqueUser('oneclick');
-    await signUp(email, OWNER_SIGN_UP);
+    await signUp(t, { email, password: OWNER_SIGN_UP });
     const [link] = verifyLinks(await delivered(email));
     await t.http().post('/auth/email/verify').send({ token: link }).expect(200);
     await login(email, OWNER_SIGN_UP).expect(200);
-    await signUp(email, ATTACKER);
+    await signUp(t, { email, password: ATTACKER });
     await t.http().post('/auth/email/resend').send({ email }).expect(202);
     const mails = await delivered(email);
     expect(mails.map((m) => m.subject)).toEqual(['Confirm your email address', 'You already have an account']);
@@ -114,7 +114,7 @@ describe('verification links never hand an account to a password its mailbox own
 
   it('deactivation and a password change void outstanding links', async () => {
     const deactivated = uniqueUser('voiddeact');
-    await signUp(deactivated.email, OWNER_SIGN_UP);
+    await signUp(t, { email: deactivated.email, password: OWNER_SIGN_UP });
     const [link] = verifyLinks(await delivered(deactivated.email));
     const { id } = await t.rpc.tcp.send<{ id: string }>('users.findByEmail', { email: deactivated.email });
     await t.app.get(UsersService).setDeactivated(id, true);
@@ -122,7 +122,7 @@ describe('verification links never hand an account to a password its mailbox own
     expect((await t.http().post('/auth/email/verify').send({ token: link }).expect(400)).body.code).toBe('INVALID_TOKEN');
 
     const changed = uniqueUser('voidchange');
-    await signUp(changed.email, OWNER_SIGN_UP);
+    await signUp(t, { email: changed.email, password: OWNER_SIGN_UP });
     const [changeLink] = verifyLinks(await delivered(changed.email));
     const user = await t.rpc.tcp.send<{ id: string }>('users.findByEmail', { email: changed.email });
     // A trusted caller's session, so the unverified account can change its password.
@@ -143,8 +143,8 @@ describe('verification links never hand an account to a password its mailbox own
       const { email } = uniqueUser('order');
       let verifiedHash: string | null | undefined;
       for (const step of order) {
-        if (step === 'attacker signs up') await signUp(email, ATTACKER);
-        else if (step === 'owner signs up') await signUp(email, OWNER_SIGN_UP);
+        if (step === 'attacker signs up') await signUp(t, { email, password: ATTACKER });
+        else if (step === 'owner signs up') await signUp(t, { email, password: OWNER_SIGN_UP });
         else if (step === 'owner asks for a new link') await t.http().post('/auth/email/resend').send({ email }).expect(202);
         else {
           expect(await ownerClicks(verifyLinks(await delivered(email)).at(-1)!)).toBe(200);
@@ -161,7 +161,7 @@ describe('verification links never hand an account to a password its mailbox own
         else expect(status).toBe(400);
       }
       expect(verifiedHash).toEqual(expect.any(String));
-      await signUp(email, ATTACKER);
+      await signUp(t, { email, password: ATTACKER });
       await t.http().post('/auth/email/resend').send({ email }).expect(202);
       await delivered(email);
       expect(await passwordHash(email)).toBe(verifiedHash);

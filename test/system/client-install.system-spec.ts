@@ -25,7 +25,8 @@ import {
   typecheckWith,
   writeApp,
 } from '../support/sibling-install';
-import { freePort, rpcFailure, startTestApp, type TestApp, uniqueUser } from '../support/test-app';
+import { signIn, signedInUser } from '../support/accounts';
+import { freePort, rpcFailure, startTestApp, type TestApp } from '../support/test-app';
 import { TEST_REDIS_URL } from '../support/services';
 
 const MAX_CLIENT_BYTES = 5 * 1024 * 1024;
@@ -107,16 +108,6 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
     if (work) removeDir(work);
   });
 
-  async function login(creds?: { email: string; password: string }): Promise<{ token: string; userId: string }> {
-    let body = creds;
-    if (!body) {
-      const u = uniqueUser('installed');
-      await g.http().post('/auth/register').send(u).expect(201);
-      body = { email: u.email, password: u.password };
-    }
-    const res = await g.http().post('/auth/login').send(body).expect(200);
-    return { token: res.body.tokens.accessToken, userId: res.body.user.id };
-  }
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const call = <T>(endpoint: Endpoint, pattern: string, payload: unknown): Promise<T> => firstValueFrom(endpoint.rpc.send<T>(pattern, payload));
   const fail = (endpoint: Endpoint, pattern: string, payload: unknown) => rpcFailure((p, d) => call(endpoint, p, d), pattern, payload);
@@ -150,7 +141,7 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
 
     it('guards HTTP routes and TCP message patterns offline, and serves @Public() routes', async () => {
       const { offline } = apps[platform].modes;
-      const { token, userId } = await login();
+      const { accessToken: token, id: userId } = await signedInUser(g, 'installed');
       expect((await offline.http().get('/orders').set(bearer(token)).expect(200)).body).toEqual({ userId });
       expect(await call(offline, 'orders.list', { accessToken: token })).toEqual({ userId });
       expect((await offline.http().get('/orders').expect(401)).body).toEqual(UNAUTHORIZED);
@@ -162,17 +153,17 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
 
     it('enforces roles over HTTP and TCP', async () => {
       const { offline } = apps[platform].modes;
-      const member = await login();
-      const boss = await login(admin);
-      expect((await offline.http().get('/admin/report').set(bearer(member.token)).expect(403)).body).toEqual({ statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) });
-      expect(await fail(offline, 'orders.purge', { accessToken: member.token })).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
-      expect((await offline.http().get('/admin/report').set(bearer(boss.token)).expect(200)).body).toEqual({ reportBy: boss.userId });
-      expect(await call(offline, 'orders.purge', { accessToken: boss.token })).toEqual({ purgedBy: boss.userId });
+      const member = await signedInUser(g, 'installed');
+      const boss = await signIn(g, admin);
+      expect((await offline.http().get('/admin/report').set(bearer(member.accessToken)).expect(403)).body).toEqual({ statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) });
+      expect(await fail(offline, 'orders.purge', { accessToken: member.accessToken })).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
+      expect((await offline.http().get('/admin/report').set(bearer(boss.accessToken)).expect(200)).body).toEqual({ reportBy: boss.id });
+      expect(await call(offline, 'orders.purge', { accessToken: boss.accessToken })).toEqual({ purgedBy: boss.id });
     });
 
     it('after a logout: refused at once live (TCP to gatehouse), within moments with pushed revocations (Redis), over HTTP and TCP', async () => {
       const { offline, live, pushed } = apps[platform].modes;
-      const { token, userId } = await login();
+      const { accessToken: token, id: userId } = await signedInUser(g, 'installed');
       for (const mode of [offline, live, pushed]) {
         expect((await mode.http().get('/orders').set(bearer(token)).expect(200)).body).toEqual({ userId });
         expect(await call(mode, 'orders.list', { accessToken: token })).toEqual({ userId });

@@ -3,10 +3,11 @@ import { Agent, IncomingHttpHeaders, request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { Client } from 'pg';
 import { firstValueFrom } from 'rxjs';
+import { registerUser } from '../support/accounts';
 import { GatehouseProcess, startGatehouseProcess } from '../support/gatehouse-process';
 import { OwnRedis } from '../support/own-servers';
 import { SmtpSink } from '../support/smtp-sink';
-import { testDatabaseUrl, uniqueUser } from '../support/test-app';
+import { testDatabaseUrl } from '../support/test-app';
 
 interface JsonResponse {
   status: number;
@@ -90,12 +91,6 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
 
   const start = (env: Record<string, string> = {}): Promise<GatehouseProcess> => startGatehouseProcess({ REDIS_URL: ownRedis!.url, ...env });
 
-  async function register(p: GatehouseProcess, prefix: string): Promise<{ email: string; password: string }> {
-    const u = uniqueUser(prefix);
-    await p.http().post('/auth/register').send(u).expect(201);
-    return u;
-  }
-
   beforeAll(async () => {
     await sink.start();
     await db.connect();
@@ -121,7 +116,7 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     gh = await start({ SMTP_URL: sink.url, DATABASE_POOL_SIZE: '10' });
     const p = gh;
     const [viaKeepAlive, viaHttp1, viaHttp2, viaTcp, viaRedis, mailed] = await Promise.all(
-      ['drainka', 'drainh1', 'drainh2', 'draintcp', 'drainredis', 'drainmail'].map((n) => register(p, n)),
+      ['drainka', 'drainh1', 'drainh2', 'draintcp', 'drainredis', 'drainmail'].map((n) => registerUser(p, n)),
     );
     redisClient = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: ownRedis!.port } });
     await redisClient.connect();
@@ -209,7 +204,7 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
 
   it('on SIGINT likewise closes and exits 0, cutting a client that never finishes its request', async () => {
     gh = await start();
-    const u = await register(gh, 'sigint');
+    const u = await registerUser(gh, 'sigint');
     await gh.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     // A client that has begun a request and does not finish it (it would otherwise hold the
     // connection until the server's header timeout, a minute).
@@ -229,7 +224,7 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
   it('when work outlives SHUTDOWN_TIMEOUT, says what is still in flight and exits 1', async () => {
     gh = await start({ SHUTDOWN_TIMEOUT: '2' });
     const p = gh;
-    const u = await register(p, 'deadline');
+    const u = await registerUser(p, 'deadline');
     await lockSessions();
     const stuck = p.http().post('/auth/login').send({ email: u.email, password: u.password }).then(
       (res) => res.status,

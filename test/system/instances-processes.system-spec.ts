@@ -1,6 +1,7 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Client } from 'pg';
 import { firstValueFrom } from 'rxjs';
+import { signedInUser } from '../support/accounts';
 import { GatehouseProcess, runKeysCli, startGatehouseProcess } from '../support/gatehouse-process';
 import { OwnRedis } from '../support/own-servers';
 import { adminQuery, databaseUrlFor } from '../support/services';
@@ -50,19 +51,12 @@ describe('two gatehouse processes on one database and one Redis', () => {
     await db.end();
   });
 
-  async function loginOn(p: GatehouseProcess, prefix: string): Promise<{ email: string; userId: string; sessionId: string; accessToken: string; refreshToken: string }> {
-    const u = uniqueUser(prefix);
-    const registered = await p.http().post('/auth/register').send(u).expect(201);
-    const res = await p.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { email: u.email, userId: registered.body.user.id, sessionId: res.body.sessionId, ...res.body.tokens };
-  }
-
   it('a session logged in on one and logged out on the other is refused by the first at once', async () => {
-    const s = await loginOn(a, 'procout');
+    const s = await signedInUser(a, 'procout');
     const auth = { authorization: `Bearer ${s.accessToken}` };
     // a has verified the token and seen the session live (and may cache both).
     await a.http().get('/auth/me').set(auth).expect(200);
-    expect(await a.rpc('auth.verify', { accessToken: s.accessToken })).toMatchObject({ userId: s.userId, sessionId: s.sessionId });
+    expect(await a.rpc('auth.verify', { accessToken: s.accessToken })).toMatchObject({ userId: s.id, sessionId: s.sessionId });
 
     await b.http().post('/auth/logout').set(auth).expect(204);
 
@@ -94,8 +88,8 @@ describe('two gatehouse processes on one database and one Redis', () => {
   });
 
   it('ending the other sessions on one instance ends them on the other at once', async () => {
-    const s = await loginOn(a, 'procothers');
-    const second = await a.rpc<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: s.userId });
+    const s = await signedInUser(a, 'procothers');
+    const second = await a.rpc<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: s.id });
     const auth2 = { authorization: `Bearer ${second.tokens.accessToken}` };
     await b.http().get('/auth/me').set(auth2).expect(200);
     await a.http().delete('/sessions').set('authorization', `Bearer ${s.accessToken}`).expect(204);
@@ -104,7 +98,7 @@ describe('two gatehouse processes on one database and one Redis', () => {
   });
 
   it('a refresh token presented to both at the same time yields one new token, one lineage, and a live session', async () => {
-    const s = await loginOn(a, 'procrace');
+    const s = await signedInUser(a, 'procrace');
     const results = await Promise.all(
       Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).http().post('/auth/refresh').send({ refreshToken: s.refreshToken })),
     );
@@ -114,7 +108,7 @@ describe('two gatehouse processes on one database and one Redis', () => {
     expect(results.filter((r) => r.status === 401).map((r) => r.body.code)).toEqual(Array(7).fill('INVALID_REFRESH_TOKEN'));
     expect(won[0].body.sessionId).toBe(s.sessionId);
 
-    const sessions = await db.query(`SELECT id, revoked_at FROM sessions WHERE user_id = $1`, [s.userId]);
+    const sessions = await db.query(`SELECT id, revoked_at FROM sessions WHERE user_id = $1`, [s.id]);
     expect(sessions.rows).toEqual([{ id: s.sessionId, revoked_at: null }]);
     const live = await db.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL`, [s.sessionId]);
     expect(live.rows[0].n).toBe(1);
@@ -151,12 +145,12 @@ describe('two gatehouse processes on one database and one Redis', () => {
   });
 
   it('each message-pattern call over Redis is handled by exactly one instance, though both are subscribed', async () => {
-    const s = await loginOn(b, 'procredis');
+    const s = await signedInUser(b, 'procredis');
     const replies = await Promise.all(
-      Array.from({ length: 10 }, () => firstValueFrom(redis.send<{ sessionId: string }>('auth.loginWithUser', { userId: s.userId }))),
+      Array.from({ length: 10 }, () => firstValueFrom(redis.send<{ sessionId: string }>('auth.loginWithUser', { userId: s.id }))),
     );
     expect(new Set(replies.map((r) => r.sessionId)).size).toBe(10);
-    const count = await db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [s.userId]);
+    const count = await db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [s.id]);
     expect(count.rows[0].n).toBe(11);
   });
 
@@ -164,9 +158,9 @@ describe('two gatehouse processes on one database and one Redis', () => {
     const jwks = async (p: GatehouseProcess): Promise<unknown> => (await p.http().get('/.well-known/jwks.json').expect(200)).body;
     expect(await jwks(b)).toEqual(await jwks(a));
 
-    const s = await loginOn(a, 'prockeys');
+    const s = await signedInUser(a, 'prockeys');
     await b.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
-    expect(await b.rpc('auth.verify', { accessToken: s.accessToken })).toMatchObject({ userId: s.userId });
+    expect(await b.rpc('auth.verify', { accessToken: s.accessToken })).toMatchObject({ userId: s.id });
     const oldKid = decodeJwt(s.accessToken).header.kid;
 
     const out = await runKeysCli(['rotate'], { NODE_ENV: 'test', DATABASE_URL: testDatabaseUrl() });
@@ -183,7 +177,7 @@ describe('two gatehouse processes on one database and one Redis', () => {
     expect((ka as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newKid]));
     // Tokens signed before the rotation still verify everywhere until the old key is retired.
     await b.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
-    const fresh = await loginOn(b, 'prockeys2');
+    const fresh = await signedInUser(b, 'prockeys2');
     expect(decodeJwt(fresh.accessToken).header.kid).toBe(newKid);
     await a.http().get('/auth/me').set('authorization', `Bearer ${fresh.accessToken}`).expect(200);
   });

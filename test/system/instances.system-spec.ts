@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { RevocationFeed } from '../../src/sessions/revocation-feed.service';
-import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { signedInUser } from '../support/accounts';
+import { startTestApp, TestApp } from '../support/test-app';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -24,15 +25,8 @@ describe('two instances on one database: the revocation listener', () => {
     await b.close();
   });
 
-  async function loginOn(t: TestApp): Promise<{ accessToken: string; refreshToken: string; sessionId: string }> {
-    const u = uniqueUser('multi');
-    await t.http().post('/auth/register').send(u).expect(201);
-    const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    return { ...res.body.tokens, sessionId: res.body.sessionId };
-  }
-
   it('with its listener connection killed, an instance stops trusting its cache and still refuses revoked sessions', async () => {
-    const s = await loginOn(a);
+    const s = await signedInUser(a, 'multi');
     const auth = { authorization: `Bearer ${s.accessToken}` };
     await b.http().get('/auth/me').set(auth).expect(200);
     // Kill every listener connection of this test database (a's and b's).

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { verifiedUser } from '../support/accounts';
 import { requestHandedOver } from '../support/raw-http';
 import { ownDatabase } from '../support/services';
 import { SmtpSink } from '../support/smtp-sink';
@@ -94,14 +95,6 @@ describe('GET /metrics', () => {
     await db.drop();
   });
 
-  /** A registered user with a verified address (verified in the database: the link is not the subject here). */
-  async function verifiedUser(prefix: string): Promise<ReturnType<typeof uniqueUser>> {
-    const u = uniqueUser(prefix);
-    await t.http().post('/auth/register').send(u).expect(202);
-    await t.db.query(`UPDATE users SET email_verified = true WHERE email = $1`, [u.email]);
-    return u;
-  }
-
   it('answers in the Prometheus text format with runtime and database pool metrics', async () => {
     const m = await scrape(t);
     for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds',
@@ -188,10 +181,10 @@ describe('GET /metrics', () => {
   });
 
   it('counts password logins: successes, and failures by reason', async () => {
-    const ok = await verifiedUser('mok');
+    const ok = await verifiedUser(t, 'database', 'mok');
     const unverified = uniqueUser('munverified');
     await t.http().post('/auth/register').send(unverified).expect(202);
-    const deactivated = await verifiedUser('mdeact');
+    const deactivated = await verifiedUser(t, 'database', 'mdeact');
     await t.db.query(`UPDATE users SET deactivated_at = now() WHERE email = $1`, [deactivated.email]);
 
     const before = await scrape(t);
@@ -216,7 +209,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts a lockout once, when the account becomes locked, and the refused attempts as locked', async () => {
-    const u = await verifiedUser('mlock');
+    const u = await verifiedUser(t, 'database', 'mlock');
     const before = await scrape(t);
     // LOCKOUT_THRESHOLD is 2: the second failure starts the lock.
     await t.http().post('/auth/login').send({ email: u.email, password: 'wrong password one' }).expect(401);
@@ -236,7 +229,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts a refresh-token reuse detection (and not a refusal within the race interval or an unknown token)', async () => {
-    const u = await verifiedUser('mreuse');
+    const u = await verifiedUser(t, 'database', 'mreuse');
     const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     const first = login.body.tokens.refreshToken as string;
     const before = await scrape(t);
@@ -249,7 +242,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts message-pattern requests per pattern, transport and outcome, refusals by a guard or validation included', async () => {
-    const u = await verifiedUser('mrpc');
+    const u = await verifiedUser(t, 'database', 'mrpc');
     const before = await scrape(t);
     const result = await t.rpc.tcp.send<{ tokens: { accessToken: string } }>('auth.login', { email: u.email, password: u.password });
     expect((await t.rpc.tcp.fail('auth.login', { email: u.email, password: 'not the password' })).code).toBe('INVALID_CREDENTIALS');

@@ -20,6 +20,7 @@ const shared = {
     '^@gatehouse/client/testing$': '<rootDir>/packages/client/src/testing.ts',
   },
   testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/support/quiet-nest-logger.ts'],
 };
 
 // The tiers say what they cost: unit needs nothing and runs in seconds; the others share the run's

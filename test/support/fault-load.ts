@@ -1,5 +1,3 @@
-import type { TestApp } from './test-app';
-
 /** What a caller may see while a dependency fails: the contract's 503, nothing else. */
 export const UNAVAILABLE_BODY = { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) };
 
@@ -148,11 +146,4 @@ export class Load {
     this.running = false;
     await Promise.all(this.loops);
   }
-}
-
-/** Registers a user (verification off in the test app) and logs them in. */
-export async function signedInUser(t: TestApp, user: { email: string; username: string; password: string }): Promise<{ id: string; accessToken: string; refreshToken: string; sessionId: string }> {
-  const reg = await t.http().post('/auth/register').send(user).expect(201);
-  const login = await t.http().post('/auth/login').send({ email: user.email, password: user.password }).expect(200);
-  return { id: reg.body.user.id, accessToken: login.body.tokens.accessToken, refreshToken: login.body.tokens.refreshToken, sessionId: login.body.sessionId };
 }

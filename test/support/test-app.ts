@@ -1,4 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -80,6 +81,29 @@ export function testServiceEnv(ports: { httpPort: number; rpcPort: number }, ove
   };
 }
 
+/** Whether the services under test show their logs: TEST_LOGS=1 does, to debug a run. */
+export const SHOW_TEST_LOGS = process.env.TEST_LOGS === '1';
+
+/** The service log lines kept for a failing test's report (see service-logs-environment.ts). */
+const KEPT_LOG_LINES = 200;
+
+/**
+ * Where a service under test writes its JSON log lines: stdout with TEST_LOGS=1; otherwise kept in
+ * memory, shown only with a failing test, so a run prints jest's lines. Suites that read the lines
+ * pass a destination of their own.
+ */
+export function testLogDestination(): DestinationStream | undefined {
+  if (SHOW_TEST_LOGS) return undefined;
+  const holder = globalThis as { __gatehouseServiceLogs?: string[] };
+  const kept = (holder.__gatehouseServiceLogs ??= []);
+  return {
+    write(chunk: string): void {
+      for (const line of chunk.split('\n')) if (line.trim()) kept.push(line);
+      if (kept.length > KEPT_LOG_LINES) kept.splice(0, kept.length - KEPT_LOG_LINES);
+    },
+  };
+}
+
 /**
  * Boots the real service (HTTP, TCP and Redis listeners) on free ports against this run's database,
  * with the environment overrides given.
@@ -87,7 +111,7 @@ export function testServiceEnv(ports: { httpPort: number; rpcPort: number }, ove
 export async function startTestApp(env: Record<string, string> = {}, options: Omit<GatehouseOptions, 'config'> = {}): Promise<TestApp> {
   const rpcPort = await freePort();
   const config = loadConfig(testServiceEnv({ httpPort: 0, rpcPort }, { LOG_LEVEL: 'error', ...env }));
-  const { app } = await createGatehouseApp({ ...options, config });
+  const { app } = await createGatehouseApp({ logDestination: testLogDestination(), ...options, config });
   await app.startAllMicroservices();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const baseUrl = await app.getUrl();

@@ -51,7 +51,10 @@ describe('two gatehouse processes on one database and one Redis', () => {
     await db.end();
   });
 
-  it('a session logged in on one and logged out on the other is refused by the first at once', async () => {
+  // The other instance learns of a revocation through the database's NOTIFY, within tens of
+  // milliseconds (docs/performance.md, "Revocation across instances"); a loaded machine can let one
+  // request through first, so these wait up to 1 s for the refusal, as the 50-logout test does.
+  it('a session logged in on one and logged out on the other is refused by the first within 1 s', async () => {
     const s = await signedInUser(a, 'procout');
     const auth = { authorization: `Bearer ${s.accessToken}` };
     // a has verified the token and seen the session live (and may cache both).
@@ -60,7 +63,7 @@ describe('two gatehouse processes on one database and one Redis', () => {
 
     await b.http().post('/auth/logout').set(auth).expect(204);
 
-    const me = await a.http().get('/auth/me').set(auth).expect(401);
+    const me = await refusedWithin(1000, () => a.http().get('/auth/me').set(auth));
     expect(me.body).toMatchObject({ code: 'UNAUTHORIZED' });
     expect(await a.rpcFail('auth.verify', { accessToken: s.accessToken })).toMatchObject({ code: 'UNAUTHORIZED' });
     await a.http().post('/auth/refresh').send({ refreshToken: s.refreshToken }).expect(401);
@@ -87,13 +90,13 @@ describe('two gatehouse processes on one database and one Redis', () => {
     expect(delays).toHaveLength(50);
   });
 
-  it('ending the other sessions on one instance ends them on the other at once', async () => {
+  it('ending the other sessions on one instance ends them on the other within 1 s', async () => {
     const s = await signedInUser(a, 'procothers');
     const second = await a.rpc<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: s.id });
     const auth2 = { authorization: `Bearer ${second.tokens.accessToken}` };
     await b.http().get('/auth/me').set(auth2).expect(200);
     await a.http().delete('/sessions').set('authorization', `Bearer ${s.accessToken}`).expect(204);
-    await b.http().get('/auth/me').set(auth2).expect(401);
+    expect((await refusedWithin(1000, () => b.http().get('/auth/me').set(auth2))).body).toMatchObject({ code: 'UNAUTHORIZED' });
     await b.http().get('/auth/me').set('authorization', `Bearer ${s.accessToken}`).expect(200);
   });
 
@@ -215,3 +218,14 @@ describe('instances starting together on a new database', () => {
     expect(sets[2]).toEqual(sets[0]);
   });
 });
+
+/** Repeats the request until it is refused with 401, for at most `ms`; the refusal's response. */
+async function refusedWithin(ms: number, request: () => Promise<{ status: number; body: { code?: string } }>): Promise<{ status: number; body: { code?: string } }> {
+  const start = performance.now();
+  for (;;) {
+    const res = await request();
+    if (res.status === 401) return res;
+    if (res.status !== 200) throw new Error(`expected 200 until refused, then 401; got ${res.status}`);
+    if (performance.now() - start > ms) throw new Error(`still accepted after ${ms} ms`);
+  }
+}

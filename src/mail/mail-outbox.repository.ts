@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { updateReturning } from '../platform/database/sql.js';
+import { queryWithTimeout, updateReturning } from '../platform/database/sql.js';
 import type { Tx } from '../platform/database/transactions.js';
 import type { MailKind } from './templates.js';
 
@@ -12,6 +12,12 @@ export interface MailToQueue {
   subject: string;
   text: string;
   html: string;
+}
+
+/** The mail not yet sent, and how long the oldest due one has waited (null: none is due). */
+export interface MailBacklog {
+  pending: number;
+  oldestDueSeconds: number | null;
 }
 
 /** A mail a worker has claimed for sending; `attempts` includes this one. */
@@ -53,6 +59,15 @@ export abstract class MailOutboxRepository {
 
   /** Given up: never claimed again, and its body is dropped. */
   abstract markFailed(id: string, error: string): Promise<void>;
+
+  /** The mails not yet sent: waiting, being sent, or waiting for a retry. */
+  abstract countPending(): Promise<number>;
+
+  /**
+   * The mails not yet sent, and the age of the oldest due one: pending since its time came, or
+   * claimed since its claim ran out. Given up (rejected) after `timeoutMs`, for probes.
+   */
+  abstract backlog(query: { timeoutMs: number }): Promise<MailBacklog>;
 }
 
 interface ClaimedRow {
@@ -122,5 +137,22 @@ export class PgMailOutboxRepository implements MailOutboxRepository {
       `UPDATE mail_outbox SET status = 'failed', locked_until = NULL, text_body = NULL, html_body = NULL, last_error = $2 WHERE id = $1`,
       [id, error],
     );
+  }
+
+  async countPending(): Promise<number> {
+    // On the partial index of unsent mail.
+    const rows: Array<{ n: number }> = await this.dataSource.query(`SELECT count(*)::int AS n FROM mail_outbox WHERE status IN ('pending', 'sending')`);
+    return rows[0]?.n ?? 0;
+  }
+
+  async backlog(query: { timeoutMs: number }): Promise<MailBacklog> {
+    const [row] = await queryWithTimeout<{ pending: number; oldest_due: number | null }>(this.dataSource,
+      `SELECT count(*)::int AS pending,
+              floor(EXTRACT(EPOCH FROM now() - min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE locked_until END)
+                FILTER (WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now()))))::int AS oldest_due
+         FROM mail_outbox WHERE status IN ('pending', 'sending')`,
+      query.timeoutMs,
+    );
+    return { pending: row?.pending ?? 0, oldestDueSeconds: row?.oldest_due ?? null };
   }
 }

@@ -98,6 +98,64 @@ export function describeMailOutboxRepository(setup: () => Promise<MailOutboxRepo
       await expect(recent('ann@example.com', 'verify_email', 0)).resolves.toBe(0);
     });
 
+    const backlog = () => repository.backlog({ timeoutMs: 5000 });
+    // A retry due in the past is the contract's one way to age a mail.
+    const backdate = async (id: string, seconds: number) => repository.reschedule(id, { delayMs: -seconds * 1000, error: 'refused' });
+
+    it('has no backlog when nothing was queued', async () => {
+      await expect(repository.countPending()).resolves.toBe(0);
+      await expect(backlog()).resolves.toEqual({ pending: 0, oldestDueSeconds: null });
+    });
+
+    it('counts a queued mail as pending and due', async () => {
+      await queue('hello');
+      await expect(repository.countPending()).resolves.toBe(1);
+      const { pending, oldestDueSeconds } = await backlog();
+      expect(pending).toBe(1);
+      expect(oldestDueSeconds).toBeGreaterThanOrEqual(0);
+      expect(oldestDueSeconds).toBeLessThan(60);
+    });
+
+    it('counts mail being sent or waiting for a retry as pending, but not as due', async () => {
+      await queue('being sent');
+      await queue('retry later');
+      const [, later] = await claim(2);
+      await repository.reschedule(later.id, { delayMs: 3_600_000, error: 'refused' });
+      await expect(repository.countPending()).resolves.toBe(2);
+      await expect(backlog()).resolves.toEqual({ pending: 2, oldestDueSeconds: null });
+    });
+
+    it('gives the age of the oldest due mail', async () => {
+      for (const subject of ['a', 'b', 'c']) await queue(subject);
+      const [a, b, c] = await claim(3);
+      await backdate(a.id, 600);
+      await backdate(b.id, 3_600);
+      await repository.reschedule(c.id, { delayMs: 3_600_000, error: 'refused' });
+      const { pending, oldestDueSeconds } = await backlog();
+      expect(pending).toBe(3);
+      expect(oldestDueSeconds).toBeGreaterThanOrEqual(3_600);
+      expect(oldestDueSeconds).toBeLessThan(3_660);
+    });
+
+    it('counts a claim that ran out as due again', async () => {
+      await queue('hello');
+      await claim(10, 0);
+      const { pending, oldestDueSeconds } = await backlog();
+      expect(pending).toBe(1);
+      expect(oldestDueSeconds).toBeGreaterThanOrEqual(0);
+      expect(oldestDueSeconds).toBeLessThan(60);
+    });
+
+    it('leaves sent mail and mail given up out of the backlog', async () => {
+      await queue('sent');
+      await queue('failed');
+      const claimed = await claim(10, 0);
+      await repository.markSent(claimed.find((m) => m.subject === 'sent')!.id);
+      await repository.markFailed(claimed.find((m) => m.subject === 'failed')!.id, 'mailbox does not exist');
+      await expect(repository.countPending()).resolves.toBe(0);
+      await expect(backlog()).resolves.toEqual({ pending: 0, oldestDueSeconds: null });
+    });
+
     it('counts a mail queued earlier in the same transaction', async () => {
       const counted = await transactions.run(async (tx) => {
         await repository.enqueue(tx, { kind: 'username_taken', recipient: 'ann@example.com', subject: 's', text: 't', html: 'h' });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimedMail, MailOutboxRepository, MailToQueue } from '../../src/mail/mail-outbox.repository';
+import type { ClaimedMail, MailBacklog, MailOutboxRepository, MailToQueue } from '../../src/mail/mail-outbox.repository';
 import type { Tx } from '../../src/platform/database/transactions';
 import type { MailKind } from '../../src/mail/templates';
 
@@ -74,6 +74,24 @@ export class InMemoryMailOutboxRepository implements MailOutboxRepository {
   markFailed(id: string): Promise<void> {
     this.update(id, { status: 'failed', lockedUntil: null, text: null, html: null });
     return Promise.resolve();
+  }
+
+  countPending(): Promise<number> {
+    return Promise.resolve(this.unsent().length);
+  }
+
+  backlog(): Promise<MailBacklog> {
+    const now = this.now();
+    const unsent = this.unsent();
+    const dueSince = unsent
+      .map((r) => (r.status === 'pending' ? (r.nextAttemptAt <= now ? r.nextAttemptAt : null) : r.lockedUntil !== null && r.lockedUntil < now ? r.lockedUntil : null))
+      .filter((at): at is number => at !== null);
+    const oldestDueSeconds = dueSince.length ? Math.floor((now - Math.min(...dueSince)) / 1000) : null;
+    return Promise.resolve({ pending: unsent.length, oldestDueSeconds });
+  }
+
+  private unsent(): Row[] {
+    return this.rows.filter((r) => r.status === 'pending' || r.status === 'sending');
   }
 
   private update(id: string, change: Partial<Row>): void {

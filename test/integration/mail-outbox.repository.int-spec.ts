@@ -99,6 +99,23 @@ describe('PgMailOutboxRepository', () => {
       expect(await row(claimed.id)).toMatchObject({ status: 'failed', text_body: null, html_body: null, last_error: 'mailbox does not exist', locked_until: null, sent_at: null });
     });
 
+    it('gives up the backlog query after its timeout, and answers again once the table is free', async () => {
+      await transactions.run((tx) => repository.enqueue(tx, mail('waiting')));
+      const locker = db.dataSource.createQueryRunner();
+      await locker.startTransaction();
+      try {
+        // Blocks every read of the table, as a hung server would.
+        await locker.query(`LOCK TABLE mail_outbox IN ACCESS EXCLUSIVE MODE`);
+        const started = Date.now();
+        await expect(repository.backlog({ timeoutMs: 200 })).rejects.toThrow();
+        expect(Date.now() - started).toBeLessThan(2_000);
+      } finally {
+        await locker.rollbackTransaction();
+        await locker.release();
+      }
+      await expect(repository.backlog({ timeoutMs: 5_000 })).resolves.toMatchObject({ pending: 1 });
+    });
+
     it('keeps the body and the error of a rescheduled mail', async () => {
       await transactions.run((tx) => repository.enqueue(tx, mail('later')));
       const [claimed] = await repository.claimDue({ limit: 1, leaseSeconds: 120 });

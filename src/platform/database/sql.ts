@@ -1,4 +1,5 @@
-import type { EntityManager } from 'typeorm';
+import type { Pool, QueryConfig } from 'pg';
+import type { DataSource, EntityManager } from 'typeorm';
 
 /**
  * Runs an UPDATE … RETURNING and gives its rows. (TypeORM answers such a statement on PostgreSQL
@@ -7,4 +8,22 @@ import type { EntityManager } from 'typeorm';
 export async function updateReturning<T>(em: Pick<EntityManager, 'query'>, sql: string, params: unknown[]): Promise<T[]> {
   const result: unknown = await em.query(sql, params);
   return Array.isArray(result) && Array.isArray(result[0]) ? (result[0] as T[]) : (result as T[]);
+}
+
+/** The pg pool under TypeORM's postgres driver, once it has one. */
+export function pgPool(dataSource: DataSource): Pool | undefined {
+  return (dataSource.driver as unknown as { master?: Pool }).master;
+}
+
+/**
+ * A query straight on TypeORM's pool, given up client-side after `timeoutMs`: pg throws away a
+ * connection whose query timed out, so probes against a hung server do not pile up on the pool.
+ */
+export async function queryWithTimeout<T>(dataSource: DataSource, text: string, timeoutMs: number): Promise<T[]> {
+  const pool = pgPool(dataSource);
+  if (!pool) throw new Error('the database is not connected');
+  // query_timeout is read by pg per query, though its typings only list it for the client.
+  const query: QueryConfig & { query_timeout: number } = { text, query_timeout: timeoutMs };
+  const result = await pool.query(query);
+  return result.rows as T[];
 }

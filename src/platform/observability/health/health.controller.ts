@@ -1,6 +1,6 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheckService, type HealthCheckResult, type HealthIndicatorFunction } from '@nestjs/terminus';
+import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { Public } from '../../../shared/access/decorators.js';
 import { WithoutDatabase } from '../../database/database-ready.guard.js';
@@ -35,10 +35,8 @@ export class HealthController {
   @ApiServiceUnavailableResponse({ description: '`{ statusCode: 503, code: "SERVICE_UNAVAILABLE", message, status, info, error, details }`' })
   @Get('ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult | NotReadyBody> {
-    const checks: HealthIndicatorFunction[] = [() => this.checks.checkDatabase(), () => this.checks.checkOutbox()];
-    if (this.checks.redisConfigured) checks.push(() => this.checks.checkRedis());
     try {
-      return await this.health.check(checks);
+      return await this.health.check(this.checks.list());
     } catch (error) {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       const result = error.getResponse() as HealthCheckResult;

@@ -2,10 +2,10 @@ import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Redis } from 'ioredis';
-import type { Pool, QueryConfig } from 'pg';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig, redisClientOptions } from '../../config/app-config.js';
 import { DatabaseConnection } from '../../database/database-connection.js';
+import { pgPool, queryWithTimeout } from '../../database/sql.js';
 
 /** A check failure with a message fit for a public body: never driver text, hosts or credentials. */
 class CheckFailed extends Error {}
@@ -31,18 +31,35 @@ function failureMessage(error: unknown): string {
   return error instanceof CheckFailed ? error.message : 'unreachable';
 }
 
-interface OutboxBacklog {
-  pending: number;
-  oldest_due: number;
+/** What a feature's readiness check found. */
+export interface ReadinessReport {
+  /** Shown in the check's entry of the body. */
+  details: Record<string, unknown>;
+  /** Set when the check fails readiness: the entry's message, fit for a public body. */
+  failure?: string;
+}
+
+/**
+ * A feature's readiness check, given the time it has (HEALTH_TIMEOUT_MS). Past that time, or when
+ * it throws, it is reported down with a message of the platform's, never the error's text.
+ */
+export type ReadinessCheck = (timeoutMs: number) => Promise<ReadinessReport>;
+
+interface ContributedCheck {
+  name: string;
+  check: ReadinessCheck;
+  readsDatabase: boolean;
 }
 
 /**
  * The checks of GET /health/ready, each bounded by HEALTH_TIMEOUT_MS and run side by side, so the
- * probe answers within about that time even when a dependency hangs.
+ * probe answers within about that time even when a dependency hangs. The database and Redis are
+ * checked here; features add their own checks (addCheck), as mail does for its outbox.
  */
 @Injectable()
 export class ReadinessChecks implements OnModuleInit, OnApplicationShutdown {
   private redis?: Redis;
+  private readonly contributed: ContributedCheck[] = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -74,8 +91,23 @@ export class ReadinessChecks implements OnModuleInit, OnApplicationShutdown {
     this.redis?.disconnect();
   }
 
-  get redisConfigured(): boolean {
-    return this.config.redis !== undefined;
+  /**
+   * Adds a feature's check under `name`, reported after the database's. One that reads the database
+   * is reported down with the database's state, without running, until the database is ready.
+   */
+  addCheck(name: string, check: ReadinessCheck, options: { readsDatabase?: boolean } = {}): void {
+    if (name === 'database' || name === 'redis' || this.contributed.some((c) => c.name === name)) {
+      throw new Error(`a readiness check named ${name} exists already`);
+    }
+    this.contributed.push({ name, check, readsDatabase: options.readsDatabase ?? false });
+  }
+
+  /** Every check, in the order of the body: the database, the features' checks, then Redis when REDIS_URL is set. */
+  list(): Array<() => Promise<HealthIndicatorResult>> {
+    const checks: Array<() => Promise<HealthIndicatorResult>> = [() => this.checkDatabase()];
+    for (const contributed of this.contributed) checks.push(() => this.runContributed(contributed));
+    if (this.config.redis !== undefined) checks.push(() => this.checkRedis());
+    return checks;
   }
 
   /** Connected, migrated and started (see DatabaseConnection), and answering a query now. */
@@ -104,46 +136,31 @@ export class ReadinessChecks implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /**
-   * The mail not yet sent, and how long the oldest due mail has waited for a worker. SMTP trouble
-   * does not raise that age (failed mail is rescheduled), workers that stopped taking mail do. It
-   * fails readiness only above HEALTH_OUTBOX_MAX_DUE_AGE, when set.
-   */
-  async checkOutbox(): Promise<HealthIndicatorResult<'outbox'>> {
-    const check = this.indicators.check('outbox');
-    let backlog: OutboxBacklog | undefined;
+  private async runContributed({ name, check, readsDatabase }: ContributedCheck): Promise<HealthIndicatorResult> {
+    const indicator = this.indicators.check(name);
+    const timeoutMs = this.config.health.timeoutMs;
     try {
-      [backlog] = await within(
-        this.query<OutboxBacklog>(
-          `SELECT count(*)::int AS pending,
-                  COALESCE(floor(EXTRACT(EPOCH FROM now() - min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE locked_until END)
-                    FILTER (WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now())))), 0)::int AS oldest_due
-             FROM mail_outbox WHERE status IN ('pending', 'sending')`,
-        ),
-        this.config.health.timeoutMs,
-      );
+      const unavailable = readsDatabase ? this.databaseUnavailable() : undefined;
+      if (unavailable) throw new CheckFailed(unavailable);
+      const report = await within(check(timeoutMs), timeoutMs);
+      if (report.failure === undefined) return indicator.up(report.details);
+      return indicator.down({ ...report.details, message: report.failure });
     } catch (error) {
-      return check.down({ message: failureMessage(error) });
+      return indicator.down({ message: failureMessage(error) });
     }
-    const details = { pending: backlog?.pending ?? 0, oldestDueSeconds: backlog?.oldest_due ?? 0 };
-    const limit = this.config.health.outboxMaxDueAgeSeconds;
-    if (limit > 0 && details.oldestDueSeconds > limit) {
-      return check.down({ ...details, message: `due mail has waited ${details.oldestDueSeconds} s for a worker (limit ${limit} s)` });
-    }
-    return check.up(details);
   }
 
-  /**
-   * A query straight on TypeORM's pool, with a client-side timeout: a connection whose query times
-   * out is thrown away, so probes against a hung server do not pile up on pooled connections.
-   */
-  private async query<T>(text: string): Promise<T[]> {
-    if (!this.database.ready) throw new CheckFailed(this.database.state === 'connecting' ? 'not connected yet' : 'starting');
-    const pool = (this.dataSource.driver as unknown as { master?: Pool }).master;
-    if (!pool) throw new CheckFailed('not connected');
-    // query_timeout is read by pg per query, though its typings only list it for the client.
-    const query: QueryConfig & { query_timeout: number } = { text, query_timeout: this.config.health.timeoutMs };
-    const result = await pool.query(query);
-    return result.rows as T[];
+  /** Why the database cannot be queried now, in words fit for the body; undefined when it can. */
+  private databaseUnavailable(): string | undefined {
+    if (!this.database.ready) return this.database.state === 'connecting' ? 'not connected yet' : 'starting';
+    if (!pgPool(this.dataSource)) return 'not connected';
+    return undefined;
+  }
+
+  /** A query bounded client-side by HEALTH_TIMEOUT_MS (see queryWithTimeout). */
+  private async query(text: string): Promise<unknown[]> {
+    const unavailable = this.databaseUnavailable();
+    if (unavailable) throw new CheckFailed(unavailable);
+    return queryWithTimeout(this.dataSource, text, this.config.health.timeoutMs);
   }
 }

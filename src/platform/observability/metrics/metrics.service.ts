@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { AppError, ErrorCode } from '../../../shared/errors/app-error.js';
 import { runtimeRegistry } from './runtime-metrics.js';
 
@@ -24,6 +24,28 @@ export function loginFailureReason(error: unknown): LoginFailureReason {
 }
 
 export { rpcErrorCode } from '../../../shared/errors/app-error.js';
+
+/** A scrape never waits longer than this for a gauge read at scrape time; past it, the gauge is left out. */
+export const SCRAPE_READ_TIMEOUT_MS = 1000;
+
+/** Resolves to the promise's value, or to undefined when it fails or takes longer than `ms`. */
+export function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+    promise.then(
+      (value) => { clearTimeout(timer); resolve(value); },
+      () => { clearTimeout(timer); resolve(undefined); },
+    );
+  });
+}
+
+/** A gauge a feature reads at scrape time, from the database say. */
+export interface ScrapedGauge {
+  name: string;
+  help: string;
+  read: () => Promise<number>;
+}
 
 // Seconds; from a cached token check (well under a millisecond) to a login under load.
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -119,6 +141,27 @@ export class MetricsService {
   async render(): Promise<string> {
     const [app, runtime] = await Promise.all([this.registry.metrics(), runtimeRegistry().metrics()]);
     return app + runtime;
+  }
+
+  /**
+   * Registers a gauge whose value `read` gives at every scrape. One read at a time: scrapes during
+   * an outage share the read in flight instead of piling up. While it fails or does not answer
+   * within SCRAPE_READ_TIMEOUT_MS, the scrape still answers at once, without the gauge's value.
+   */
+  addScrapedGauge({ name, help, read }: ScrapedGauge): void {
+    let inFlight: Promise<number | undefined> | undefined;
+    const readOnce = (): Promise<number | undefined> => {
+      inFlight ??= Promise.resolve().then(read).catch(() => undefined).finally(() => { inFlight = undefined; });
+      return inFlight;
+    };
+    new Gauge({
+      name, help, registers: [this.registry],
+      async collect(this: Gauge): Promise<void> {
+        const value = await settleWithin(readOnce(), SCRAPE_READ_TIMEOUT_MS);
+        if (value === undefined) this.remove();
+        else this.set(value);
+      },
+    });
   }
 
   observeHttp(method: string, route: string, statusCode: number, seconds: number): void {

@@ -1,8 +1,7 @@
 import { MessageHandler, ServerTCP } from '@nestjs/microservices';
 import { isObservable, lastValueFrom, of, throwError } from 'rxjs';
 import { AppError, ErrorCode } from '../../../shared/errors/app-error.js';
-import { settleWithin } from './database-metrics.js';
-import { loginFailureReason, MetricsService, rpcErrorCode } from './metrics.service.js';
+import { loginFailureReason, MetricsService, rpcErrorCode, SCRAPE_READ_TIMEOUT_MS, settleWithin } from './metrics.service.js';
 import { instrumentServer, measured } from './rpc-metrics.js';
 
 async function reply(handler: MessageHandler, data: unknown = {}): Promise<unknown> {
@@ -92,5 +91,58 @@ describe('a registry per application', () => {
     expect(await b.registry.getSingleMetricAsString('gatehouse_login_successes_total')).toContain('gatehouse_login_successes_total 0');
     expect(await b.render()).not.toContain('route="/users/:id"');
     expect(await a.render()).toContain('nodejs_eventloop_lag_seconds');
+  });
+});
+
+describe('gauges read at scrape time', () => {
+  const help = 'Things waiting; absent when the database did not answer.';
+  let metrics: MetricsService;
+  let read: jest.Mock<Promise<number>, []>;
+
+  beforeEach(() => {
+    metrics = new MetricsService();
+    read = jest.fn<Promise<number>, []>();
+    metrics.addScrapedGauge({ name: 'gatehouse_things_waiting', help, read });
+  });
+
+  afterEach(() => jest.useRealTimers());
+
+  const scrape = () => metrics.registry.getSingleMetricAsString('gatehouse_things_waiting');
+
+  it('reads the value at every scrape', async () => {
+    read.mockResolvedValueOnce(4).mockResolvedValueOnce(0);
+    expect(await scrape()).toBe(`# HELP gatehouse_things_waiting ${help}\n# TYPE gatehouse_things_waiting gauge\ngatehouse_things_waiting 4`);
+    expect(await scrape()).toContain('\ngatehouse_things_waiting 0');
+  });
+
+  it('leaves the value out while the read fails, and shows it again once it answers', async () => {
+    read.mockResolvedValueOnce(2).mockRejectedValueOnce(new Error('connection refused')).mockResolvedValueOnce(3);
+    expect(await scrape()).toContain('\ngatehouse_things_waiting 2');
+    expect(await scrape()).toBe(`# HELP gatehouse_things_waiting ${help}\n# TYPE gatehouse_things_waiting gauge`);
+    expect(await scrape()).toContain('\ngatehouse_things_waiting 3');
+  });
+
+  it(`answers without the value once the read has taken ${SCRAPE_READ_TIMEOUT_MS} ms`, async () => {
+    jest.useFakeTimers();
+    read.mockReturnValue(new Promise(() => undefined));
+    let text: string | undefined;
+    void scrape().then((t) => (text = t));
+    await jest.advanceTimersByTimeAsync(SCRAPE_READ_TIMEOUT_MS - 1);
+    expect(text).toBeUndefined();
+    await jest.advanceTimersByTimeAsync(1);
+    expect(text).toBe(`# HELP gatehouse_things_waiting ${help}\n# TYPE gatehouse_things_waiting gauge`);
+  });
+
+  it('shares the read in flight between scrapes, so a hung database does not pile them up', async () => {
+    let answer!: (n: number) => void;
+    read.mockReturnValueOnce(new Promise((resolve) => (answer = resolve))).mockResolvedValueOnce(9);
+    const first = scrape();
+    const second = scrape();
+    answer(5);
+    expect(await first).toContain('\ngatehouse_things_waiting 5');
+    expect(await second).toContain('\ngatehouse_things_waiting 5');
+    expect(read).toHaveBeenCalledTimes(1);
+    // Once answered, the next scrape reads again.
+    expect(await scrape()).toContain('\ngatehouse_things_waiting 9');
   });
 });

@@ -1,15 +1,30 @@
 // Nest 12 packages are ESM-only; jest on Node 20 cannot require() ESM, so SWC compiles them to CJS.
-const esmOnly = ['@nestjs', '@fastify/cookie', 'cookie', 'set-cookie-parser', 'file-type', 'strtok3',
-  'token-types', '@tokenizer', 'uint8array-extras', '@borewit', '@electric-sql', 'content-disposition'];
+const esmOnly = [
+  '@nestjs',
+  '@fastify/cookie',
+  'cookie',
+  'set-cookie-parser',
+  'file-type',
+  'strtok3',
+  'token-types',
+  '@tokenizer',
+  'uint8array-extras',
+  '@borewit',
+  '@electric-sql',
+  'content-disposition',
+];
 
-const swc = ['@swc/jest', {
-  jsc: {
-    parser: { syntax: 'typescript', decorators: true },
-    transform: { legacyDecorator: true, decoratorMetadata: true },
-    target: 'es2023',
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2023',
+    },
+    module: { type: 'commonjs', ignoreDynamic: false },
   },
-  module: { type: 'commonjs', ignoreDynamic: false },
-}];
+];
 
 const shared = {
   transform: { '^.+\\.(t|j|cj)s$': swc },

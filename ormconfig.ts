@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+
 import { DataSource } from 'typeorm';
+
 import { dataSourceOptions } from './src/platform/database/data-source-options.js';
 import { RefreshTokenEntity, SessionEntity } from './src/sessions/session.entity.js';
 import { SigningKeyEntity } from './src/tokens/signing-key.entity.js';

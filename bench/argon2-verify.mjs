@@ -1,8 +1,9 @@
 // The ceiling for POST /auth/login: how many argon2id verifies per second this machine does with the
 // service's own parameters and the same number of calls in flight as the login test has connections.
 // Its own process, so it gets a fresh libuv threadpool (where @node-rs/argon2 runs), like the service.
-import { hash, verify } from '@node-rs/argon2';
 import { performance } from 'node:perf_hooks';
+import { hash, verify } from '@node-rs/argon2';
+
 // Taken from the build so the ceiling cannot drift from what the service really uses.
 import { ARGON2_PARAMS } from '../dist/src/users/password-hasher.service.js';
 

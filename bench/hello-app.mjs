@@ -3,6 +3,7 @@
 // the `echo` message pattern over TCP is the ceiling for `auth.verify`.
 // Runs as its own process so it never shares an event loop with the load generator.
 import 'reflect-metadata';
+
 import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Transport } from '@nestjs/microservices';

@@ -13,8 +13,6 @@
 //   revocation   how long a second instance accepts a token after a logout on the first.
 // Usage: npm run bench   (builds first; needs PostgreSQL, see BENCH_DATABASE_ADMIN_URL)
 //        BENCH_QUICK=1 npm run bench   (a smoke run: short loads, 20,000 accounts instead of 1,000,000)
-import autocannon from 'autocannon';
-import pg from 'pg';
 import { fork, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -24,6 +22,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
+import autocannon from 'autocannon';
+import pg from 'pg';
+
 import { tcpLoad } from './tcp-load.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -114,7 +115,10 @@ function stopChild(child) {
   });
 }
 
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+]) {
   process.once(signal, () => {
     log(`${signal}: cleaning up`);
     cleanup().finally(() => process.exit(code));
@@ -226,14 +230,20 @@ async function startHello() {
 
 /** Runs npm to its end, its output kept for the error; `npm run bench`'s own settings for this project are not passed on. */
 function runNpm(args, cwd) {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_(?!config_(registry|https?_proxy|proxy|noproxy|cafile|ca|strict_ssl|userconfig|nodedir)$)|INIT_CWD$)/i.test(key)));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !/^(npm_(?!config_(registry|https?_proxy|proxy|noproxy|cafile|ca|strict_ssl|userconfig|nodedir)$)|INIT_CWD$)/i.test(key),
+    ),
+  );
   return new Promise((resolve, reject) => {
     const child = spawn('npm', args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (c) => (output += c));
     child.stderr.on('data', (c) => (output += c));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`npm ${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`npm ${args.join(' ')} exited with ${code}:\n${output.slice(-4000)}`)),
+    );
   });
 }
 
@@ -266,7 +276,13 @@ async function startSibling(base) {
       cwd: siblingDir,
       execArgv: [...process.execArgv, '--import', ORPHAN_GUARD],
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: { ...process.env, GATEHOUSE_URL: base, GATEHOUSE_ISSUER: 'http://localhost:3000', PORT: String(port), RPC_PORT: String(rpcPort) },
+      env: {
+        ...process.env,
+        GATEHOUSE_URL: base,
+        GATEHOUSE_ISSUER: 'http://localhost:3000',
+        PORT: String(port),
+        RPC_PORT: String(rpcPort),
+      },
     }),
     'sibling',
   );
@@ -320,7 +336,9 @@ async function seedUsers(databaseUrl, from, to, passwordHash) {
     await client.query('CHECKPOINT').catch((error) => log(`CHECKPOINT skipped: ${error.message}`));
     const totalS = (performance.now() - t0) / 1000;
     const { rows } = await client.query('SELECT count(*)::int AS n FROM users');
-    log(`seeded ${to - from + 1} accounts in ${insertS.toFixed(2)}s (with VACUUM ANALYZE and CHECKPOINT: ${totalS.toFixed(2)}s); ${rows[0].n} in the table`);
+    log(
+      `seeded ${to - from + 1} accounts in ${insertS.toFixed(2)}s (with VACUUM ANALYZE and CHECKPOINT: ${totalS.toFixed(2)}s); ${rows[0].n} in the table`,
+    );
     return { rows: to - from + 1, insertS, totalS, tableRows: rows[0].n };
   } finally {
     await client.end();
@@ -331,7 +349,10 @@ async function seedUsers(databaseUrl, from, to, passwordHash) {
 async function seedLegacyAccounts(databaseUrl, password) {
   const legacy = {
     bcrypt: { email: 'legacy-bcrypt@example.com', hash: await bcryptHash(password, { cost: 4 }) },
-    argon2: { email: 'legacy-argon2@example.com', hash: await argon2Hash(password, { algorithm: 2, memoryCost: 4096, timeCost: 1, parallelism: 1 }) },
+    argon2: {
+      email: 'legacy-argon2@example.com',
+      hash: await argon2Hash(password, { algorithm: 2, memoryCost: 4096, timeCost: 1, parallelism: 1 }),
+    },
   };
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
@@ -377,8 +398,12 @@ async function revocationWindow(baseA, baseB, n) {
   const sorted = [...delays].sort((x, y) => x - y);
   const trips = [...roundTrips].sort((x, y) => x - y);
   return {
-    n, acceptedAfterLogout, refusedAtOnceByA,
-    p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1),
+    n,
+    acceptedAfterLogout,
+    refusedAtOnceByA,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    max: sorted.at(-1),
     roundTrip: { p50: percentile(trips, 50), p99: percentile(trips, 99) },
     valid: refusedAtOnceByA === n,
   };
@@ -478,7 +503,8 @@ function summarize(title, { result, latencies }, expected) {
   const unexpected = expected ? result.requests.total - answered : result.non2xx;
   const problems = { non2xx: unexpected, errors: result.errors, timeouts: result.timeouts, mismatches: result.mismatches };
   const valid = answered > 0 && Object.values(problems).every((n) => n === 0);
-  if (!valid) log(`${title}: INVALID: ${result['2xx']} 2xx, ${JSON.stringify(problems)}, status codes ${JSON.stringify(result.statusCodeStats)}`);
+  if (!valid)
+    log(`${title}: INVALID: ${result['2xx']} 2xx, ${JSON.stringify(problems)}, status codes ${JSON.stringify(result.statusCodeStats)}`);
   return {
     valid,
     ok2xx: answered,
@@ -641,61 +667,102 @@ function buildRows(m) {
 
   return [
     row(`argon2id verify, raw (${CONFIG.loginConnections} in flight)`, { reqPerSec: m.argon2.perSecond, ...m.argon2.latency }),
-    versus(`POST /auth/login (${CONFIG.loginConnections} conn)${invalid(m.login)}`, m.login, argon2, m.login.reqPerSec, atLeast(m.login, TARGETS.login)),
+    versus(
+      `POST /auth/login (${CONFIG.loginConnections} conn)${invalid(m.login)}`,
+      m.login,
+      argon2,
+      m.login.reqPerSec,
+      atLeast(m.login, TARGETS.login),
+    ),
     row(`POST /auth/login, wrong password → 401 (${CONFIG.loginConnections} conn)${invalid(m.wrongPassword)}`, m.wrongPassword),
     versus(
       `POST /auth/login, unknown user → 401 (${CONFIG.loginConnections} conn)${invalid(m.unknownUser)}`,
-      m.unknownUser, perSec(m.wrongPassword.reqPerSec, 'wrong password'), m.unknownUser.reqPerSec,
+      m.unknownUser,
+      perSec(m.wrongPassword.reqPerSec, 'wrong password'),
+      m.unknownUser.reqPerSec,
       (ratio) => `≈ 1 (same cost) ${check(m.unknownUser.valid && ratio !== undefined && Math.abs(ratio - 1) <= 0.1)}`,
     ),
     versus(
       `POST /auth/login, random one of ${fmtInt(CONFIG.usersSmall)} seeded accounts (${CONFIG.loginConnections} conn)${invalid(m.loginSmall)}`,
-      m.loginSmall, argon2, m.loginSmall.reqPerSec,
+      m.loginSmall,
+      argon2,
+      m.loginSmall.reqPerSec,
     ),
     versus(
       `POST /auth/login, random one of ${fmtInt(CONFIG.usersLarge)} seeded accounts (${CONFIG.loginConnections} conn)${invalid(m.loginLarge)}`,
-      m.loginLarge, perSec(m.loginSmall.reqPerSec, `${fmtInt(CONFIG.usersSmall)} accounts`), m.loginLarge.reqPerSec,
+      m.loginLarge,
+      perSec(m.loginSmall.reqPerSec, `${fmtInt(CONFIG.usersSmall)} accounts`),
+      m.loginLarge.reqPerSec,
       () => `p99 ${ratioOf(m.loginLarge.p99, m.loginSmall.p99)?.toFixed(2) ?? '—'}× the ${fmtInt(CONFIG.usersSmall)}-account p99`,
     ),
     row(`GET /hello, bare Nest+Fastify (${CONFIG.connections} conn)${invalid(m.hello)}`, m.hello),
-    versus(`GET /auth/me (${CONFIG.connections} conn)${invalid(m.me)}`, m.me, perSec(m.hello.reqPerSec, 'bare hello'), m.me.reqPerSec, atLeast(m.me, TARGETS.me)),
+    versus(
+      `GET /auth/me (${CONFIG.connections} conn)${invalid(m.me)}`,
+      m.me,
+      perSec(m.hello.reqPerSec, 'bare hello'),
+      m.me.reqPerSec,
+      atLeast(m.me, TARGETS.me),
+    ),
     versus(
       `GET /orders, sibling app guarded offline by @gatehouse/client, installed from its tarball (${CONFIG.connections} conn)${invalid(m.sibling)}`,
-      m.sibling, perSec(m.hello.reqPerSec, 'bare hello'), m.sibling.reqPerSec, atLeast(m.sibling, TARGETS.sibling),
+      m.sibling,
+      perSec(m.hello.reqPerSec, 'bare hello'),
+      m.sibling.reqPerSec,
+      atLeast(m.sibling, TARGETS.sibling),
     ),
     row(`POST /auth/refresh, chained (${CONFIG.refreshConnections} conn)${invalid(m.refresh)}`, m.refresh, {
       target: `0 non-2xx ${check(m.refresh.valid)} (${m.refresh.non2xx})`,
     }),
     row(`echo over TCP, bare Nest microservice (${inFlight})${invalid(m.echo)}`, m.echo),
-    versus(`auth.verify over TCP (${inFlight})${invalid(m.verify)}`, m.verify, perSec(m.echo.reqPerSec, 'bare TCP echo'), m.verify.reqPerSec),
+    versus(
+      `auth.verify over TCP (${inFlight})${invalid(m.verify)}`,
+      m.verify,
+      perSec(m.echo.reqPerSec, 'bare TCP echo'),
+      m.verify.reqPerSec,
+    ),
     row(`GET /health/live, alone (${health})${invalid(m.healthAlone.live)}`, m.healthAlone.live),
     row(`GET /health/ready, alone (${health})${invalid(m.healthAlone.ready)}`, m.healthAlone.ready),
     versus(
       `GET /health/live while ${CONFIG.loginConnections} logins saturate the hash pool${invalid(m.healthLoaded.live)}`,
-      m.healthLoaded.live, p99Of(m.healthAlone.live.p99, 'alone'), m.healthLoaded.live.p99,
+      m.healthLoaded.live,
+      p99Of(m.healthAlone.live.p99, 'alone'),
+      m.healthLoaded.live.p99,
     ),
     versus(
       `GET /health/ready while ${CONFIG.loginConnections} logins saturate the hash pool${invalid(m.healthLoaded.ready)}`,
-      m.healthLoaded.ready, p99Of(m.healthAlone.ready.p99, 'alone'), m.healthLoaded.ready.p99,
+      m.healthLoaded.ready,
+      p99Of(m.healthAlone.ready.p99, 'alone'),
+      m.healthLoaded.ready.p99,
     ),
     versus(
       `POST /auth/login while health is probed (${CONFIG.loginConnections} conn)${invalid(m.healthLoaded.login)}`,
-      m.healthLoaded.login, perSec(m.login.reqPerSec, 'login alone'), m.healthLoaded.login.reqPerSec,
+      m.healthLoaded.login,
+      perSec(m.login.reqPerSec, 'login alone'),
+      m.healthLoaded.login.reqPerSec,
     ),
-    row(`POST /auth/login, wrong password, native account (${together}, run together with the next three)${invalid(m.failed.native)}`, m.failed.native),
+    row(
+      `POST /auth/login, wrong password, native account (${together}, run together with the next three)${invalid(m.failed.native)}`,
+      m.failed.native,
+    ),
     ...[
       ['unknown user', m.failed.unknown],
       ['imported bcrypt cost 4', m.failed.bcrypt],
       ['imported argon2id m=4096 t=1', m.failed.argon2],
-    ].map(([name, r]) => versus(
-      `POST /auth/login, wrong password, ${name} (${together}, together)${invalid(r)}`,
-      r, perSec(m.failed.native.reqPerSec, 'native, together'), r.reqPerSec,
-      (ratio) => `≈ 1 (same cost) ${check(r.valid && ratio !== undefined && Math.abs(ratio - 1) <= 0.1)}`,
-    )),
+    ].map(([name, r]) =>
+      versus(
+        `POST /auth/login, wrong password, ${name} (${together}, together)${invalid(r)}`,
+        r,
+        perSec(m.failed.native.reqPerSec, 'native, together'),
+        r.reqPerSec,
+        (ratio) => `≈ 1 (same cost) ${check(r.valid && ratio !== undefined && Math.abs(ratio - 1) <= 0.1)}`,
+      ),
+    ),
     versus(
-      `logout on A: B accepts the token until (${m.revocation.n} logouts; A refused at once ${m.revocation.refusedAtOnceByA}/${m.revocation.n}, `
-        + `B accepted after the logout's answer ${m.revocation.acceptedAfterLogout}/${m.revocation.n}; max ${fmtMs(m.revocation.max)} ms)`,
-      { p50: m.revocation.p50, p99: m.revocation.p99 }, p99Of(m.revocation.roundTrip.p99, 'one GET /auth/me on B'), m.revocation.p99,
+      `logout on A: B accepts the token until (${m.revocation.n} logouts; A refused at once ${m.revocation.refusedAtOnceByA}/${m.revocation.n}, ` +
+        `B accepted after the logout's answer ${m.revocation.acceptedAfterLogout}/${m.revocation.n}; max ${fmtMs(m.revocation.max)} ms)`,
+      { p50: m.revocation.p50, p99: m.revocation.p99 },
+      p99Of(m.revocation.roundTrip.p99, 'one GET /auth/me on B'),
+      m.revocation.p99,
     ),
     rssRow('gatehouse RSS, idle after start', rss.idle, mib(m.rss.helloIdle, 'bare Nest app, idle')),
     rssRow(`gatehouse RSS, peak under POST /auth/login load${invalid(m.login)}`, rss.login, mib(rss.idle, 'idle')),
@@ -716,8 +783,10 @@ function markdownTable(rows) {
     '|---|---:|---:|---:|---:|---|---:|---|',
   ];
   for (const r of rows) {
-    lines.push(`| ${r.measurement} | ${fmtRate(r.reqPerSec)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtMiB(r.rssMiB)} | ` +
-      `${fmtBaseline(r.baseline)} | ${r.ratio === undefined ? '—' : r.ratio.toFixed(2)} | ${r.target || '—'} |`);
+    lines.push(
+      `| ${r.measurement} | ${fmtRate(r.reqPerSec)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} | ${fmtMiB(r.rssMiB)} | ` +
+        `${fmtBaseline(r.baseline)} | ${r.ratio === undefined ? '—' : r.ratio.toFixed(2)} | ${r.target || '—'} |`,
+    );
   }
   return lines.join('\n');
 }
@@ -770,17 +839,30 @@ async function main() {
 
   log(`measuring raw argon2id verify for ${CONFIG.durationS}s`);
   m.argon2 = await rawArgon2();
-  const loginOptions = { ...jsonPost(base, '/auth/login'), connections: CONFIG.loginConnections, body: JSON.stringify({ email: USER.email, password: USER.password }) };
+  const loginOptions = {
+    ...jsonPost(base, '/auth/login'),
+    connections: CONFIG.loginConnections,
+    body: JSON.stringify({ email: USER.email, password: USER.password }),
+  };
   m.login = await load('POST /auth/login', loginOptions, { rssPid: gatehouse.pid });
   // Wrong password and unknown user must cost the same (a dummy hash is verified on a miss).
-  const failedLogin = (email, password) => ({ ...jsonPost(base, '/auth/login'), connections: CONFIG.loginConnections, body: JSON.stringify({ email, password }) });
+  const failedLogin = (email, password) => ({
+    ...jsonPost(base, '/auth/login'),
+    connections: CONFIG.loginConnections,
+    body: JSON.stringify({ email, password }),
+  });
   m.wrongPassword = await load('POST /auth/login, wrong password', failedLogin(USER.email, 'not the password'), { expected: 401 });
   m.unknownUser = await load('POST /auth/login, unknown user', failedLogin(`nobody-${USER.email}`, 'not the password'), { expected: 401 });
   // Failed logins of every kind at the same time, sharing the machine alike: sequential runs drift
   // by more than the differences looked for.
   const legacy = await seedLegacyAccounts(databaseUrl, USER.password);
   const quarter = Math.max(1, Math.floor(CONFIG.loginConnections / 4));
-  const failedSpec = (key, title, email) => ({ key, title, expected: 401, opts: { ...failedLogin(email, 'not the password'), connections: quarter } });
+  const failedSpec = (key, title, email) => ({
+    key,
+    title,
+    expected: 401,
+    opts: { ...failedLogin(email, 'not the password'), connections: quarter },
+  });
   m.failed = await loadTogether([
     failedSpec('native', 'POST /auth/login, wrong password, native', USER.email),
     failedSpec('unknown', 'POST /auth/login, unknown user', `nobody-${USER.email}`),
@@ -801,30 +883,45 @@ async function main() {
     headers: { authorization: `Bearer ${tokens.accessToken}` },
   });
   // Fresh chains for warmup and for the measured run: a chain cut off mid-request cannot be resumed.
-  m.refresh = await load('POST /auth/refresh', async () =>
-    refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
+  m.refresh = await load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
 
   // Same payload both ways, so the frames are the same size on the way in.
   const rpcData = { accessToken: tokens.accessToken };
   m.echo = await tcpMeasure('echo over TCP (bare Nest)', {
-    port: hello.rpcPort, pattern: 'echo', data: rpcData, check: (r) => r?.accessToken === tokens.accessToken,
+    port: hello.rpcPort,
+    pattern: 'echo',
+    data: rpcData,
+    check: (r) => r?.accessToken === tokens.accessToken,
   });
-  m.verify = await tcpMeasure('auth.verify over TCP', {
-    port: gatehouse.rpcPort, pattern: 'auth.verify', data: rpcData, check: (r) => r?.userId === user.id && r?.user?.id === user.id,
-  }, { rssPid: gatehouse.pid });
+  m.verify = await tcpMeasure(
+    'auth.verify over TCP',
+    {
+      port: gatehouse.rpcPort,
+      pattern: 'auth.verify',
+      data: rpcData,
+      check: (r) => r?.userId === user.id && r?.user?.id === user.id,
+    },
+    { rssPid: gatehouse.pid },
+  );
 
   const live = { key: 'live', title: 'GET /health/live', opts: healthOptions(base, '/health/live') };
   const ready = { key: 'ready', title: 'GET /health/ready', opts: healthOptions(base, '/health/ready') };
   m.healthAlone = await loadTogether([live, ready]);
-  m.healthLoaded = await loadTogether([live, ready, { key: 'login', title: 'POST /auth/login (saturating)', opts: loginOptions }], { rssPid: gatehouse.pid });
+  m.healthLoaded = await loadTogether([live, ready, { key: 'login', title: 'POST /auth/login (saturating)', opts: loginOptions }], {
+    rssPid: gatehouse.pid,
+  });
 
   // Table size: the same login load over 1,000 accounts, then over 1,000,000 (seeded in bulk).
   const passwordHash = await storedHash(databaseUrl, USER.email);
   const seeding = {};
   seeding.small = await seedUsers(databaseUrl, 1, CONFIG.usersSmall, passwordHash);
-  m.loginSmall = await load(`POST /auth/login over ${CONFIG.usersSmall} accounts`, randomAccountLogin(base, CONFIG.usersSmall), { rssPid: gatehouse.pid });
+  m.loginSmall = await load(`POST /auth/login over ${CONFIG.usersSmall} accounts`, randomAccountLogin(base, CONFIG.usersSmall), {
+    rssPid: gatehouse.pid,
+  });
   seeding.large = await seedUsers(databaseUrl, CONFIG.usersSmall + 1, CONFIG.usersLarge, passwordHash);
-  m.loginLarge = await load(`POST /auth/login over ${CONFIG.usersLarge} accounts`, randomAccountLogin(base, CONFIG.usersLarge), { rssPid: gatehouse.pid });
+  m.loginLarge = await load(`POST /auth/login over ${CONFIG.usersLarge} accounts`, randomAccountLogin(base, CONFIG.usersLarge), {
+    rssPid: gatehouse.pid,
+  });
   m.seeding = seeding;
 
   m.rss.gatehouseIdleAfter = await idleRssMiB(gatehouse.pid);
@@ -832,19 +929,36 @@ async function main() {
 
   const rows = buildRows(m);
   const table = markdownTable(rows);
-  const seedLine = `Seeding: ${fmtInt(seeding.small.rows)} accounts in ${seeding.small.insertS.toFixed(2)} s, then ` +
+  const seedLine =
+    `Seeding: ${fmtInt(seeding.small.rows)} accounts in ${seeding.small.insertS.toFixed(2)} s, then ` +
     `${fmtInt(seeding.large.rows)} more in ${seeding.large.insertS.toFixed(1)} s ` +
     `(${fmtInt(Math.round(seeding.large.rows / seeding.large.insertS))} rows/s; one INSERT … SELECT generate_series with a precomputed ` +
     `argon2id hash, three unique indexes maintained; ${seeding.large.totalS.toFixed(1)} s with VACUUM ANALYZE and CHECKPOINT).`;
-  const machineLine = `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, node ${machine.node}, ` +
+  const machineLine =
+    `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, node ${machine.node}, ` +
     `PostgreSQL ${machine.postgres}, libuv threadpool ${machine.uvThreadpoolSize}; ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
     `1-min load average ${machine.loadAvgAtStart.toFixed(2)} before, ${machine.loadAvgAtEnd.toFixed(2)} after (the bench itself adds ~2).`;
   const measured = {
-    login: m.login, wrongPassword: m.wrongPassword, unknownUser: m.unknownUser,
-    failedNative: m.failed.native, failedUnknown: m.failed.unknown, failedBcrypt: m.failed.bcrypt, failedArgon2: m.failed.argon2, loginSmall: m.loginSmall, loginLarge: m.loginLarge,
-    hello: m.hello, me: m.me, sibling: m.sibling, refresh: m.refresh, echo: m.echo, verify: m.verify,
-    healthLive: m.healthAlone.live, healthReady: m.healthAlone.ready,
-    healthLiveLoaded: m.healthLoaded.live, healthReadyLoaded: m.healthLoaded.ready, loginWithHealth: m.healthLoaded.login,
+    login: m.login,
+    wrongPassword: m.wrongPassword,
+    unknownUser: m.unknownUser,
+    failedNative: m.failed.native,
+    failedUnknown: m.failed.unknown,
+    failedBcrypt: m.failed.bcrypt,
+    failedArgon2: m.failed.argon2,
+    loginSmall: m.loginSmall,
+    loginLarge: m.loginLarge,
+    hello: m.hello,
+    me: m.me,
+    sibling: m.sibling,
+    refresh: m.refresh,
+    echo: m.echo,
+    verify: m.verify,
+    healthLive: m.healthAlone.live,
+    healthReady: m.healthAlone.ready,
+    healthLiveLoaded: m.healthLoaded.live,
+    healthReadyLoaded: m.healthLoaded.ready,
+    loginWithHealth: m.healthLoaded.login,
   };
   const checks = Object.entries(measured)
     .map(([k, r]) => `${k}: ${r.ok2xx} as expected, ${r.non2xx} other, ${r.errors} errors, ${r.timeouts} timeouts`)
@@ -862,18 +976,22 @@ async function main() {
   );
   await writeFile(
     join(resultsDir, 'latest.json'),
-    `${JSON.stringify({
-      finishedAt: new Date().toISOString(),
-      machine,
-      config: { ...CONFIG, adminUrl: undefined },
-      targets: TARGETS,
-      valid,
-      rows,
-      rss: m.rss,
-      seeding,
-      markdown: `${machineLine}\n\n${table}\n\n${seedLine}\n`,
-      measurements: raw,
-    }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        finishedAt: new Date().toISOString(),
+        machine,
+        config: { ...CONFIG, adminUrl: undefined },
+        targets: TARGETS,
+        valid,
+        rows,
+        rss: m.rss,
+        seeding,
+        markdown: `${machineLine}\n\n${table}\n\n${seedLine}\n`,
+        measurements: raw,
+      },
+      null,
+      2,
+    )}\n`,
   );
   log('wrote bench/results/latest.json');
   return valid;

@@ -57,7 +57,17 @@ const frame = (message) => {
  * `{ completed, ok, errors, mismatches, timeouts, socketErrors, elapsedS, reqPerSec, latency: { p50, p90, p99, max } }`
  * (latencies in milliseconds). `check(response)` decides whether an answer counts as correct.
  */
-export async function tcpLoad({ host = '127.0.0.1', port, pattern, data, check = () => true, connections = 10, pipelining = 1, durationS = 10, drainTimeoutMs = 10_000 }) {
+export async function tcpLoad({
+  host = '127.0.0.1',
+  port,
+  pattern,
+  data,
+  check = () => true,
+  connections = 10,
+  pipelining = 1,
+  durationS = 10,
+  drainTimeoutMs = 10_000,
+}) {
   const latencies = [];
   const stats = { completed: 0, ok: 0, errors: 0, mismatches: 0, timeouts: 0, socketErrors: 0 };
   const firstError = { value: undefined };
@@ -143,9 +153,12 @@ export async function tcpLoad({ host = '127.0.0.1', port, pattern, data, check =
     sending = false;
     for (const hook of stopHooks) hook();
   }, durationS * 1000);
-  const abortTimer = setTimeout(() => {
-    for (const hook of abortHooks) hook();
-  }, durationS * 1000 + drainTimeoutMs);
+  const abortTimer = setTimeout(
+    () => {
+      for (const hook of abortHooks) hook();
+    },
+    durationS * 1000 + drainTimeoutMs,
+  );
   await done;
   clearTimeout(stopTimer);
   clearTimeout(abortTimer);

@@ -25,9 +25,12 @@ function number(node) {
   if (ts.isBinaryExpression(node)) {
     const [a, b] = [number(node.left), number(node.right)];
     switch (node.operatorToken.kind) {
-      case ts.SyntaxKind.AsteriskToken: return a * b;
-      case ts.SyntaxKind.PlusToken: return a + b;
-      case ts.SyntaxKind.MinusToken: return a - b;
+      case ts.SyntaxKind.AsteriskToken:
+        return a * b;
+      case ts.SyntaxKind.PlusToken:
+        return a + b;
+      case ts.SyntaxKind.MinusToken:
+        return a - b;
     }
   }
   throw new Error(`config-docs: cannot evaluate ${node.getText()} as a number`);
@@ -95,7 +98,13 @@ function accepts(decorators, arrays) {
       case 'MinLength':
       case 'MaxLength': {
         const message = messageOf(args);
-        if (message) parts.push(message.replace(/^must be /, '').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
+        if (message)
+          parts.push(
+            message
+              .replace(/^must be /, '')
+              .replace(/</g, '&lt;')
+              .replace(/>/g, '&gt;'),
+          );
         else if (name === 'MinLength' && number(args[0]) === 1) parts.push('non-empty text');
         else if (name !== 'Matches') parts.push(`${name === 'MinLength' ? 'at least' : 'at most'} ${number(args[0])} characters`);
         break;
@@ -118,7 +127,10 @@ function docComment(text, node) {
     .map((line) => line.replace(/^\s*\* ?/, '').trim())
     .filter(Boolean)
     .join(' ')
-    .replace(/\bdocs\/([\w-]+)\.md(?:#([\w-]+))?/g, (_, file, anchor) => `[${title(anchor ?? file)}](${file}.md${anchor ? `#${anchor}` : ''})`);
+    .replace(
+      /\bdocs\/([\w-]+)\.md(?:#([\w-]+))?/g,
+      (_, file, anchor) => `[${title(anchor ?? file)}](${file}.md${anchor ? `#${anchor}` : ''})`,
+    );
 }
 
 /** Every variable of EnvironmentVariables, in the order of the file. */
@@ -137,7 +149,11 @@ export function variables(schemaText) {
     let value = 'unset';
     if (member.initializer) {
       const init = member.initializer;
-      value = ts.isStringLiteral(init) ? init.text : ts.isNumericLiteral(init) || ts.isBinaryExpression(init) ? String(number(init)) : init.getText(source);
+      value = ts.isStringLiteral(init)
+        ? init.text
+        : ts.isNumericLiteral(init) || ts.isBinaryExpression(init)
+          ? String(number(init))
+          : init.getText(source);
     }
     out.push({ name, value, accepts: accepts(decorators, arrays), meaning });
   }

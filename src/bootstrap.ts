@@ -1,26 +1,27 @@
+import type { TlsOptions } from 'node:tls';
+import fastifyCookie from '@fastify/cookie';
 import { Logger as NestLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import fastifyCookie from '@fastify/cookie';
-import type { TlsOptions } from 'node:tls';
+
 import { GatehouseModule } from './app.module.js';
-import { installHttpHeaders } from './platform/http/http-headers.js';
-import { acceptJsonBodiesOnly } from './platform/http/json-body.js';
 import { refuseForeignOriginLogins } from './auth/auth-cookies.js';
-import { answerRouterError } from './platform/http/router-errors.js';
-import { setupOpenApi } from './platform/openapi/openapi.js';
 import { authOpenApi } from './auth/auth.openapi.js';
 import { eventsOpenApi } from './events/events.openapi.js';
+import { AppConfig, loadConfig, redisClientOptions } from './platform/config/app-config.js';
+import type { GatehouseOptions } from './platform/config/gatehouse-options.js';
+import { installHttpHeaders } from './platform/http/http-headers.js';
+import { acceptJsonBodiesOnly } from './platform/http/json-body.js';
+import { answerRouterError } from './platform/http/router-errors.js';
+import { GracefulShutdown } from './platform/lifecycle/graceful-shutdown.js';
 import { createJsonLogger, requestId, rpcRequestLog } from './platform/observability/logging/logging.module.js';
 import { MetricsService } from './platform/observability/metrics/metrics.service.js';
 import { rpcMetrics } from './platform/observability/metrics/rpc-metrics.js';
-import { observeMessageHandlers } from './platform/rpc/observed-handlers.js';
-import { GracefulShutdown } from './platform/lifecycle/graceful-shutdown.js';
+import { setupOpenApi } from './platform/openapi/openapi.js';
 import { ClaimingRedisServer } from './platform/rpc/claiming-redis.server.js';
 import { DrainingTcpServer } from './platform/rpc/draining-tcp.server.js';
-import { AppConfig, loadConfig, redisClientOptions } from './platform/config/app-config.js';
-import type { GatehouseOptions } from './platform/config/gatehouse-options.js';
+import { observeMessageHandlers } from './platform/rpc/observed-handlers.js';
 
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
@@ -36,7 +37,11 @@ export async function createGatehouseApp(
   // A hop count as a function: trust that many proxies from the socket inward, never the client's own entries.
   const trustProxy = typeof hops === 'number' ? (_address: string, hop: number) => hop < hops : hops;
   const adapter = new FastifyAdapter({
-    trustProxy, bodyLimit: BODY_LIMIT_BYTES, genReqId: requestId, requestIdHeader: false, frameworkErrors: answerRouterError,
+    trustProxy,
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: requestId,
+    requestIdHeader: false,
+    frameworkErrors: answerRouterError,
   });
   installHttpHeaders(adapter.getInstance(), config.corsOrigins);
   acceptJsonBodiesOnly(adapter.getInstance(), BODY_LIMIT_BYTES);
@@ -88,6 +93,8 @@ export async function startGatehouse(app: NestFastifyApplication, config: AppCon
   await app.startAllMicroservices();
   await app.listen({ port: config.http.port, host: config.http.host });
   const logger = new NestLogger('Gatehouse');
-  logger.log(`HTTP on ${await app.getUrl()}; TCP message patterns on ${config.rpc.host}:${config.rpc.port}` +
-    (config.redis ? `; Redis message patterns on ${config.redis.host}:${config.redis.port}/${config.redis.db}` : ''));
+  logger.log(
+    `HTTP on ${await app.getUrl()}; TCP message patterns on ${config.rpc.host}:${config.rpc.port}` +
+      (config.redis ? `; Redis message patterns on ${config.redis.host}:${config.redis.port}/${config.redis.db}` : ''),
+  );
 }

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+
 import { Logger } from '@nestjs/common';
+
 import { createGatehouseApp, startGatehouse } from './bootstrap.js';
 import { ConfigError, loadConfig } from './platform/config/app-config.js';
 

@@ -1,6 +1,7 @@
+import { AuthClientModule, GatehouseGuard, type AuthClientOptions } from '@gatehouse/client';
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { AuthClientModule, type AuthClientOptions, GatehouseGuard } from '@gatehouse/client';
+
 import { OrdersController } from './orders.controller.js';
 
 @Module({})

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+
 import { startSiblingApp } from './bootstrap.js';
 
 // GATEHOUSE_URL=http://localhost:3000 node dist/examples/sibling-app/main.js

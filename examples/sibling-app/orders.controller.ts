@@ -1,6 +1,6 @@
+import { CurrentUser, OptionalAuth, Public, Roles, type AuthenticatedUser } from '@gatehouse/client';
 import { Controller, Get, Post } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
-import { type AuthenticatedUser, CurrentUser, OptionalAuth, Public, Roles } from '@gatehouse/client';
 
 /** A sibling service's handlers: every one needs a gatehouse token unless @Public() or @OptionalAuth(). */
 @Controller()

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+
 import { AuditController } from './audit.controller.js';
 import { AuditRepository, PgAuditRepository } from './audit.repository.js';
 import { AuditService } from './audit.service.js';

@@ -32,7 +32,12 @@ export abstract class AuditRepository {
    * Up to `limit` entries, newest first (by time, then id), matching the filters and older than
    * `after` when given; `next` is the position of the last one when more follow, else null.
    */
-  abstract list(query: { userId?: string; type?: string; limit: number; after?: AuditPosition }): Promise<{ items: AuditEntry[]; next: AuditPosition | null }>;
+  abstract list(query: {
+    userId?: string;
+    type?: string;
+    limit: number;
+    after?: AuditPosition;
+  }): Promise<{ items: AuditEntry[]; next: AuditPosition | null }>;
 }
 
 interface AuditRow {
@@ -55,11 +60,25 @@ export class PgAuditRepository implements AuditRepository {
   async append(entry: NewAuditEntry): Promise<void> {
     await this.dataSource.query(
       `INSERT INTO audit_log (type, user_id, session_id, actor_id, ip, user_agent, details, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [entry.type, entry.userId, entry.sessionId, entry.actorId, entry.ip, entry.userAgent, entry.details ? JSON.stringify(entry.details) : null, entry.at],
+      [
+        entry.type,
+        entry.userId,
+        entry.sessionId,
+        entry.actorId,
+        entry.ip,
+        entry.userAgent,
+        entry.details ? JSON.stringify(entry.details) : null,
+        entry.at,
+      ],
     );
   }
 
-  async list(query: { userId?: string; type?: string; limit: number; after?: AuditPosition }): Promise<{ items: AuditEntry[]; next: AuditPosition | null }> {
+  async list(query: {
+    userId?: string;
+    type?: string;
+    limit: number;
+    after?: AuditPosition;
+  }): Promise<{ items: AuditEntry[]; next: AuditPosition | null }> {
     const params: unknown[] = [];
     const where: string[] = [];
     if (query.userId) where.push(`user_id = $${params.push(query.userId)}`);
@@ -76,7 +95,15 @@ export class PgAuditRepository implements AuditRepository {
     const last = items[items.length - 1];
     return {
       items: items.map((r) => ({
-        id: r.id, type: r.type, userId: r.user_id, sessionId: r.session_id, actorId: r.actor_id, ip: r.ip, userAgent: r.user_agent, details: r.details, at: r.at.toISOString(),
+        id: r.id,
+        type: r.type,
+        userId: r.user_id,
+        sessionId: r.session_id,
+        actorId: r.actor_id,
+        ip: r.ip,
+        userAgent: r.user_agent,
+        details: r.details,
+        at: r.at.toISOString(),
       })),
       next: rows.length > query.limit && last ? { at: last.at_exact, id: last.id } : null,
     };

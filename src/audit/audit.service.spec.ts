@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { AppError, ErrorCode } from '../shared/errors/app-error';
-import type { DomainEvent } from '../events/events';
+
 import { InMemoryAuditRepository } from '../../test/fakes/audit.repository.fake';
+import type { DomainEvent } from '../events/events';
+import { AppError, ErrorCode } from '../shared/errors/app-error';
 import { AuditService } from './audit.service';
 
 const USER = '00000000-0000-4000-8000-00000000000a';
@@ -17,16 +18,43 @@ describe('AuditService', () => {
 
   afterEach(() => jest.restoreAllMocks());
 
-  const event = (change: Partial<DomainEvent> = {}): DomainEvent => ({ type: 'user.logged_in', userId: USER, at: '2026-01-01T10:00:00.000Z', ...change });
+  const event = (change: Partial<DomainEvent> = {}): DomainEvent => ({
+    type: 'user.logged_in',
+    userId: USER,
+    at: '2026-01-01T10:00:00.000Z',
+    ...change,
+  });
 
   it('writes each event, its absent fields as null and a long user agent cut to 512 characters', async () => {
     audit.record(event({ userAgent: 'x'.repeat(600), ip: '203.0.113.9' }));
-    audit.record(event({ type: 'user.roles_changed', actorId: USER, sessionId: USER, details: { roles: ['admin'] }, at: '2026-01-01T09:00:00.000Z' }));
+    audit.record(
+      event({ type: 'user.roles_changed', actorId: USER, sessionId: USER, details: { roles: ['admin'] }, at: '2026-01-01T09:00:00.000Z' }),
+    );
     await audit.flushed();
     const { items } = await audit.list({});
     expect(items).toEqual([
-      { id: expect.any(String), type: 'user.logged_in', userId: USER, sessionId: null, actorId: null, ip: '203.0.113.9', userAgent: 'x'.repeat(512), details: null, at: '2026-01-01T10:00:00.000Z' },
-      { id: expect.any(String), type: 'user.roles_changed', userId: USER, sessionId: USER, actorId: USER, ip: null, userAgent: null, details: { roles: ['admin'] }, at: '2026-01-01T09:00:00.000Z' },
+      {
+        id: expect.any(String),
+        type: 'user.logged_in',
+        userId: USER,
+        sessionId: null,
+        actorId: null,
+        ip: '203.0.113.9',
+        userAgent: 'x'.repeat(512),
+        details: null,
+        at: '2026-01-01T10:00:00.000Z',
+      },
+      {
+        id: expect.any(String),
+        type: 'user.roles_changed',
+        userId: USER,
+        sessionId: USER,
+        actorId: USER,
+        ip: null,
+        userAgent: null,
+        details: { roles: ['admin'] },
+        at: '2026-01-01T09:00:00.000Z',
+      },
     ]);
   });
 

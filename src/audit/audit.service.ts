@@ -1,7 +1,8 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.js';
+
 import { ANY_DOMAIN_EVENT, type DomainEvent } from '../events/events.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.js';
 import { AuditEntry, AuditRepository } from './audit.repository.js';
 
 /** Writes every domain event to the audit log, and reads it back for admins. */
@@ -16,8 +17,14 @@ export class AuditService implements BeforeApplicationShutdown {
   record(event: DomainEvent): void {
     const write = this.log
       .append({
-        type: event.type, userId: event.userId, sessionId: event.sessionId ?? null, actorId: event.actorId ?? null, ip: event.ip ?? null,
-        userAgent: event.userAgent?.slice(0, 512) ?? null, details: event.details ?? null, at: event.at,
+        type: event.type,
+        userId: event.userId,
+        sessionId: event.sessionId ?? null,
+        actorId: event.actorId ?? null,
+        ip: event.ip ?? null,
+        userAgent: event.userAgent?.slice(0, 512) ?? null,
+        details: event.details ?? null,
+        at: event.at,
       })
       .then(
         () => undefined,
@@ -37,8 +44,18 @@ export class AuditService implements BeforeApplicationShutdown {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  async list(q: { userId?: string; type?: string; limit?: number; cursor?: string }): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
-    const page = await this.log.list({ userId: q.userId, type: q.type, limit: q.limit ?? DEFAULT_PAGE_SIZE, after: q.cursor ? decodeCursor(q.cursor) : undefined });
+  async list(q: {
+    userId?: string;
+    type?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ items: AuditEntry[]; nextCursor: string | null }> {
+    const page = await this.log.list({
+      userId: q.userId,
+      type: q.type,
+      limit: q.limit ?? DEFAULT_PAGE_SIZE,
+      after: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
     return { items: page.items, nextCursor: page.next ? encodeCursor(page.next.at, page.next.id) : null };
   }
 }

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { sha256Hex } from '../shared/crypto.js';
+
 import { updateReturning } from '../platform/database/sql.js';
 import type { Tx } from '../platform/database/transactions.js';
+import { sha256Hex } from '../shared/crypto.js';
 
 /** The single-use tokens mailed as links: proving an address, and resetting a password. */
 export type AccountTokenKind = 'email_verification' | 'password_reset';
@@ -62,7 +63,8 @@ export class PgAccountTokensRepository implements AccountTokensRepository {
 
   async claim(kind: AccountTokenKind, token: string, tx?: Tx): Promise<ClaimedAccountToken | null> {
     // Conditional on the token being live: of two concurrent uses, the second updates nothing.
-    const rows = await updateReturning<{ user_id: string; email: string | null }>(this.db(tx),
+    const rows = await updateReturning<{ user_id: string; email: string | null }>(
+      this.db(tx),
       `UPDATE ${TABLES[kind]} SET used_at = now()
         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()
         RETURNING user_id, email`,
@@ -73,7 +75,8 @@ export class PgAccountTokensRepository implements AccountTokensRepository {
   }
 
   async voidAllForUser(kind: AccountTokenKind, userId: string, tx?: Tx): Promise<number> {
-    const rows = await updateReturning<{ user_id: string }>(this.db(tx),
+    const rows = await updateReturning<{ user_id: string }>(
+      this.db(tx),
       `UPDATE ${TABLES[kind]} SET used_at = now() WHERE user_id = $1 AND used_at IS NULL RETURNING user_id`,
       [userId],
     );

@@ -1,9 +1,10 @@
 // The type import brings @fastify/cookie's additions to FastifyReply (setCookie, clearCookie).
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+
 import type { AppConfig } from '../platform/config/app-config.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 
 export const ACCESS_COOKIE = 'gh_access';
 export const REFRESH_COOKIE = 'gh_refresh';
@@ -32,7 +33,7 @@ export function isAllowedOrigin(origin: string, config: AppConfig): boolean {
 /** The routes that answer with token cookies, where another site must not be able to log a browser in. */
 const COOKIE_ISSUING_ROUTES = new Set(['/auth/login', '/auth/refresh']);
 
-export const FOREIGN_ORIGIN_MESSAGE = 'this origin may not sign in: Origin must be APP_URL\'s or one of CORS_ORIGINS';
+export const FOREIGN_ORIGIN_MESSAGE = "this origin may not sign in: Origin must be APP_URL's or one of CORS_ORIGINS";
 
 /**
  * Cookie mode: a login or refresh sent with an Origin that is not allowed is refused before its body
@@ -42,8 +43,12 @@ export const FOREIGN_ORIGIN_MESSAGE = 'this origin may not sign in: Origin must 
 export function refuseForeignOriginLogins(fastify: FastifyInstance, config: AppConfig): void {
   fastify.addHook('onRequest', (request, _reply, done) => {
     const origin = request.headers.origin;
-    if (origin !== undefined && request.method === 'POST' && COOKIE_ISSUING_ROUTES.has(request.routeOptions.url ?? '')
-      && !isAllowedOrigin(origin, config)) {
+    if (
+      origin !== undefined &&
+      request.method === 'POST' &&
+      COOKIE_ISSUING_ROUTES.has(request.routeOptions.url ?? '') &&
+      !isAllowedOrigin(origin, config)
+    ) {
       done(new AppError(ErrorCode.FORBIDDEN, FOREIGN_ORIGIN_MESSAGE));
       return;
     }
@@ -62,9 +67,14 @@ export function assertCsrfSafe(request: CookieRequest, config: AppConfig): void 
   const allowedOrigin = origin === undefined || isAllowedOrigin(origin, config);
   const header = request.headers[CSRF_HEADER];
   const cookie = request.cookies?.[CSRF_COOKIE];
-  const matches = typeof header === 'string' && typeof cookie === 'string' && header.length === cookie.length && header.length > 0
-    && timingSafeEqual(Buffer.from(header), Buffer.from(cookie));
-  if (!allowedOrigin || !matches) throw new AppError(ErrorCode.FORBIDDEN, 'CSRF check failed: send the gh_csrf cookie value in X-CSRF-Token from an allowed origin');
+  const matches =
+    typeof header === 'string' &&
+    typeof cookie === 'string' &&
+    header.length === cookie.length &&
+    header.length > 0 &&
+    timingSafeEqual(Buffer.from(header), Buffer.from(cookie));
+  if (!allowedOrigin || !matches)
+    throw new AppError(ErrorCode.FORBIDDEN, 'CSRF check failed: send the gh_csrf cookie value in X-CSRF-Token from an allowed origin');
 }
 
 const base: CookieSerializeOptions = { httpOnly: true, secure: true, sameSite: 'lax' };
@@ -73,7 +83,10 @@ const base: CookieSerializeOptions = { httpOnly: true, secure: true, sameSite: '
  * Sets the token cookies after a login or refresh; the refresh cookie is only sent to /auth. Returns
  * the CSRF token, which also goes in the body: an allowed cross-origin app cannot read the cookie.
  */
-export function setTokenCookies(reply: FastifyReply, tokens: { accessToken: string; refreshToken: string; accessTokenExpiresAt: string; refreshTokenExpiresAt: string }): string {
+export function setTokenCookies(
+  reply: FastifyReply,
+  tokens: { accessToken: string; refreshToken: string; accessTokenExpiresAt: string; refreshTokenExpiresAt: string },
+): string {
   const seconds = (iso: string): number => Math.max(0, Math.floor((new Date(iso).getTime() - Date.now()) / 1000));
   void reply.setCookie(ACCESS_COOKIE, tokens.accessToken, { ...base, path: '/', maxAge: seconds(tokens.accessTokenExpiresAt) });
   void reply.setCookie(REFRESH_COOKIE, tokens.refreshToken, { ...base, path: '/auth', maxAge: seconds(tokens.refreshTokenExpiresAt) });

@@ -4,8 +4,21 @@ import { AUTH_STATE_TTL_MS, AuthStateCache } from './auth-state.cache';
 
 function context(sessionId: string, userId = 'u1'): Omit<AuthContext, 'claims'> {
   return {
-    userId, sessionId, roles: ['user'], isImpersonated: false, impersonatorId: null,
-    user: { id: userId, email: 'a@example.com', username: null, emailVerified: true, roles: ['user'], deactivated: false, createdAt: '', updatedAt: '' },
+    userId,
+    sessionId,
+    roles: ['user'],
+    isImpersonated: false,
+    impersonatorId: null,
+    user: {
+      id: userId,
+      email: 'a@example.com',
+      username: null,
+      emailVerified: true,
+      roles: ['user'],
+      deactivated: false,
+      createdAt: '',
+      updatedAt: '',
+    },
   };
 }
 

@@ -1,7 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
+
 import {
-  AUTH_CHANGE_ANNOUNCED, type AuthChangeAnnouncedEvent, SESSION_REVOKED, type SessionRevokedEvent, USER_CHANGED, type UserChangedEvent,
+  AUTH_CHANGE_ANNOUNCED,
+  SESSION_REVOKED,
+  USER_CHANGED,
+  type AuthChangeAnnouncedEvent,
+  type SessionRevokedEvent,
+  type UserChangedEvent,
 } from '../events/auth-changes.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
@@ -95,5 +101,4 @@ export class AuthStateCache {
     this.invalidations += 1;
     for (const [sessionId, entry] of this.entries) if (entry.context.userId === userId) this.entries.delete(sessionId);
   }
-
 }

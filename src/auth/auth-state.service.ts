@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { unauthorized } from '../shared/errors/app-error.js';
+
 import { SessionsService } from '../sessions/sessions.service.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
+import { unauthorized } from '../shared/errors/app-error.js';
+import { withoutAdmin } from '../tokens/access-tokens.service.js';
 import { toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
-import type { AuthContext } from '../shared/access/auth-context.js';
 import { AuthStateCache } from './auth-state.cache.js';
-import { withoutAdmin } from '../tokens/access-tokens.service.js';
 
 /**
  * The second half of verifying an access token (the signature being the first): its session must
@@ -22,7 +23,8 @@ export class AuthStateService {
   async resolve(claims: Record<string, unknown>): Promise<AuthContext> {
     const { sub, sid, exp, iat } = claims;
     // Every token we sign has these; one without an expiry would be good for ever, whoever signed it.
-    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') throw unauthorized('invalid access token');
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number')
+      throw unauthorized('invalid access token');
     const cached = this.cache.get(sid);
     if (cached) {
       if (cached.userId !== sub) throw unauthorized('session is no longer valid');

@@ -1,38 +1,32 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
+
+import { MailModule } from '../mail/mail.module.js';
+import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
 import { ProtectionModule } from '../protection/protection.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AccountTokensRepository, PgAccountTokensRepository } from './account-tokens.repository.js';
-import { AuthController } from './auth.controller.js';
-import { AuthRpcController } from './auth.rpc.controller.js';
 import { AuthStateCache } from './auth-state.cache.js';
 import { AuthStateService } from './auth-state.service.js';
+import { AuthController } from './auth.controller.js';
+import { AuthRpcController } from './auth.rpc.controller.js';
 import { CredentialsService } from './credentials.service.js';
+import { EmailVerificationService } from './email-verification.service.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
-import { LoginService } from './login.service.js';
-import { RegistrationService } from './registration.service.js';
-import { EmailVerificationService } from './email-verification.service.js';
 import { ImpersonationService } from './impersonation.service.js';
+import { LoginService } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
-import { MailModule } from '../mail/mail.module.js';
-import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
+import { RegistrationService } from './registration.service.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
-import { VerifiedTokensCache } from './verified-tokens.cache.js';
 import { LocalStrategy } from './strategies/local.strategy.js';
+import { VerifiedTokensCache } from './verified-tokens.cache.js';
 
 @Module({
-  imports: [
-    PassportModule,
-    UsersModule,
-    SessionsModule,
-    TokensModule,
-    ProtectionModule,
-    MailModule,
-  ],
+  imports: [PassportModule, UsersModule, SessionsModule, TokensModule, ProtectionModule, MailModule],
   controllers: [AuthController, AuthRpcController],
   providers: [
     { provide: AccountTokensRepository, useClass: PgAccountTokensRepository },

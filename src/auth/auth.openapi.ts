@@ -1,8 +1,8 @@
-import type { OperationObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
-import { getSchemaPath } from '@nestjs/swagger';
+import { getSchemaPath, type OperationObject, type ResponseObject, type SchemaObject } from '@nestjs/swagger';
+
 import type { AppConfig } from '../platform/config/app-config.js';
 import { BEARER_SCHEME, type DocumentedError } from '../platform/openapi/api-errors.js';
-import { addError, type Method, type OpenApiContribution, schemaName } from '../platform/openapi/openapi.js';
+import { addError, schemaName, type Method, type OpenApiContribution } from '../platform/openapi/openapi.js';
 import { ErrorCode } from '../shared/errors/app-error.js';
 import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, FOREIGN_ORIGIN_MESSAGE, REFRESH_COOKIE } from './auth-cookies.js';
 import { RestRefreshDto } from './dto/auth.dto.js';
@@ -21,12 +21,25 @@ export function authOpenApi(config: AppConfig): OpenApiContribution {
     configure: (builder) => {
       if (!config.authCookies) return;
       builder
-        .addCookieAuth(ACCESS_COOKIE, { type: 'apiKey', in: 'cookie', name: ACCESS_COOKIE, description: 'Cookie mode: the access token, HttpOnly, Path=/.' }, ACCESS_COOKIE_SCHEME)
-        .addCookieAuth(REFRESH_COOKIE, { type: 'apiKey', in: 'cookie', name: REFRESH_COOKIE, description: 'Cookie mode: the refresh token, HttpOnly, Path=/auth.' }, REFRESH_COOKIE_SCHEME)
-        .addApiKey({
-          type: 'apiKey', in: 'header', name: 'X-CSRF-Token',
-          description: `Cookie mode: on writes authenticated by cookie, the value of the ${CSRF_COOKIE} cookie (also csrfToken in the login body); a sent Origin must be APP_URL's or in CORS_ORIGINS.`,
-        }, CSRF_SCHEME);
+        .addCookieAuth(
+          ACCESS_COOKIE,
+          { type: 'apiKey', in: 'cookie', name: ACCESS_COOKIE, description: 'Cookie mode: the access token, HttpOnly, Path=/.' },
+          ACCESS_COOKIE_SCHEME,
+        )
+        .addCookieAuth(
+          REFRESH_COOKIE,
+          { type: 'apiKey', in: 'cookie', name: REFRESH_COOKIE, description: 'Cookie mode: the refresh token, HttpOnly, Path=/auth.' },
+          REFRESH_COOKIE_SCHEME,
+        )
+        .addApiKey(
+          {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-CSRF-Token',
+            description: `Cookie mode: on writes authenticated by cookie, the value of the ${CSRF_COOKIE} cookie (also csrfToken in the login body); a sent Origin must be APP_URL's or in CORS_ORIGINS.`,
+          },
+          CSRF_SCHEME,
+        );
     },
     operation: (path, method, operation) => {
       if (config.authCookies) applyCookieMode(path, method, operation);
@@ -50,7 +63,7 @@ const CSRF_FAILED: DocumentedError = {
 
 const FOREIGN_ORIGIN: DocumentedError = {
   code: ErrorCode.FORBIDDEN,
-  when: 'cookie mode: sent with an `Origin` that is neither APP_URL\'s nor one of CORS_ORIGINS',
+  when: "cookie mode: sent with an `Origin` that is neither APP_URL's nor one of CORS_ORIGINS",
   message: FOREIGN_ORIGIN_MESSAGE,
 };
 
@@ -61,7 +74,10 @@ const FOREIGN_ORIGIN: DocumentedError = {
 function applyCookieMode(path: string, method: Method, operation: OperationObject): void {
   const bearer = operation.security?.some((s: Record<string, string[]>) => BEARER_SCHEME in s);
   if (bearer) {
-    operation.security = [{ [BEARER_SCHEME]: [] }, isWrite(method) ? { [ACCESS_COOKIE_SCHEME]: [], [CSRF_SCHEME]: [] } : { [ACCESS_COOKIE_SCHEME]: [] }];
+    operation.security = [
+      { [BEARER_SCHEME]: [] },
+      isWrite(method) ? { [ACCESS_COOKIE_SCHEME]: [], [CSRF_SCHEME]: [] } : { [ACCESS_COOKIE_SCHEME]: [] },
+    ];
     if (isWrite(method)) addError(operation, CSRF_FAILED);
   }
   if (path === '/auth/refresh') {

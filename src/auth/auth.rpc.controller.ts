@@ -1,21 +1,38 @@
 import { Controller } from '@nestjs/common';
 import { BaseRpcContext, Ctx, MessagePattern, Payload, RedisContext } from '@nestjs/microservices';
-import { ErrorCode } from '../shared/errors/app-error.js';
+
 import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
-import { UserEnvelope } from '../users/dto/user.response.js';
 import { RevokedReply } from '../sessions/dto/session.response.js';
-import { AcceptedReply, ChangedReply, LoginResultResponse, ResetReply, VerificationSent, VerifiedAccessToken } from './dto/auth.responses.js';
-import type { PublicUser } from '../users/user.mapper.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
 import { CurrentAuth } from '../shared/access/current-auth.decorator.js';
 import { Public, Roles } from '../shared/access/decorators.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { UserEnvelope } from '../users/dto/user.response.js';
+import type { PublicUser } from '../users/user.mapper.js';
 import {
-  AccessTokenDto, EmailDto, RpcImpersonateDto, LoginWithUserDto, RegisterDto, ResetPasswordDto, RpcChangePasswordDto, RpcLoginDto, RpcRefreshDto, VerifyEmailDto,
+  AccessTokenDto,
+  EmailDto,
+  LoginWithUserDto,
+  RegisterDto,
+  ResetPasswordDto,
+  RpcChangePasswordDto,
+  RpcImpersonateDto,
+  RpcLoginDto,
+  RpcRefreshDto,
+  VerifyEmailDto,
 } from './dto/auth.dto.js';
+import {
+  AcceptedReply,
+  ChangedReply,
+  LoginResultResponse,
+  ResetReply,
+  VerificationSent,
+  VerifiedAccessToken,
+} from './dto/auth.responses.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { ImpersonationService } from './impersonation.service.js';
-import { PasswordRecoveryService } from './password-recovery.service.js';
 import { LoginResult, LoginService } from './login.service.js';
+import { PasswordRecoveryService } from './password-recovery.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
 
 /** The auth message patterns: the same services as the REST controller, for sibling services. */
@@ -44,7 +61,9 @@ export class AuthRpcController {
     summary: 'Log in with email or username and password; not rate-limited, but obeys the account lockout (retryAfter in the error)',
     reply: LoginResultResponse,
     errors: [
-      ErrorCode.INVALID_CREDENTIALS, ErrorCode.EMAIL_NOT_VERIFIED, ErrorCode.USER_DEACTIVATED,
+      ErrorCode.INVALID_CREDENTIALS,
+      ErrorCode.EMAIL_NOT_VERIFIED,
+      ErrorCode.USER_DEACTIVATED,
       { code: ErrorCode.TOO_MANY_REQUESTS, when: 'the account is locked out after LOCKOUT_THRESHOLD failures; `retryAfter` seconds' },
       ErrorCode.SERVICE_UNAVAILABLE,
     ],
@@ -97,7 +116,11 @@ export class AuthRpcController {
     return this.login.loginWithUser(dto.userId, dto.connection, context instanceof RedisContext ? 'redis' : 'tcp');
   }
 
-  @ApiMessagePattern({ summary: 'Verify an email address with the token from the mail', reply: UserEnvelope, errors: [ErrorCode.INVALID_TOKEN, ErrorCode.PASSWORD_REQUIRED, ErrorCode.SERVICE_UNAVAILABLE] })
+  @ApiMessagePattern({
+    summary: 'Verify an email address with the token from the mail',
+    reply: UserEnvelope,
+    errors: [ErrorCode.INVALID_TOKEN, ErrorCode.PASSWORD_REQUIRED, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @Public()
   @MessagePattern('auth.email.verify')
   verifyEmail(@Payload() dto: VerifyEmailDto): Promise<{ user: PublicUser }> {
@@ -134,10 +157,13 @@ export class AuthRpcController {
 
   /** Guarded and admin only: the payload's accessToken must be an admin's. */
   @ApiMessagePattern({
-    summary: 'Act as another user; the accessToken must be an admin\'s (not oneself, another admin or a deactivated user)',
+    summary: "Act as another user; the accessToken must be an admin's (not oneself, another admin or a deactivated user)",
     reply: LoginResultResponse,
     errors: [
-      { code: ErrorCode.FORBIDDEN, when: 'the target is the caller, an admin or deactivated, or the calling session is itself impersonated' },
+      {
+        code: ErrorCode.FORBIDDEN,
+        when: 'the target is the caller, an admin or deactivated, or the calling session is itself impersonated',
+      },
       { code: ErrorCode.NOT_FOUND, when: 'no user has this id' },
       ErrorCode.SERVICE_UNAVAILABLE,
     ],
@@ -150,12 +176,15 @@ export class AuthRpcController {
 
   /** Guarded: the payload's accessToken names the caller, as over REST. */
   @ApiMessagePattern({
-    summary: 'Change the password of the accessToken\'s user; every other session ends',
+    summary: "Change the password of the accessToken's user; every other session ends",
     reply: ChangedReply,
     errors: [
       { code: ErrorCode.INVALID_CREDENTIALS, when: 'currentPassword is wrong' },
       { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' },
-      { code: ErrorCode.TOO_MANY_REQUESTS, when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `retryAfter` seconds' },
+      {
+        code: ErrorCode.TOO_MANY_REQUESTS,
+        when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `retryAfter` seconds',
+      },
       ErrorCode.SERVICE_UNAVAILABLE,
     ],
   })

@@ -1,11 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
-import { LockoutService } from '../protection/lockout.service.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { Transactions } from '../platform/database/transactions.js';
 import { loginFailureReason, MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import { LockoutService } from '../protection/lockout.service.js';
 import type { ConnectionInfo } from '../shared/connection.js';
+import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
@@ -52,7 +53,11 @@ export class CredentialsService {
     const { ok, needsRehash } = await this.hasher.check(user?.passwordHash, login.password);
     if (!user || !ok || !user.passwordHash) {
       await this.lockout.failed(attempt);
-      this.events.publish('user.login_failed', { userId: user?.id ?? null, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null });
+      this.events.publish('user.login_failed', {
+        userId: user?.id ?? null,
+        ip: connection?.ip ?? null,
+        userAgent: connection?.userAgent ?? null,
+      });
       throw invalidCredentials();
     }
     await this.lockout.clearFor(user);

@@ -37,7 +37,9 @@ describe('EmailVerificationService', () => {
     const { user } = await unverified('then@example.test');
     // The link was mailed to an address that is not the user's now.
     await s.verification.issue({ id: user.id, email: 'elsewhere@example.test' }, {}, IN_MEMORY_TX);
-    await expect(s.verification.verify(s.outbox.lastToken('verify_email', 'elsewhere@example.test'))).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+    await expect(s.verification.verify(s.outbox.lastToken('verify_email', 'elsewhere@example.test'))).rejects.toMatchObject({
+      code: 'INVALID_TOKEN',
+    });
     expect(await s.users.findById(user.id)).toMatchObject({ emailVerified: false });
   });
 
@@ -52,7 +54,10 @@ describe('EmailVerificationService', () => {
   it('sets a chosen password, signs the account out everywhere and mails the change', async () => {
     const { user, token } = await unverified('choose@example.test');
     await s.verification.verify(token, NEW_PASSWORD);
-    expect(await s.usersRepository.findByIdWithPassword(user.id)).toMatchObject({ emailVerified: true, passwordHash: fakeHash(NEW_PASSWORD) });
+    expect(await s.usersRepository.findByIdWithPassword(user.id)).toMatchObject({
+      emailVerified: true,
+      passwordHash: fakeHash(NEW_PASSWORD),
+    });
     expect(s.sessions.revoked).toEqual([{ userId: user.id, reason: 'email_verified_with_new_password' }]);
     expect(s.sessions.announced).toEqual(['email_verified_with_new_password']);
     expect(s.lockout.cleared).toEqual([user.id]);

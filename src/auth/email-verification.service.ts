@@ -1,28 +1,30 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
-import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
-import { generateOpaqueToken } from '../shared/crypto.js';
-import { type DomainEvent, USER_DEACTIVATED } from '../events/events.js';
-import { Transactions, type Tx } from '../platform/database/transactions.js';
-import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { USER_DEACTIVATED, type DomainEvent } from '../events/events.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { Transactions, type Tx } from '../platform/database/transactions.js';
+import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
+import { LockoutService } from '../protection/lockout.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
 import { SessionsService, type RevokedSessions } from '../sessions/sessions.service.js';
+import { generateOpaqueToken } from '../shared/crypto.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
-import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import type { UserEntity } from '../users/user.entity.js';
+import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
-import { LockoutService } from '../protection/lockout.service.js';
 import { AccountTokensRepository } from './account-tokens.repository.js';
 
 export const invalidToken = (): AppError => new AppError(ErrorCode.INVALID_TOKEN, 'invalid or expired token');
 
-const passwordRequired = (): AppError => new AppError(ErrorCode.PASSWORD_REQUIRED, 'choose a password to verify this address', {
-  errors: [{ field: 'password', messages: ['this link needs the password you choose now'] }],
-});
+const passwordRequired = (): AppError =>
+  new AppError(ErrorCode.PASSWORD_REQUIRED, 'choose a password to verify this address', {
+    errors: [{ field: 'password', messages: ['this link needs the password you choose now'] }],
+  });
 
 /**
  * Proves an address: single-use tokens bound to user and address, stored hashed, mailed as links.
@@ -53,7 +55,12 @@ export class EmailVerificationService {
   async issue(user: Pick<UserEntity, 'id' | 'email'>, opts: { choosePassword?: boolean }, tx: Tx): Promise<void> {
     if (!(await this.outbox.mayQueue(tx, user.email, 'verify_email'))) return;
     const token = generateOpaqueToken();
-    await this.tokens.issue('email_verification', token, { userId: user.id, email: user.email, ttlSeconds: this.config.tokens.emailVerificationTtl }, tx);
+    await this.tokens.issue(
+      'email_verification',
+      token,
+      { userId: user.id, email: user.email, ttlSeconds: this.config.tokens.emailVerificationTtl },
+      tx,
+    );
     await this.outbox.queueVerifyEmail(tx, user.email, token, opts.choosePassword ?? false);
   }
 
@@ -85,7 +92,9 @@ export class EmailVerificationService {
       if (!verified) throw invalidToken();
       await this.voidLinks(userId, tx);
       if (passwordHash === undefined) return { user: verified, revoked: undefined };
-      const revokedSessions: RevokedSessions = await this.sessions.revokeAllForUserIn(tx, userId, { reason: 'email_verified_with_new_password' });
+      const revokedSessions: RevokedSessions = await this.sessions.revokeAllForUserIn(tx, userId, {
+        reason: 'email_verified_with_new_password',
+      });
       await this.outbox.queuePasswordChanged(tx, verified.email);
       return { user: verified, revoked: revokedSessions };
     });

@@ -1,10 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
-import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
-import type { ConnectionInfo } from '../shared/connection.js';
-import { UsersService } from '../users/users.service.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
+import type { ConnectionInfo } from '../shared/connection.js';
+import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
+import { UsersService } from '../users/users.service.js';
 import { LoginResult, LoginService } from './login.service.js';
 
 /** Impersonation sessions are short: an hour at most (less if SESSION_TTL is shorter). */
@@ -34,9 +35,17 @@ export class ImpersonationService {
     if (!target) throw notFound('user not found');
     if (target.roles.includes('admin')) throw forbidden('an admin cannot be impersonated');
     if (target.deactivatedAt) throw forbidden('a deactivated user cannot be impersonated');
-    const result = await this.login.startSession(target, { impersonator: { userId: actor.userId, sessionId: actor.sessionId }, connection, ttl: Math.min(IMPERSONATION_TTL, this.config.sessions.defaultTtl) });
+    const result = await this.login.startSession(target, {
+      impersonator: { userId: actor.userId, sessionId: actor.sessionId },
+      connection,
+      ttl: Math.min(IMPERSONATION_TTL, this.config.sessions.defaultTtl),
+    });
     this.events.publish('user.impersonated', {
-      userId: target.id, actorId: actor.userId, sessionId: result.sessionId, ip: connection?.ip ?? null, userAgent: connection?.userAgent ?? null,
+      userId: target.id,
+      actorId: actor.userId,
+      sessionId: result.sessionId,
+      ip: connection?.ip ?? null,
+      userAgent: connection?.userAgent ?? null,
     });
     return result;
   }

@@ -1,17 +1,18 @@
 import { Injectable } from '@nestjs/common';
-import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../shared/errors/app-error.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
-import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import { Transactions } from '../platform/database/transactions.js';
+import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
-import { SessionsService } from '../sessions/sessions.service.js';
-import { ConnectionInfo } from '../shared/connection.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
-import { PublicUser, toPublicUser } from '../users/user.mapper.js';
-import type { UserEntity } from '../users/user.entity.js';
-import { UsersService } from '../users/users.service.js';
-import { AccessTokensService } from '../tokens/access-tokens.service.js';
+import { SessionsService } from '../sessions/sessions.service.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
+import { ConnectionInfo } from '../shared/connection.js';
+import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../shared/errors/app-error.js';
+import { AccessTokensService } from '../tokens/access-tokens.service.js';
+import type { UserEntity } from '../users/user.entity.js';
+import { PublicUser, toPublicUser } from '../users/user.mapper.js';
+import { UsersService } from '../users/users.service.js';
 import { CredentialsService, PasswordLogin } from './credentials.service.js';
 
 export interface LoginResult {
@@ -82,7 +83,10 @@ export class LoginService {
     if (passwordLogin) this.metrics.loginSucceeded();
     if (!opts.impersonator) {
       this.events.publish(opts.grantedTo ? 'user.logged_in_by_service' : 'user.logged_in', {
-        userId: user.id, sessionId: issued.session.id, ip: issued.session.ip, userAgent: issued.session.userAgent,
+        userId: user.id,
+        sessionId: issued.session.id,
+        ip: issued.session.ip,
+        userAgent: issued.session.userAgent,
         ...(opts.grantedTo ? { details: { transport: opts.grantedTo.transport } } : {}),
       });
     }

@@ -26,7 +26,10 @@ describe('PasswordRecoveryService', () => {
       const second = await resetLink('ada@example.test');
       s.recovery.requestReset('nobody@example.test');
       await s.background.settled();
-      expect(s.outbox.queued.map((m) => [m.kind, m.to])).toEqual([['password_reset', 'ada@example.test'], ['password_reset', 'ada@example.test']]);
+      expect(s.outbox.queued.map((m) => [m.kind, m.to])).toEqual([
+        ['password_reset', 'ada@example.test'],
+        ['password_reset', 'ada@example.test'],
+      ]);
       await expect(s.recovery.reset(first, NEW)).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
       await s.recovery.reset(second, NEW);
     });

@@ -1,20 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
-import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
-import { generateOpaqueToken } from '../shared/crypto.js';
-import { Transactions } from '../platform/database/transactions.js';
-import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { Transactions } from '../platform/database/transactions.js';
+import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
+import { LockoutService } from '../protection/lockout.service.js';
 import { RevocationFeed } from '../sessions/revocation-feed.service.js';
 import { SessionsService } from '../sessions/sessions.service.js';
+import type { AuthContext } from '../shared/access/auth-context.js';
+import { generateOpaqueToken } from '../shared/crypto.js';
+import { AppError, ErrorCode, invalidCredentials } from '../shared/errors/app-error.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { UsersService } from '../users/users.service.js';
-import type { AuthContext } from '../shared/access/auth-context.js';
-import { EmailVerificationService, invalidToken } from './email-verification.service.js';
-import { LockoutService } from '../protection/lockout.service.js';
 import { AccountTokensRepository } from './account-tokens.repository.js';
+import { EmailVerificationService, invalidToken } from './email-verification.service.js';
 
 /** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
 @Injectable()
@@ -46,7 +47,12 @@ export class PasswordRecoveryService {
         if (!(await this.outbox.mayQueue(tx, user.email, 'password_reset'))) return false;
         await this.tokens.voidAllForUser('password_reset', user.id, tx);
         const token = generateOpaqueToken();
-        await this.tokens.issue('password_reset', token, { userId: user.id, email: user.email, ttlSeconds: this.config.tokens.passwordResetTtl }, tx);
+        await this.tokens.issue(
+          'password_reset',
+          token,
+          { userId: user.id, email: user.email, ttlSeconds: this.config.tokens.passwordResetTtl },
+          tx,
+        );
         await this.outbox.queuePasswordReset(tx, user.email, token);
         return true;
       });
@@ -105,7 +111,10 @@ export class PasswordRecoveryService {
     const revoked = await this.transactions.run(async (tx) => {
       // Conditional on the password just checked: a reset racing this change wins, never the change.
       if (!(await this.users.updatePasswordHash(user.id, passwordHash, currentHash, tx))) throw invalidCredentials();
-      const revokedSessions = await this.sessions.revokeAllForUserIn(tx, user.id, { exceptSessionId: auth.sessionId, reason: 'password_changed' });
+      const revokedSessions = await this.sessions.revokeAllForUserIn(tx, user.id, {
+        exceptSessionId: auth.sessionId,
+        reason: 'password_changed',
+      });
       await this.verification.voidLinks(user.id, tx);
       await this.outbox.queuePasswordChanged(tx, user.email);
       return revokedSessions;

@@ -13,7 +13,9 @@ describe('RegistrationService', () => {
     const userCount = async () => (await s.usersRepository.list({ limit: 100 })).items.length;
 
     it('creates an unverified user and mails a link that verifies it', async () => {
-      expect(await s.registration.register({ email: ' New@Example.test', username: 'Newbie', password: PASSWORD })).toEqual({ status: 'verification_sent' });
+      expect(await s.registration.register({ email: ' New@Example.test', username: 'Newbie', password: PASSWORD })).toEqual({
+        status: 'verification_sent',
+      });
       const user = await s.usersRepository.findByEmailWithPassword('new@example.test');
       expect(user).toMatchObject({ username: 'newbie', emailVerified: false, passwordHash: fakeHash(PASSWORD) });
       expect(s.outbox.queued).toEqual([{ kind: 'verify_email', to: 'new@example.test', token: expect.any(String), choosePassword: false }]);
@@ -33,18 +35,28 @@ describe('RegistrationService', () => {
 
     it('answers a taken username the same, creating nobody and mailing the address', async () => {
       await s.users.create({ email: 'first@example.test', username: 'taken', passwordHash: fakeHash('theirs') });
-      expect(await s.registration.register({ email: 'second@example.test', username: 'Taken', password: PASSWORD })).toEqual({ status: 'verification_sent' });
+      expect(await s.registration.register({ email: 'second@example.test', username: 'Taken', password: PASSWORD })).toEqual({
+        status: 'verification_sent',
+      });
       expect(s.outbox.queued).toEqual([{ kind: 'username_taken', to: 'second@example.test', username: 'taken' }]);
       expect(await userCount()).toBe(1);
     });
 
     it('voids both claims to a contested unverified address and mails a link that asks for a password', async () => {
       const first = await s.users.create({ email: 'contested@example.test', username: 'first', passwordHash: fakeHash('first claimant') });
-      expect(await s.registration.register({ email: 'contested@example.test', password: PASSWORD })).toEqual({ status: 'verification_sent' });
-      expect(await s.usersRepository.findByIdWithPassword(first.id)).toMatchObject({ passwordHash: null, username: null, emailVerified: false });
+      expect(await s.registration.register({ email: 'contested@example.test', password: PASSWORD })).toEqual({
+        status: 'verification_sent',
+      });
+      expect(await s.usersRepository.findByIdWithPassword(first.id)).toMatchObject({
+        passwordHash: null,
+        username: null,
+        emailVerified: false,
+      });
       expect(s.sessions.revoked).toEqual([{ userId: first.id, reason: 'contested_sign_up' }]);
       expect(s.sessions.announced).toEqual(['contested_sign_up']);
-      expect(s.outbox.queued).toEqual([{ kind: 'verify_email', to: 'contested@example.test', token: expect.any(String), choosePassword: true }]);
+      expect(s.outbox.queued).toEqual([
+        { kind: 'verify_email', to: 'contested@example.test', token: expect.any(String), choosePassword: true },
+      ]);
       expect(s.published).toEqual([]);
       expect(await userCount()).toBe(1);
     });
@@ -54,7 +66,9 @@ describe('RegistrationService', () => {
       await s.usersRepository.setDeactivated(off.id, true);
       await s.registration.register({ email: 'off@example.test', password: PASSWORD });
       s.outbox.throttled.add('verify_email');
-      expect(await s.registration.register({ email: 'throttled@example.test', password: PASSWORD })).toEqual({ status: 'verification_sent' });
+      expect(await s.registration.register({ email: 'throttled@example.test', password: PASSWORD })).toEqual({
+        status: 'verification_sent',
+      });
       expect(s.outbox.queued).toEqual([]);
       expect(await s.users.findByEmail('throttled@example.test')).toMatchObject({ emailVerified: false });
     });
@@ -72,7 +86,9 @@ describe('RegistrationService', () => {
     });
 
     it('refuses a password built on the address before touching anything', async () => {
-      await expect(s.registration.register({ email: 'marmalade@example.test', password: 'marmalade' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      await expect(s.registration.register({ email: 'marmalade@example.test', password: 'marmalade' })).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      });
       expect(await userCount()).toBe(0);
     });
   });
@@ -84,7 +100,9 @@ describe('RegistrationService', () => {
       expect(result).toEqual({ user: expect.objectContaining({ email: 'open@example.test', emailVerified: false, roles: ['user'] }) });
       expect(result).not.toHaveProperty('user.passwordHash');
       expect(s.outbox.queued.map((m) => m.kind)).toEqual(['verify_email']);
-      await expect(s.registration.register({ email: 'open@example.test', password: PASSWORD })).rejects.toMatchObject({ code: 'EMAIL_TAKEN' });
+      await expect(s.registration.register({ email: 'open@example.test', password: PASSWORD })).rejects.toMatchObject({
+        code: 'EMAIL_TAKEN',
+      });
     });
   });
 });

@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
-import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
-import { Transactions, type Tx } from '../platform/database/transactions.js';
 import { MailOutbox } from '../mail/mail-outbox.service.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { Transactions, type Tx } from '../platform/database/transactions.js';
 import { SessionsService, type RevokedSessions } from '../sessions/sessions.service.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
-import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
 import { UsersService } from '../users/users.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
@@ -75,7 +76,8 @@ export class RegistrationService {
     const existing = await this.users.findByEmail(email, tx);
     if (!existing) {
       if (input.username !== undefined && (await this.users.findByUsername(input.username, tx))) {
-        if (await this.outbox.mayQueue(tx, email, 'username_taken')) await this.outbox.queueUsernameTaken(tx, email, normalizeUsername(input.username));
+        if (await this.outbox.mayQueue(tx, email, 'username_taken'))
+          await this.outbox.queueUsernameTaken(tx, email, normalizeUsername(input.username));
         return {};
       }
       const created = await this.users.create({ email, username: input.username, passwordHash }, tx);

@@ -1,9 +1,11 @@
 import 'reflect-metadata';
+
 import { DataSource } from 'typeorm';
-import { generateSigningKey } from '../tokens/signing-key-material.js';
-import { PgSigningKeysRepository } from '../tokens/signing-keys.repository.js';
+
 import { ConfigError, loadConfig } from '../platform/config/app-config.js';
 import { dataSourceOptions } from '../platform/database/data-source-options.js';
+import { generateSigningKey } from '../tokens/signing-key-material.js';
+import { PgSigningKeysRepository } from '../tokens/signing-keys.repository.js';
 
 const USAGE = `usage: npm run keys -- rotate
        npm run keys -- retire [--kid <kid>] [--min-age <seconds>]

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+
 import { ANY_DOMAIN_EVENT, type DomainEvent, type EventType } from './events.js';
 
 /** Publishes domain events in-process: by type, and once more under ANY_DOMAIN_EVENT. */

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { Redis } from 'ioredis';
+
+import { APP_CONFIG, redisClientOptions, type AppConfig } from '../platform/config/app-config.js';
 import { ANY_DOMAIN_EVENT, type DomainEvent } from './events.js';
-import { APP_CONFIG, type AppConfig, redisClientOptions } from '../platform/config/app-config.js';
 
 /**
  * With REDIS_URL set, every domain event goes out as JSON on the `<REDIS_PREFIX>.events` channel and
@@ -22,7 +23,13 @@ export class RedisEventsPublisher implements OnModuleInit, OnApplicationShutdown
     const r = this.config.redis;
     if (!r) return;
     // A command timeout: with Redis not answering, publications would otherwise pile up in memory.
-    this.redis = new Redis({ ...redisClientOptions(r), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 5000 });
+    this.redis = new Redis({
+      ...redisClientOptions(r),
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 5000,
+    });
     this.redis.on('error', (error: Error) => this.failed(`events publisher: ${error.message}`));
     this.redis.on('ready', () => {
       if (this.failing) this.logger.log('events publisher connected to Redis again');
@@ -38,10 +45,13 @@ export class RedisEventsPublisher implements OnModuleInit, OnApplicationShutdown
   @OnEvent(ANY_DOMAIN_EVENT)
   publish(event: DomainEvent): void {
     if (!this.redis) return;
-    this.redis.publish(this.channel, JSON.stringify(event)).catch((error: Error) => this.failed(`event ${event.type} not published: ${error.message}`));
+    this.redis
+      .publish(this.channel, JSON.stringify(event))
+      .catch((error: Error) => this.failed(`event ${event.type} not published: ${error.message}`));
     // What Nest's Redis client sends for emit(type, event), on this same connection: Nest's client
     // would add two more connections, each logging every reconnection attempt of an outage.
-    this.redis.publish(event.type, JSON.stringify({ pattern: event.type, data: event }))
+    this.redis
+      .publish(event.type, JSON.stringify({ pattern: event.type, data: event }))
       .catch((error: Error) => this.failed(`event pattern ${event.type} not emitted: ${error.message}`));
   }
 

@@ -1,11 +1,12 @@
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
+
+import { InMemoryMailOutboxRepository } from '../../test/fakes/mail-outbox.repository.fake';
+import { IN_MEMORY_TX } from '../../test/fakes/transactions.fake';
 import type { AppConfig } from '../platform/config/app-config';
 import type { DatabaseConnection } from '../platform/database/database-connection';
 import { ReadinessChecks } from '../platform/observability/health/readiness-checks';
 import { MetricsService } from '../platform/observability/metrics/metrics.service';
-import { InMemoryMailOutboxRepository } from '../../test/fakes/mail-outbox.repository.fake';
-import { IN_MEMORY_TX } from '../../test/fakes/transactions.fake';
 import { MailBacklogProbes } from './mail-backlog-probes';
 
 const HOUR_MS = 3_600_000;
@@ -81,7 +82,10 @@ describe('MailBacklogProbes', () => {
       await expect(outboxEntry()).resolves.toEqual({ status: 'up', pending: 1, oldestDueSeconds: 60 });
       now += HOUR_MS;
       await expect(outboxEntry()).resolves.toEqual({
-        status: 'down', pending: 1, oldestDueSeconds: 3_660, message: 'due mail has waited 3660 s for a worker (limit 600 s)',
+        status: 'down',
+        pending: 1,
+        oldestDueSeconds: 3_660,
+        message: 'due mail has waited 3660 s for a worker (limit 600 s)',
       });
       const [mail] = await repository.claimDue({ limit: 1, leaseSeconds: 120 });
       await repository.markSent(mail.id);
@@ -103,7 +107,7 @@ describe('MailBacklogProbes', () => {
       expect(backlog).not.toHaveBeenCalled();
     });
 
-    it('is down, without the error\'s text, when the query fails', async () => {
+    it("is down, without the error's text, when the query fails", async () => {
       plugIn(600);
       jest.spyOn(repository, 'backlog').mockRejectedValue(new Error('connect ECONNREFUSED 10.0.0.5:5432'));
       await expect(outboxEntry()).resolves.toEqual({ status: 'down', message: 'unreachable' });
@@ -127,8 +131,8 @@ describe('MailBacklogProbes', () => {
       plugIn();
       jest.spyOn(repository, 'countPending').mockRejectedValueOnce(new Error('connection refused'));
       expect(await metrics.registry.getSingleMetricAsString('gatehouse_mail_outbox_pending')).toBe(
-        '# HELP gatehouse_mail_outbox_pending Outbox mails not yet sent (waiting, being sent, or waiting for a retry); absent when the database did not answer.\n'
-        + '# TYPE gatehouse_mail_outbox_pending gauge',
+        '# HELP gatehouse_mail_outbox_pending Outbox mails not yet sent (waiting, being sent, or waiting for a retry); absent when the database did not answer.\n' +
+          '# TYPE gatehouse_mail_outbox_pending gauge',
       );
       await queue('a');
       await expect(pendingGauge()).resolves.toBe(1);

@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { ReadinessChecks, type ReadinessReport } from '../platform/observability/health/readiness-checks.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { queryWithTimeout, updateReturning } from '../platform/database/sql.js';
 import type { Tx } from '../platform/database/transactions.js';
 import type { MailKind } from './templates.js';
@@ -94,15 +95,19 @@ export class PgMailOutboxRepository implements MailOutboxRepository {
   }
 
   async enqueue(tx: Tx, mail: MailToQueue): Promise<void> {
-    await tx.query(
-      `INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body) VALUES ($1, $2, $3, $4, $5)`,
-      [mail.kind, mail.recipient, mail.subject, mail.text, mail.html],
-    );
+    await tx.query(`INSERT INTO mail_outbox (kind, recipient, subject, text_body, html_body) VALUES ($1, $2, $3, $4, $5)`, [
+      mail.kind,
+      mail.recipient,
+      mail.subject,
+      mail.text,
+      mail.html,
+    ]);
   }
 
   async claimDue(query: { limit: number; leaseSeconds: number }): Promise<ClaimedMail[]> {
     // SKIP LOCKED: any number of workers share the work and never take the same row.
-    const rows = await updateReturning<ClaimedRow>(this.dataSource.manager,
+    const rows = await updateReturning<ClaimedRow>(
+      this.dataSource.manager,
       `UPDATE mail_outbox SET status = 'sending', attempts = attempts + 1, locked_until = now() + make_interval(secs => $2)
         WHERE id IN (
           SELECT id FROM mail_outbox
@@ -113,7 +118,14 @@ export class PgMailOutboxRepository implements MailOutboxRepository {
         RETURNING id, recipient, subject, text_body, html_body, attempts`,
       [query.limit, query.leaseSeconds],
     );
-    return rows.map((r) => ({ id: r.id, recipient: r.recipient, subject: r.subject, text: r.text_body, html: r.html_body, attempts: r.attempts }));
+    return rows.map((r) => ({
+      id: r.id,
+      recipient: r.recipient,
+      subject: r.subject,
+      text: r.text_body,
+      html: r.html_body,
+      attempts: r.attempts,
+    }));
   }
 
   async markSent(id: string): Promise<void> {
@@ -141,12 +153,15 @@ export class PgMailOutboxRepository implements MailOutboxRepository {
 
   async countPending(): Promise<number> {
     // On the partial index of unsent mail.
-    const rows: Array<{ n: number }> = await this.dataSource.query(`SELECT count(*)::int AS n FROM mail_outbox WHERE status IN ('pending', 'sending')`);
+    const rows: Array<{ n: number }> = await this.dataSource.query(
+      `SELECT count(*)::int AS n FROM mail_outbox WHERE status IN ('pending', 'sending')`,
+    );
     return rows[0]?.n ?? 0;
   }
 
   async backlog(query: { timeoutMs: number }): Promise<MailBacklog> {
-    const [row] = await queryWithTimeout<{ pending: number; oldest_due: number | null }>(this.dataSource,
+    const [row] = await queryWithTimeout<{ pending: number; oldest_due: number | null }>(
+      this.dataSource,
       `SELECT count(*)::int AS pending,
               floor(EXTRACT(EPOCH FROM now() - min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE locked_until END)
                 FILTER (WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now()))))::int AS oldest_due

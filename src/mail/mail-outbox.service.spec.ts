@@ -1,7 +1,8 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import type { AppConfig } from '../platform/config/app-config';
+
 import { InMemoryMailOutboxRepository } from '../../test/fakes/mail-outbox.repository.fake';
 import { IN_MEMORY_TX } from '../../test/fakes/transactions.fake';
+import type { AppConfig } from '../platform/config/app-config';
 import { MAIL_QUEUED, MailOutbox } from './mail-outbox.service';
 
 const tx = IN_MEMORY_TX;

@@ -1,10 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
+
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import type { Tx } from '../platform/database/transactions.js';
 import { MailOutboxRepository } from './mail-outbox.repository.js';
 import {
-  accountExistsMail, MailKind, passwordChangedMail, passwordResetMail, RenderedMail, usernameTakenMail, verifyEmailChoosePasswordMail, verifyEmailMail,
+  accountExistsMail,
+  MailKind,
+  passwordChangedMail,
+  passwordResetMail,
+  RenderedMail,
+  usernameTakenMail,
+  verifyEmailChoosePasswordMail,
+  verifyEmailMail,
 } from './templates.js';
 
 /** Emitted after a transaction that queued mail commits, to wake the worker at once. */

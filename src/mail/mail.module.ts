@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+
 import { HealthModule } from '../platform/observability/health/health.module.js';
 import { MailBacklogProbes } from './mail-backlog-probes.js';
 import { MailOutboxRepository, PgMailOutboxRepository } from './mail-outbox.repository.js';
@@ -8,7 +9,13 @@ import { OutboxWorker } from './outbox-worker.service.js';
 
 @Module({
   imports: [HealthModule],
-  providers: [MailOutbox, MailTransport, OutboxWorker, MailBacklogProbes, { provide: MailOutboxRepository, useClass: PgMailOutboxRepository }],
+  providers: [
+    MailOutbox,
+    MailTransport,
+    OutboxWorker,
+    MailBacklogProbes,
+    { provide: MailOutboxRepository, useClass: PgMailOutboxRepository },
+  ],
   exports: [MailOutbox],
 })
 export class MailModule {}

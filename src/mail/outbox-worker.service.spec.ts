@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
+
+import { InMemoryMailOutboxRepository } from '../../test/fakes/mail-outbox.repository.fake';
+import { IN_MEMORY_TX } from '../../test/fakes/transactions.fake';
 import type { AppConfig } from '../platform/config/app-config';
 import type { DatabaseConnection } from '../platform/database/database-connection';
 import { MetricsService } from '../platform/observability/metrics/metrics.service';
-import { InMemoryMailOutboxRepository } from '../../test/fakes/mail-outbox.repository.fake';
-import { IN_MEMORY_TX } from '../../test/fakes/transactions.fake';
 import type { MailTransport, OutgoingMail } from './mail-transport.service';
 import { OutboxWorker } from './outbox-worker.service';
 
@@ -47,7 +48,10 @@ describe('OutboxWorker', () => {
     await queue('b');
     const w = worker();
     await expect(w.drainOnce()).resolves.toBe(2);
-    expect(sent.map((m) => [m.to, m.subject, m.text, m.html])).toEqual([['ann@example.com', 'a', 'text', '<p>html</p>'], ['ann@example.com', 'b', 'text', '<p>html</p>']]);
+    expect(sent.map((m) => [m.to, m.subject, m.text, m.html])).toEqual([
+      ['ann@example.com', 'a', 'text', '<p>html</p>'],
+      ['ann@example.com', 'b', 'text', '<p>html</p>'],
+    ]);
     expect(sent[0].id).toMatch(/^[0-9a-f-]{36}$/);
     expect(metrics.mailDelivered).toHaveBeenCalledTimes(2);
     // Sent mail is done, however long one waits.

@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
+
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { DatabaseConnection } from '../platform/database/database-connection.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';

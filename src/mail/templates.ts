@@ -19,10 +19,15 @@ function page(paragraphs: string[], action?: { label: string; url: string }): st
   return `<!doctype html>\n<html>\n  <body style="font-family:system-ui,sans-serif;line-height:1.5;color:#111827">\n    ${body}${button}\n  </body>\n</html>\n`;
 }
 
-const minutes = (seconds: number): string => (seconds % 3600 === 0 ? `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}` : `${Math.round(seconds / 60)} minutes`);
+const minutes = (seconds: number): string =>
+  seconds % 3600 === 0 ? `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}` : `${Math.round(seconds / 60)} minutes`;
 
 export function verifyEmailMail(link: string, ttlSeconds: number): RenderedMail {
-  const lines = ['Please confirm your email address.', `The link works once and expires in ${minutes(ttlSeconds)}.`, 'If you did not create an account, you can ignore this mail.'];
+  const lines = [
+    'Please confirm your email address.',
+    `The link works once and expires in ${minutes(ttlSeconds)}.`,
+    'If you did not create an account, you can ignore this mail.',
+  ];
   return {
     kind: 'verify_email',
     subject: 'Confirm your email address',

@@ -1,7 +1,7 @@
-import { AppError, ErrorCode } from '../shared/errors/app-error';
+import { InMemoryLoginAttemptsRepository } from '../../test/fakes/login-attempts.repository.fake';
 import type { AppConfig } from '../platform/config/app-config';
 import { MetricsService } from '../platform/observability/metrics/metrics.service';
-import { InMemoryLoginAttemptsRepository } from '../../test/fakes/login-attempts.repository.fake';
+import { AppError, ErrorCode } from '../shared/errors/app-error';
 import { LockoutService } from './lockout.service';
 
 const THRESHOLD = 3;
@@ -30,7 +30,10 @@ describe('LockoutService', () => {
   }
 
   async function refusal(counters: ReturnType<typeof byEmail>): Promise<AppError> {
-    const error: unknown = await lockout.begin(counters).then(() => undefined, (e: unknown) => e);
+    const error: unknown = await lockout.begin(counters).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).code).toBe(ErrorCode.TOO_MANY_REQUESTS);
     return error as AppError;
@@ -38,19 +41,28 @@ describe('LockoutService', () => {
 
   describe('counters', () => {
     it('counts a login on the normalised identifier, and on the account with twice the limit when it exists', () => {
-      expect(byEmail()).toEqual([{ key: 'email:ann@example.com', limit: THRESHOLD }, { key: 'user:u1', limit: 2 * THRESHOLD }]);
+      expect(byEmail()).toEqual([
+        { key: 'email:ann@example.com', limit: THRESHOLD },
+        { key: 'user:u1', limit: 2 * THRESHOLD },
+      ]);
       expect(lockout.loginCounters({ username: 'Ann' })).toEqual([{ key: 'username:ann', limit: THRESHOLD }]);
     });
 
     it('counts a password change on its own counter and the account', () => {
-      expect(lockout.changeCounters('u1')).toEqual([{ key: 'change:u1', limit: THRESHOLD }, { key: 'user:u1', limit: 2 * THRESHOLD }]);
+      expect(lockout.changeCounters('u1')).toEqual([
+        { key: 'change:u1', limit: THRESHOLD },
+        { key: 'user:u1', limit: 2 * THRESHOLD },
+      ]);
     });
   });
 
   it('numbers the attempts of a run of failures on each counter', async () => {
     await fail(byEmail());
     await expect(lockout.begin(byUsername())).resolves.toEqual({
-      counters: [{ key: 'username:ann', limit: THRESHOLD, number: 1 }, { key: 'user:u1', limit: 2 * THRESHOLD, number: 2 }],
+      counters: [
+        { key: 'username:ann', limit: THRESHOLD, number: 1 },
+        { key: 'user:u1', limit: 2 * THRESHOLD, number: 2 },
+      ],
     });
   });
 
@@ -67,7 +79,12 @@ describe('LockoutService', () => {
   it('does not lock the email when the username locks', async () => {
     for (let i = 0; i < THRESHOLD; i += 1) await fail(byUsername());
     await refusal(byUsername());
-    await expect(lockout.begin(byEmail())).resolves.toMatchObject({ counters: [{ key: 'email:ann@example.com', number: 1 }, { key: 'user:u1', number: THRESHOLD + 1 }] });
+    await expect(lockout.begin(byEmail())).resolves.toMatchObject({
+      counters: [
+        { key: 'email:ann@example.com', number: 1 },
+        { key: 'user:u1', number: THRESHOLD + 1 },
+      ],
+    });
   });
 
   it('locks the account at twice the limit across its identifiers and password changes', async () => {
@@ -111,6 +128,8 @@ describe('LockoutService', () => {
   it('leaves other accounts and unknown identifiers alone on clearFor', async () => {
     await fail(lockout.loginCounters({ email: 'other@example.com' }));
     await lockout.clearFor(user);
-    await expect(lockout.begin(lockout.loginCounters({ email: 'other@example.com' }))).resolves.toMatchObject({ counters: [{ number: 2 }] });
+    await expect(lockout.begin(lockout.loginCounters({ email: 'other@example.com' }))).resolves.toMatchObject({
+      counters: [{ number: 2 }],
+    });
   });
 });

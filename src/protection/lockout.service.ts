@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import { LoginAttemptsRepository } from './login-attempts.repository.js';
 
@@ -40,7 +41,8 @@ export class LockoutService {
 
   /** The counters of a login: the identifier tried, and the account when it exists. */
   loginCounters(login: { email?: string; username?: string }, user?: { id: string }): Counter[] {
-    const identifier = login.email !== undefined ? `email:${normalizeEmail(login.email)}` : `username:${normalizeUsername(login.username ?? '')}`;
+    const identifier =
+      login.email !== undefined ? `email:${normalizeEmail(login.email)}` : `username:${normalizeUsername(login.username ?? '')}`;
     return [{ key: identifier, limit: this.config.lockout.threshold }, ...(user ? [this.accountCounter(user.id)] : [])];
   }
 
@@ -58,7 +60,12 @@ export class LockoutService {
   async begin(counters: Counter[]): Promise<Attempt> {
     const [first, account] = counters;
     if (!first) throw new Error('an attempt needs a counter');
-    const found = await this.attempts.countAttempt({ keys: counters.map((c) => c.key), first: first.key, account: account?.key, firstLimit: first.limit });
+    const found = await this.attempts.countAttempt({
+      keys: counters.map((c) => c.key),
+      first: first.key,
+      account: account?.key,
+      firstLimit: first.limit,
+    });
     let retryAfter = found.lockedForSeconds;
     const counted: Attempt['counters'] = [];
     for (const c of counters) {
@@ -72,7 +79,9 @@ export class LockoutService {
       }
     }
     if (retryAfter > 0 || counted.length === 0) {
-      throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many failed attempts; try again later', { retryAfter: retryAfter || this.config.lockout.durationSeconds });
+      throw new AppError(ErrorCode.TOO_MANY_REQUESTS, 'too many failed attempts; try again later', {
+        retryAfter: retryAfter || this.config.lockout.durationSeconds,
+      });
     }
     return { counters: counted };
   }

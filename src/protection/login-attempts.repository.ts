@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { updateReturning } from '../platform/database/sql.js';
 
 /** What counting one attempt found. */
@@ -76,7 +77,8 @@ export class PgLoginAttemptsRepository implements LoginAttemptsRepository {
   }
 
   async lock(key: string, seconds: number): Promise<boolean> {
-    const locked = await updateReturning(this.dataSource,
+    const locked = await updateReturning(
+      this.dataSource,
       `UPDATE login_attempts SET locked_until = now() + make_interval(secs => $2)
         WHERE key = $1 AND (locked_until IS NULL OR locked_until <= now())
         RETURNING key`,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+
 import { LockoutService } from './lockout.service.js';
 import { LoginAttemptsRepository, PgLoginAttemptsRepository } from './login-attempts.repository.js';
 import { RateLimiter } from './rate-limiter.service.js';

@@ -1,8 +1,9 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+
 import { connectionOf } from '../platform/http/http-connection.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { RateLimiter } from './rate-limiter.service.js';
 
 const LOGIN_ROUTE = '/auth/login';

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { APP_CONFIG, type AppConfig, redisClientOptions } from '../platform/config/app-config.js';
+
+import { APP_CONFIG, redisClientOptions, type AppConfig } from '../platform/config/app-config.js';
 
 const WINDOW_MS = 60_000;
 /** A Redis that does not answer (frozen, or cut off without a reset) is given this long per request. */
@@ -26,7 +27,11 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     if (!r) return;
     this.redis = new Redis({
       ...redisClientOptions(r),
-      lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, connectTimeout: REDIS_TIMEOUT_MS, commandTimeout: REDIS_TIMEOUT_MS,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      connectTimeout: REDIS_TIMEOUT_MS,
+      commandTimeout: REDIS_TIMEOUT_MS,
     });
     // Once per outage: ioredis reports every failed reconnection attempt.
     this.redis.on('error', (error: Error) => {
@@ -57,7 +62,11 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     if (!this.redis || this.redis.status !== 'ready') return undefined;
     const key = `${this.config.redis?.prefix ?? 'gatehouse'}:rate:${window}:${address}`;
     try {
-      const results = await this.redis.multi().incr(key).pexpire(key, WINDOW_MS * 2).exec();
+      const results = await this.redis
+        .multi()
+        .incr(key)
+        .pexpire(key, WINDOW_MS * 2)
+        .exec();
       const count = results?.[0]?.[1];
       return typeof count === 'number' ? count : undefined;
     } catch (error) {

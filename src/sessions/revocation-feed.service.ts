@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { randomUUID } from 'node:crypto';
-import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, type AuthChangeAnnouncedEvent, KEYS_CHANGED } from '../events/auth-changes.js';
+
+import { AUTH_CHANGE_ANNOUNCED, AUTH_CHANGES_CHANNEL, KEYS_CHANGED, type AuthChangeAnnouncedEvent } from '../events/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { NotificationConnection } from '../platform/database/notification-connection.js';
 
@@ -114,7 +115,10 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
       await connection.open();
     } catch (error) {
       // Once per outage, not on every reconnection attempt.
-      if (!this.reported) this.logger.warn(`revocation feed not connected (${(error as Error).message}); sessions are checked in the database on every call until it is`);
+      if (!this.reported)
+        this.logger.warn(
+          `revocation feed not connected (${(error as Error).message}); sessions are checked in the database on every call until it is`,
+        );
       this.reported = true;
       this.lost(connection);
       return;

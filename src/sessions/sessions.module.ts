@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+
+import { RevocationFeed } from './revocation-feed.service.js';
 import { RefreshTokenEntity, SessionEntity } from './session.entity.js';
 import { SessionsController } from './sessions.controller.js';
-import { SessionsRpcController } from './sessions.rpc.controller.js';
-import { RevocationFeed } from './revocation-feed.service.js';
 import { PgSessionsRepository, SessionsRepository } from './sessions.repository.js';
+import { SessionsRpcController } from './sessions.rpc.controller.js';
 import { SessionsService } from './sessions.service.js';
 
 @Module({

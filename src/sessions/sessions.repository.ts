@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, MoreThan } from 'typeorm';
+
 import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
 import type { Tx } from '../platform/database/transactions.js';
 import { UUID_PATTERN } from '../shared/crypto.js';
@@ -184,17 +185,24 @@ export class PgSessionsRepository implements SessionsRepository {
   }
 
   async findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null> {
-    const rows: Array<{ session_id: string; user_id: string; rotated: boolean; reused_late: boolean; live: boolean }> = await this.dataSource.query(
-      `SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL AS rotated,
+    const rows: Array<{ session_id: string; user_id: string; rotated: boolean; reused_late: boolean; live: boolean }> =
+      await this.dataSource.query(
+        `SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL AS rotated,
               coalesce(rt.rotated_at < now() - make_interval(secs => $2), false) AS reused_late,
               (s.revoked_at IS NULL AND s.expires_at > now()) AS live
          FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id
         WHERE rt.token_hash = $1`,
-      [tokenHash, opts.reuseIntervalSeconds],
-    );
+        [tokenHash, opts.reuseIntervalSeconds],
+      );
     const row = rows[0];
     if (!row) return null;
-    return { sessionId: row.session_id, userId: row.user_id, rotated: row.rotated, rotatedBeforeInterval: row.reused_late, sessionLive: row.live };
+    return {
+      sessionId: row.session_id,
+      userId: row.user_id,
+      rotated: row.rotated,
+      rotatedBeforeInterval: row.reused_late,
+      sessionLive: row.live,
+    };
   }
 
   findLive(sessionId: string, userId: string): Promise<SessionEntity | null> {
@@ -204,7 +212,13 @@ export class PgSessionsRepository implements SessionsRepository {
 
   listLiveForUser(userId: string): Promise<SessionEntity[]> {
     const live = { revokedAt: IsNull(), expiresAt: MoreThan(new Date()) };
-    return this.sessions().find({ where: [{ userId, ...live }, { impersonatorId: userId, ...live }], order: { createdAt: 'DESC' } });
+    return this.sessions().find({
+      where: [
+        { userId, ...live },
+        { impersonatorId: userId, ...live },
+      ],
+      order: { createdAt: 'DESC' },
+    });
   }
 
   revoke(sessionId: string, reason: string): Promise<RevokedSession[]> {
@@ -214,7 +228,11 @@ export class PgSessionsRepository implements SessionsRepository {
 
   revokeOwned(sessionId: string, ownerId: string, reason: string): Promise<RevokedSession[]> {
     if (!UUID_PATTERN.test(sessionId)) return Promise.resolve([]);
-    return this.revokeWhere(this.dataSource.manager, `id = $1 AND (user_id = $3 OR impersonator_id = $3) AND expires_at > now()`, [sessionId, reason, ownerId]);
+    return this.revokeWhere(this.dataSource.manager, `id = $1 AND (user_id = $3 OR impersonator_id = $3) AND expires_at > now()`, [
+      sessionId,
+      reason,
+      ownerId,
+    ]);
   }
 
   revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }, tx?: Tx): Promise<RevokedSession[]> {

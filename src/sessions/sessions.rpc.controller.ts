@@ -1,9 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ErrorCode } from '../shared/errors/app-error.js';
+
 import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
-import { RevokedReply, SessionResponse } from './dto/session.response.js';
 import { Public } from '../shared/access/decorators.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { RevokedReply, SessionResponse } from './dto/session.response.js';
 import { SessionIdDto, SessionsOfUserDto } from './dto/sessions.dto.js';
 import { PublicSession, SessionsService } from './sessions.service.js';
 
@@ -13,7 +14,11 @@ import { PublicSession, SessionsService } from './sessions.service.js';
 export class SessionsRpcController {
   constructor(private readonly sessions: SessionsService) {}
 
-  @ApiMessagePattern({ summary: 'The live sessions of a user (current is always false)', reply: { arrayOf: SessionResponse }, errors: [ErrorCode.SERVICE_UNAVAILABLE] })
+  @ApiMessagePattern({
+    summary: 'The live sessions of a user (current is always false)',
+    reply: { arrayOf: SessionResponse },
+    errors: [ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @MessagePattern('sessions.list')
   list(@Payload() dto: SessionsOfUserDto): Promise<PublicSession[]> {
     return this.sessions.listLive(dto.userId);

@@ -1,17 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
-import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
-import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
+import { OnEvent } from '@nestjs/event-emitter';
+
 import { SESSION_REVOKED } from '../events/auth-changes.js';
 import { DomainEvents } from '../events/domain-events.service.js';
-import { type DomainEvent, USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../events/events.js';
-import { OnEvent } from '@nestjs/event-emitter';
+import { USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED, type DomainEvent } from '../events/events.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import type { Tx } from '../platform/database/transactions.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import { normalizeIp, type ConnectionInfo } from '../shared/connection.js';
+import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
+import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
 import { RevocationFeed } from './revocation-feed.service.js';
 import type { SessionEntity } from './session.entity.js';
-import { type RevokedSession, SessionsRepository } from './sessions.repository.js';
-import type { Tx } from '../platform/database/transactions.js';
-import { type ConnectionInfo, normalizeIp } from '../shared/connection.js';
+import { SessionsRepository, type RevokedSession } from './sessions.repository.js';
 
 export interface IssuedSession {
   session: SessionEntity;
@@ -90,18 +91,23 @@ export class SessionsService {
    */
   async rotateRefreshToken(tx: Tx, refreshToken: string, connection?: ConnectionInfo): Promise<IssuedSession | null> {
     const next = generateOpaqueToken();
-    const session = await this.sessions.rotateRefreshToken({
-      tokenHash: sha256Hex(refreshToken),
-      nextTokenHash: sha256Hex(next),
-      ip: normalizeIp(connection?.ip),
-      userAgent: connection?.userAgent?.slice(0, 512) ?? null,
-    }, tx);
+    const session = await this.sessions.rotateRefreshToken(
+      {
+        tokenHash: sha256Hex(refreshToken),
+        nextTokenHash: sha256Hex(next),
+        ip: normalizeIp(connection?.ip),
+        userAgent: connection?.userAgent?.slice(0, 512) ?? null,
+      },
+      tx,
+    );
     return session ? { session, refreshToken: next } : null;
   }
 
   /** A token that could not be rotated (unknown, or already rotated out): refuse, and revoke on a late reuse. */
   async refuseSpentToken(refreshToken: string): Promise<never> {
-    const token = await this.sessions.findRefreshToken(sha256Hex(refreshToken), { reuseIntervalSeconds: this.config.sessions.refreshReuseInterval });
+    const token = await this.sessions.findRefreshToken(sha256Hex(refreshToken), {
+      reuseIntervalSeconds: this.config.sessions.refreshReuseInterval,
+    });
     if (!token || !token.sessionLive || !token.rotated) throw invalidRefreshToken();
     // Within the interval this is most likely two tabs racing: refuse, keep the session.
     if (!token.rotatedBeforeInterval) throw invalidRefreshToken();
@@ -138,14 +144,14 @@ export class SessionsService {
    * is neither (or unknown, or already ended). An impersonated caller may end only its own session.
    */
   async revokeOwn(caller: SessionCaller, sessionId: string): Promise<void> {
-    if (caller.isImpersonated && sessionId !== caller.sessionId) throw impersonatedForbidden('end the user\'s other sessions');
+    if (caller.isImpersonated && sessionId !== caller.sessionId) throw impersonatedForbidden("end the user's other sessions");
     const revoked = await this.announced(this.sessions.revokeOwned(sessionId, caller.userId, 'revoked_by_user'));
     if (revoked.length === 0) throw notFound('session not found');
   }
 
   /** Every other session of the caller ends, and so does every impersonation the caller holds. */
   async revokeOthers(caller: SessionCaller): Promise<void> {
-    if (caller.isImpersonated) throw impersonatedForbidden('end the user\'s other sessions');
+    if (caller.isImpersonated) throw impersonatedForbidden("end the user's other sessions");
     await this.revokeAllForUser(caller.userId, { exceptSessionId: caller.sessionId, reason: 'revoked_by_user' });
   }
 
@@ -187,7 +193,8 @@ export class SessionsService {
 
   /** Publishes session.revoked for each, and waits until the revocations are announced back. */
   async announceRevoked(revoked: RevokedSessions): Promise<void> {
-    for (const s of revoked.sessions) this.domainEvents.publish(SESSION_REVOKED, { userId: s.userId, sessionId: s.sessionId, reason: s.reason });
+    for (const s of revoked.sessions)
+      this.domainEvents.publish(SESSION_REVOKED, { userId: s.userId, sessionId: s.sessionId, reason: s.reason });
     await this.feed.awaitDelivery(revoked.sessions.map((s) => `session:${s.sessionId}`));
   }
 
@@ -212,4 +219,3 @@ function toPublicSession(s: SessionEntity, viewerId: string, currentSessionId?: 
     impersonatedUserId: s.userId === viewerId ? null : s.userId,
   };
 }
-

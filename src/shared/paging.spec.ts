@@ -3,9 +3,12 @@ import { decodeCursor, encodeCursor, parseCursor } from './paging';
 const id = '7f0c3a52-5d7e-4a8e-9a47-3f1f1c2b9d10';
 
 describe('page cursors', () => {
-  it.each(['2024-05-06T07:08:09.123Z', '2024-05-06T07:08:09.123456Z', '2024-05-06T07:08:09Z', '0001-01-01T00:00:00Z'])('round-trips %s', (at) => {
-    expect(parseCursor(encodeCursor(at, id))).toEqual({ at, id });
-  });
+  it.each(['2024-05-06T07:08:09.123Z', '2024-05-06T07:08:09.123456Z', '2024-05-06T07:08:09Z', '0001-01-01T00:00:00Z'])(
+    'round-trips %s',
+    (at) => {
+      expect(parseCursor(encodeCursor(at, id))).toEqual({ at, id });
+    },
+  );
 
   it.each([
     ['not a cursor', 'abc'],

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min, registerDecorator } from 'class-validator';
+
 import { validationFailed } from './errors/app-error.js';
 
 const CURSOR_MESSAGE = 'cursor is not valid';
@@ -20,11 +21,18 @@ function IsPageCursor(): PropertyDecorator {
 /** Query fields shared by the paged admin lists. */
 export class PageQueryDto {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 50, description: 'Page size.' })
-  @IsOptional() @Type(() => Number) @IsInt({ message: 'limit must be a whole number from 1 to 100' }) @Min(1) @Max(100)
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be a whole number from 1 to 100' })
+  @Min(1)
+  @Max(100)
   limit?: number;
 
   @ApiPropertyOptional({ maxLength: 200, description: 'The nextCursor of the previous page.' })
-  @IsOptional() @IsString() @MaxLength(200) @IsPageCursor()
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @IsPageCursor()
   cursor?: string;
 }
 

@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { randomUUID } from 'node:crypto';
+
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { GATEHOUSE_OPTIONS, type GatehouseOptions, type RegisteredClaims } from '../platform/config/gatehouse-options.js';
 import type { PublicUser } from '../users/user.mapper.js';

@@ -1,5 +1,6 @@
 import { createHash, generateKeyPair, JsonWebKey, KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+
 import type { JwtAlgorithm } from '../platform/config/env.schema.js';
 import type { GeneratedAlgorithm, NewSigningKey } from './signing-keys.repository.js';
 
@@ -18,9 +19,10 @@ export function publicJwk(key: KeyObject, kid: string, algorithm: JwtAlgorithm):
 
 /** A fresh key pair for an asymmetric algorithm, as stored in `signing_keys`. */
 export async function generateSigningKey(algorithm: GeneratedAlgorithm): Promise<NewSigningKey> {
-  const { privateKey, publicKey } = algorithm === 'RS256'
-    ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
-    : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
+  const { privateKey, publicKey } =
+    algorithm === 'RS256'
+      ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
+      : await generateKeyPairAsync('ec', { namedCurve: 'P-256' });
   return {
     kid: jwkThumbprint(publicKey),
     algorithm,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { type DataSource, type EntityManager, IsNull } from 'typeorm';
+import { IsNull, type DataSource, type EntityManager } from 'typeorm';
+
 import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
 import type { JwtAlgorithm } from '../platform/config/env.schema.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
@@ -78,7 +79,13 @@ export class PgSigningKeysRepository implements SigningKeysRepository {
 
   async insertCurrentIfNone(key: NewSigningKey): Promise<boolean> {
     // The partial unique index on the current key of an algorithm decides the race.
-    const result = await this.keys().createQueryBuilder().insert().values({ ...key, current: true, retiredAt: null }).orIgnore().returning(['kid']).execute();
+    const result = await this.keys()
+      .createQueryBuilder()
+      .insert()
+      .values({ ...key, current: true, retiredAt: null })
+      .orIgnore()
+      .returning(['kid'])
+      .execute();
     return (result.raw as unknown[]).length > 0;
   }
 
@@ -92,10 +99,12 @@ export class PgSigningKeysRepository implements SigningKeysRepository {
         `WITH old AS (UPDATE signing_keys SET current = false, superseded_at = now() WHERE algorithm = $1 AND current RETURNING kid) SELECT kid FROM old`,
         [key.algorithm],
       );
-      await em.query(
-        `INSERT INTO signing_keys (kid, algorithm, private_key, public_key, current) VALUES ($1, $2, $3, $4, true)`,
-        [key.kid, key.algorithm, key.privateKey, key.publicKey],
-      );
+      await em.query(`INSERT INTO signing_keys (kid, algorithm, private_key, public_key, current) VALUES ($1, $2, $3, $4, true)`, [
+        key.kid,
+        key.algorithm,
+        key.privateKey,
+        key.publicKey,
+      ]);
       await announceKeysChanged(em);
       return { previous: previous.map((r) => r.kid) };
     });

@@ -1,13 +1,14 @@
+import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { createHash, createPrivateKey, createPublicKey, JsonWebKey, KeyObject } from 'node:crypto';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+
 import { KEYS_CHANGED } from '../events/auth-changes.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import type { JwtAlgorithm } from '../platform/config/env.schema.js';
 import { DatabaseConnection } from '../platform/database/database-connection.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { generateSigningKey, jwkThumbprint, publicJwk } from './signing-key-material.js';
-import { type GeneratedAlgorithm, SigningKeysRepository } from './signing-keys.repository.js';
+import { SigningKeysRepository, type GeneratedAlgorithm } from './signing-keys.repository.js';
 
 export interface SigningKey {
   kid: string;
@@ -70,13 +71,17 @@ export class SigningKeysService implements OnModuleInit, OnApplicationShutdown {
 
   private async load(): Promise<void> {
     const { algorithm, privateKey } = this.config.jwt;
-    const current = privateKey && this.configuredKey
-      ? { kid: this.configuredKey.kid, algorithm, signingKey: privateKey }
-      : await this.loadOrCreateCurrent(algorithm as GeneratedAlgorithm);
+    const current =
+      privateKey && this.configuredKey
+        ? { kid: this.configuredKey.kid, algorithm, signingKey: privateKey }
+        : await this.loadOrCreateCurrent(algorithm as GeneratedAlgorithm);
     await this.reloadVerification();
     this.current = current;
     this.loaded = true;
-    this.timer = setInterval(() => void this.reload().catch((error: Error) => this.logger.warn(`key reload failed: ${error.message}`)), RELOAD_EVERY_MS);
+    this.timer = setInterval(
+      () => void this.reload().catch((error: Error) => this.logger.warn(`key reload failed: ${error.message}`)),
+      RELOAD_EVERY_MS,
+    );
     this.timer.unref();
   }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { JwtModule } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
+
 import { AccessTokensService } from './access-tokens.service.js';
 import { JwksController } from './jwks.controller.js';
 import { SigningKeyEntity } from './signing-key.entity.js';

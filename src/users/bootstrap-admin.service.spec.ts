@@ -1,8 +1,9 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+
 import { InMemoryTransactions } from '../../test/fakes/transactions.fake';
 import { InMemoryUsersRepository } from '../../test/fakes/users.repository.fake';
 import { DomainEvents } from '../events/domain-events.service';
-import { ANY_DOMAIN_EVENT, type DomainEvent, USER_CREDENTIALS_RESET } from '../events/events';
+import { ANY_DOMAIN_EVENT, USER_CREDENTIALS_RESET, type DomainEvent } from '../events/events';
 import type { AppConfig } from '../platform/config/app-config';
 import type { DatabaseConnection } from '../platform/database/database-connection';
 import type { Transactions } from '../platform/database/transactions';
@@ -49,7 +50,13 @@ describe('BootstrapAdmin', () => {
     await bootstrap();
     const created = await admin();
     expect(created).toMatchObject({ roles: ['user', 'admin'], emailVerified: true, passwordHash: 'hashed(configured password)' });
-    expect(published).toEqual([expect.objectContaining({ type: 'user.roles_changed', userId: created!.id, details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' } })]);
+    expect(published).toEqual([
+      expect.objectContaining({
+        type: 'user.roles_changed',
+        userId: created!.id,
+        details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' },
+      }),
+    ]);
   });
 
   it('makes an existing verified account admin, keeping its password and sessions', async () => {
@@ -57,13 +64,20 @@ describe('BootstrapAdmin', () => {
     await bootstrap();
     expect(await admin()).toMatchObject({ id: owner.id, roles: ['user', 'admin'], passwordHash: 'hash of the owner' });
     expect(credentialsReset).toEqual([]);
-    expect(published).toEqual([expect.objectContaining({ type: 'user.roles_changed', details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' } })]);
+    expect(published).toEqual([
+      expect.objectContaining({ type: 'user.roles_changed', details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' } }),
+    ]);
   });
 
   it('gives an unverified account squatting the address the configured password, and ends its sessions', async () => {
     const squatter = await users.create({ email: ADMIN.email, passwordHash: SQUATTER_HASH });
     await bootstrap();
-    expect(await admin()).toMatchObject({ id: squatter.id, roles: ['user', 'admin'], emailVerified: true, passwordHash: 'hashed(configured password)' });
+    expect(await admin()).toMatchObject({
+      id: squatter.id,
+      roles: ['user', 'admin'],
+      emailVerified: true,
+      passwordHash: 'hashed(configured password)',
+    });
     expect(credentialsReset).toEqual([squatter.id]);
   });
 

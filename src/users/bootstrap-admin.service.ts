@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+
 import { DomainEvents } from '../events/domain-events.service.js';
 import { USER_CREDENTIALS_RESET } from '../events/events.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import { DatabaseConnection } from '../platform/database/database-connection.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { PasswordHasher } from './password-hasher.service.js';
 import { UsersService } from './users.service.js';
 
@@ -39,8 +40,16 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     let existing = await this.users.findByEmail(admin.email);
     if (!existing) {
       try {
-        const created = await this.users.create({ email: admin.email, passwordHash: await this.hasher.hash(admin.password), emailVerified: true, roles: ['user', 'admin'] });
-        this.domainEvents.publish('user.roles_changed', { userId: created.id, details: { roles: created.roles, reason: 'bootstrap_admin' } });
+        const created = await this.users.create({
+          email: admin.email,
+          passwordHash: await this.hasher.hash(admin.password),
+          emailVerified: true,
+          roles: ['user', 'admin'],
+        });
+        this.domainEvents.publish('user.roles_changed', {
+          userId: created.id,
+          details: { roles: created.roles, reason: 'bootstrap_admin' },
+        });
         this.logger.log(`created the bootstrap admin ${admin.email}`);
         return;
       } catch (error) {
@@ -53,7 +62,9 @@ export class BootstrapAdmin implements OnApplicationBootstrap {
     if (!existing.emailVerified) {
       await this.users.ensureAdmin(existing.id, await this.hasher.hash(admin.password));
       await this.events.emitAsync(USER_CREDENTIALS_RESET, { userId: existing.id });
-      this.logger.warn(`the bootstrap admin address ${admin.email} had an unverified account: it now has the configured password and its sessions were revoked`);
+      this.logger.warn(
+        `the bootstrap admin address ${admin.email} had an unverified account: it now has the configured password and its sessions were revoked`,
+      );
     } else if (!existing.roles.includes('admin')) {
       await this.users.ensureAdmin(existing.id);
       this.logger.log(`gave the bootstrap admin ${admin.email} the admin role`);

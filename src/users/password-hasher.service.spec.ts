@@ -1,5 +1,6 @@
-import { hash as bcryptHash } from '@node-rs/bcrypt';
 import * as argon2 from '@node-rs/argon2';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
+
 import { ARGON2_PARAMS, PasswordHasher } from './password-hasher.service';
 
 // The real argon2 functions, watched: which hashes each check verifies against.

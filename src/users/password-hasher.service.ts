@@ -1,6 +1,7 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+
 import { normalizePassword } from '../shared/validation/normalize.js';
 
 /** argon2id with the OWASP-recommended minimum: 19 MiB, 2 passes, 1 lane. */
@@ -16,7 +17,9 @@ const ARGON2_LIMITS = { memoryCost: 262144, timeCost: 10, parallelism: 4 };
 export function isSupportedHash(hash: string): boolean {
   if (BCRYPT_HASH.test(hash)) return true;
   const m = ARGON2_HASH.exec(hash);
-  return !!m && Number(m[2]) <= ARGON2_LIMITS.memoryCost && Number(m[3]) <= ARGON2_LIMITS.timeCost && Number(m[4]) <= ARGON2_LIMITS.parallelism;
+  return (
+    !!m && Number(m[2]) <= ARGON2_LIMITS.memoryCost && Number(m[3]) <= ARGON2_LIMITS.timeCost && Number(m[4]) <= ARGON2_LIMITS.parallelism
+  );
 }
 
 export interface PasswordCheck {

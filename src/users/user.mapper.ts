@@ -3,7 +3,6 @@ import type { UserEntity } from './user.entity.js';
 
 export type { PublicUser };
 
-
 export function toPublicUser(user: Omit<UserEntity, 'passwordHash'>): PublicUser {
   return {
     id: user.id,

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { PasswordHasher } from './password-hasher.service.js';
-import { UserEntity } from './user.entity.js';
+
 import { AdminUsersController } from './admin-users.controller.js';
 import { BootstrapAdmin } from './bootstrap-admin.service.js';
-import { UsersRepository, PgUsersRepository } from './users.repository.js';
+import { PasswordHasher } from './password-hasher.service.js';
+import { UserEntity } from './user.entity.js';
+import { PgUsersRepository, UsersRepository } from './users.repository.js';
 import { UsersRpcController } from './users.rpc.controller.js';
 import { UsersService } from './users.service.js';
 

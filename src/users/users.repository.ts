@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, QueryFailedError, type Repository } from 'typeorm';
-import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+
 import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
 import type { Tx } from '../platform/database/transactions.js';
+import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { UserEntity } from './user.entity.js';
 
 /** A user to insert; email and username already normalised. */
@@ -119,7 +120,8 @@ export class PgUsersRepository implements UsersRepository {
 
   async list(filter: UserListFilter): Promise<{ items: UserEntity[]; hasMore: boolean }> {
     // Ordered on millisecond times: the position carries a JavaScript Date, PostgreSQL keeps microseconds.
-    const query = this.users().createQueryBuilder('u')
+    const query = this.users()
+      .createQueryBuilder('u')
       .orderBy(`date_trunc('milliseconds', u.created_at)`, 'DESC')
       .addOrderBy('u.id', 'DESC')
       .limit(filter.limit + 1);
@@ -161,7 +163,14 @@ export class PgUsersRepository implements UsersRepository {
   }
 
   markEmailVerified(userId: string, email: string, passwordHash: string | undefined, tx?: Tx): Promise<boolean> {
-    return this.updateAnnounced(tx, userId, `email_verified = true, password_hash = coalesce($2, password_hash)`, [passwordHash ?? null], `email = $3`, [email]);
+    return this.updateAnnounced(
+      tx,
+      userId,
+      `email_verified = true, password_hash = coalesce($2, password_hash)`,
+      [passwordHash ?? null],
+      `email = $3`,
+      [email],
+    );
   }
 
   voidUnverifiedClaims(userId: string, tx?: Tx): Promise<boolean> {
@@ -178,9 +187,12 @@ export class PgUsersRepository implements UsersRepository {
 
   async grantAdmin(userId: string, opts: { passwordHash?: string }, tx: Tx): Promise<{ rolesBefore: string[] } | null> {
     const rows: Array<{ roles: string[] }> = await tx.query(`SELECT roles FROM users WHERE id = $1 FOR UPDATE`, [userId]);
-    await this.updateAnnounced(tx, userId,
+    await this.updateAnnounced(
+      tx,
+      userId,
       `roles = CASE WHEN 'admin' = ANY(roles) THEN roles ELSE roles || '{admin}'::text[] END, email_verified = true, password_hash = coalesce($2, password_hash)`,
-      [opts.passwordHash ?? null]);
+      [opts.passwordHash ?? null],
+    );
     const row = rows[0];
     return row ? { rolesBefore: row.roles } : null;
   }
@@ -190,7 +202,14 @@ export class PgUsersRepository implements UsersRepository {
   }
 
   /** One UPDATE of one user that announces the change in the same statement. */
-  private async updateAnnounced(tx: Tx | undefined, userId: string, set: string, setParams: unknown[], where = 'true', whereParams: unknown[] = []): Promise<boolean> {
+  private async updateAnnounced(
+    tx: Tx | undefined,
+    userId: string,
+    set: string,
+    setParams: unknown[],
+    where = 'true',
+    whereParams: unknown[] = [],
+  ): Promise<boolean> {
     const rows: unknown[] = await (tx ?? this.dataSource.manager).query(
       `WITH changed AS (UPDATE users SET ${set}, updated_at = now() WHERE id = $1 AND ${where} RETURNING id)
        SELECT id, pg_notify('${AUTH_CHANGES_CHANNEL}', 'user:' || id) FROM changed`,

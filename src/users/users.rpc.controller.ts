@@ -1,9 +1,10 @@
 import { Controller } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { ErrorCode } from '../shared/errors/app-error.js';
+
 import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
-import { ImportUsersResult, UserEnvelope, UserResponse } from './dto/user.response.js';
 import { Public } from '../shared/access/decorators.js';
+import { ErrorCode } from '../shared/errors/app-error.js';
+import { ImportUsersResult, UserEnvelope, UserResponse } from './dto/user.response.js';
 import { ImportUsersDto, UserEmailDto, UserIdDto } from './dto/users.dto.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
 import { UsersService } from './users.service.js';
@@ -21,7 +22,11 @@ export class UsersRpcController {
     return user ? toPublicUser(user) : null;
   }
 
-  @ApiMessagePattern({ summary: 'Deactivate a user; every session of the user ends first', reply: UserEnvelope, errors: [ErrorCode.NOT_FOUND, ErrorCode.SERVICE_UNAVAILABLE] })
+  @ApiMessagePattern({
+    summary: 'Deactivate a user; every session of the user ends first',
+    reply: UserEnvelope,
+    errors: [ErrorCode.NOT_FOUND, ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @MessagePattern('users.deactivate')
   async deactivate(@Payload() dto: UserIdDto): Promise<{ user: PublicUser }> {
     return { user: toPublicUser(await this.users.setDeactivated(dto.id, true)) };
@@ -44,7 +49,11 @@ export class UsersRpcController {
     return this.users.importUsers(dto.users);
   }
 
-  @ApiMessagePattern({ summary: 'A user by email (normalised), or null', reply: { nullable: UserResponse }, errors: [ErrorCode.SERVICE_UNAVAILABLE] })
+  @ApiMessagePattern({
+    summary: 'A user by email (normalised), or null',
+    reply: { nullable: UserResponse },
+    errors: [ErrorCode.SERVICE_UNAVAILABLE],
+  })
   @MessagePattern('users.findByEmail')
   async findByEmail(@Payload() dto: UserEmailDto): Promise<PublicUser | null> {
     const user = await this.users.findByEmail(dto.email);

@@ -1,9 +1,10 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+
 import { IN_MEMORY_TX, InMemoryTransactions } from '../../test/fakes/transactions.fake';
 import { InMemoryUsersRepository } from '../../test/fakes/users.repository.fake';
 import { USER_CHANGED } from '../events/auth-changes';
 import { DomainEvents } from '../events/domain-events.service';
-import { ANY_DOMAIN_EVENT, type DomainEvent, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../events/events';
+import { ANY_DOMAIN_EVENT, USER_DEACTIVATED, USER_ROLES_CHANGED, type DomainEvent } from '../events/events';
 import type { Transactions } from '../platform/database/transactions';
 import { UsersService } from './users.service';
 
@@ -39,7 +40,13 @@ describe('UsersService', () => {
   describe('create and find', () => {
     it('stores the address and username normalised, with the default roles, and finds them however typed', async () => {
       const created = await users.create({ email: '  Ada@Example.TEST ', username: 'Ada', passwordHash: HASH });
-      expect(created).toMatchObject({ email: 'ada@example.test', username: 'ada', emailVerified: false, roles: ['user'], deactivatedAt: null });
+      expect(created).toMatchObject({
+        email: 'ada@example.test',
+        username: 'ada',
+        emailVerified: false,
+        roles: ['user'],
+        deactivatedAt: null,
+      });
       expect(await users.findByEmail('ADA@example.test')).toMatchObject({ id: created.id });
       expect(await users.findByUsername('ADA')).toMatchObject({ id: created.id });
       expect(await users.findByLoginWithPassword({ email: 'ada@EXAMPLE.test' })).toMatchObject({ id: created.id, passwordHash: HASH });
@@ -57,7 +64,10 @@ describe('UsersService', () => {
       ]);
       expect(result).toEqual({
         imported: 2,
-        skipped: [{ email: 'taken@example.test', code: 'EMAIL_TAKEN' }, { email: 'other@example.test', code: 'USERNAME_TAKEN' }],
+        skipped: [
+          { email: 'taken@example.test', code: 'EMAIL_TAKEN' },
+          { email: 'other@example.test', code: 'USERNAME_TAKEN' },
+        ],
       });
       expect(await users.findByEmail('new@example.test')).toMatchObject({ emailVerified: true, roles: ['user'] });
       expect(await users.findByEmail('admin@example.test')).toMatchObject({ roles: ['user', 'admin'] });
@@ -78,7 +88,10 @@ describe('UsersService', () => {
       const user = await users.create({ email: 'verify@example.test', passwordHash: HASH });
       expect(await users.markEmailVerified(user.id, 'old@example.test', undefined, IN_MEMORY_TX)).toBeNull();
       expect(changed).toEqual([]);
-      expect(await users.markEmailVerified(user.id, 'verify@example.test', undefined, IN_MEMORY_TX)).toMatchObject({ id: user.id, emailVerified: true });
+      expect(await users.markEmailVerified(user.id, 'verify@example.test', undefined, IN_MEMORY_TX)).toMatchObject({
+        id: user.id,
+        emailVerified: true,
+      });
       expect(changed).toEqual([user.id]);
     });
 
@@ -105,15 +118,32 @@ describe('UsersService', () => {
       onLater(emitter, USER_ROLES_CHANGED, (event: { userId: string; roles: string[] }) => heard.push(event));
       expect((await users.setRoles(user.id, ['user', 'auditor'], 'actor-1')).roles).toEqual(['user', 'auditor']);
       expect(heard).toEqual([{ userId: user.id, roles: ['user', 'auditor'] }]);
-      expect(published).toEqual([expect.objectContaining({ type: 'user.roles_changed', userId: user.id, actorId: 'actor-1', details: { roles: ['user', 'auditor'] } })]);
+      expect(published).toEqual([
+        expect.objectContaining({
+          type: 'user.roles_changed',
+          userId: user.id,
+          actorId: 'actor-1',
+          details: { roles: ['user', 'auditor'] },
+        }),
+      ]);
       await expect(users.setRoles('00000000-0000-4000-8000-000000000000', ['user'])).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
     it('grants admin once, auditing only the grant', async () => {
       const user = await users.create({ email: 'boss@example.test', passwordHash: HASH });
       await users.ensureAdmin(user.id, OTHER_HASH);
-      expect(await users.findByIdWithPassword(user.id)).toMatchObject({ roles: ['user', 'admin'], emailVerified: true, passwordHash: OTHER_HASH });
-      expect(published).toEqual([expect.objectContaining({ type: 'user.roles_changed', userId: user.id, details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' } })]);
+      expect(await users.findByIdWithPassword(user.id)).toMatchObject({
+        roles: ['user', 'admin'],
+        emailVerified: true,
+        passwordHash: OTHER_HASH,
+      });
+      expect(published).toEqual([
+        expect.objectContaining({
+          type: 'user.roles_changed',
+          userId: user.id,
+          details: { roles: ['user', 'admin'], reason: 'bootstrap_admin' },
+        }),
+      ]);
       await users.ensureAdmin(user.id);
       expect(published).toHaveLength(1);
       expect(changed).toEqual([user.id, user.id]);

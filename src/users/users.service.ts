@@ -1,16 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { AppError } from '../shared/errors/app-error.js';
+
 import { USER_CHANGED, type UserChangedEvent } from '../events/auth-changes.js';
-import { notFound } from '../shared/errors/app-error.js';
-import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.js';
 import { DomainEvents } from '../events/domain-events.service.js';
 import { USER_ACTIVATED, USER_DEACTIVATED, USER_ROLES_CHANGED } from '../events/events.js';
 import { Transactions, type Tx } from '../platform/database/transactions.js';
-import { PublicUser, toPublicUser } from './user.mapper.js';
+import { AppError, notFound } from '../shared/errors/app-error.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.js';
 import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import type { UserEntity } from './user.entity.js';
-import { type LockedAccountState, UsersRepository } from './users.repository.js';
+import { PublicUser, toPublicUser } from './user.mapper.js';
+import { UsersRepository, type LockedAccountState } from './users.repository.js';
 
 export interface NewUser {
   email: string;
@@ -81,7 +81,12 @@ export class UsersService {
   }
 
   /** Admin listing, newest first, with an opaque cursor; email and username match exactly after normalisation. */
-  async list(q: { email?: string; username?: string; limit?: number; cursor?: string }): Promise<{ items: PublicUser[]; nextCursor: string | null }> {
+  async list(q: {
+    email?: string;
+    username?: string;
+    limit?: number;
+    cursor?: string;
+  }): Promise<{ items: PublicUser[]; nextCursor: string | null }> {
     const { items, hasMore } = await this.users.list({
       email: q.email === undefined ? undefined : normalizeEmail(q.email),
       username: q.username === undefined ? undefined : normalizeUsername(q.username),
@@ -121,7 +126,9 @@ export class UsersService {
    * Imports users with existing password hashes (bcrypt or argon2; replaced by argon2id at their
    * first login). Existing addresses and usernames are skipped, not changed.
    */
-  async importUsers(list: Array<{ email: string; username?: string; passwordHash: string; emailVerified?: boolean; roles?: string[] }>): Promise<{
+  async importUsers(
+    list: Array<{ email: string; username?: string; passwordHash: string; emailVerified?: boolean; roles?: string[] }>,
+  ): Promise<{
     imported: number;
     skipped: Array<{ email: string; code: string }>;
   }> {
@@ -150,7 +157,10 @@ export class UsersService {
       return result;
     });
     if (granted && !granted.rolesBefore.includes('admin')) {
-      this.domainEvents.publish('user.roles_changed', { userId: id, details: { roles: [...granted.rolesBefore, 'admin'], reason: 'bootstrap_admin' } });
+      this.domainEvents.publish('user.roles_changed', {
+        userId: id,
+        details: { roles: [...granted.rolesBefore, 'admin'], reason: 'bootstrap_admin' },
+      });
     }
   }
 
@@ -159,13 +169,16 @@ export class UsersService {
    * one row and one EMAIL_TAKEN. A single INSERT leaves nothing half-written on failure.
    */
   create(input: NewUser, tx?: Tx): Promise<UserEntity> {
-    return this.users.insert({
-      email: normalizeEmail(input.email),
-      username: input.username === undefined ? null : normalizeUsername(input.username),
-      passwordHash: input.passwordHash,
-      emailVerified: input.emailVerified ?? false,
-      roles: input.roles ?? ['user'],
-    }, tx);
+    return this.users.insert(
+      {
+        email: normalizeEmail(input.email),
+        username: input.username === undefined ? null : normalizeUsername(input.username),
+        passwordHash: input.passwordHash,
+        emailVerified: input.emailVerified ?? false,
+        roles: input.roles ?? ['user'],
+      },
+      tx,
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import type { AccountTokenKind, AccountTokensRepository } from '../../src/auth/account-tokens.repository';
 import type { Transactions } from '../../src/platform/database/transactions';
 
@@ -80,14 +81,23 @@ export function describeAccountTokensRepository(setup: () => Promise<AccountToke
       await repository.claim(kind, used);
       await repository.issue(kind, expired, { ...grant, ttlSeconds: -1 });
       await repository.issue(kind, othersUsers, { userId: otherUserId, email: 'keep@example.test', ttlSeconds: HOUR });
-      await repository.issue(KINDS.find((k) => k !== kind)!, otherKind, grant);
+      await repository.issue(
+        KINDS.find((k) => k !== kind)!,
+        otherKind,
+        grant,
+      );
 
       // The expired one is unused too, and is marked with the others.
       expect(await repository.voidAllForUser(kind, userId)).toBe(3);
       expect(await repository.claim(kind, first)).toBeNull();
       expect(await repository.claim(kind, second)).toBeNull();
       expect(await repository.claim(kind, othersUsers)).toMatchObject({ userId: otherUserId });
-      expect(await repository.findOwner(KINDS.find((k) => k !== kind)!, otherKind)).toEqual({ email: 'void@example.test', username: null });
+      expect(
+        await repository.findOwner(
+          KINDS.find((k) => k !== kind)!,
+          otherKind,
+        ),
+      ).toEqual({ email: 'void@example.test', username: null });
       expect(await repository.voidAllForUser(kind, userId)).toBe(0);
     });
 

@@ -11,7 +11,15 @@ const ANN = '00000000-0000-4000-8000-00000000000a';
 const BOB = '00000000-0000-4000-8000-00000000000b';
 
 const entry = (change: Partial<NewAuditEntry> = {}): NewAuditEntry => ({
-  type: 'user.logged_in', userId: ANN, sessionId: null, actorId: null, ip: null, userAgent: null, details: null, at: '2026-01-01T10:00:00.000Z', ...change,
+  type: 'user.logged_in',
+  userId: ANN,
+  sessionId: null,
+  actorId: null,
+  ip: null,
+  userAgent: null,
+  details: null,
+  at: '2026-01-01T10:00:00.000Z',
+  ...change,
 });
 
 /** The behaviour every AuditRepository shows; run against PostgreSQL and the in-memory fake. */
@@ -42,17 +50,31 @@ export function describeAuditRepository(setup: () => Promise<AuditRepositorySetu
     });
 
     it('reads back what was appended, with an id of its own', async () => {
-      await repository.append(entry({
-        type: 'user.roles_changed', sessionId: '00000000-0000-4000-8000-000000000001', actorId: BOB, ip: '203.0.113.9', userAgent: 'curl/8',
-        details: { roles: ['user', 'admin'] }, at: '2026-01-01T10:00:00.123Z',
-      }));
+      await repository.append(
+        entry({
+          type: 'user.roles_changed',
+          sessionId: '00000000-0000-4000-8000-000000000001',
+          actorId: BOB,
+          ip: '203.0.113.9',
+          userAgent: 'curl/8',
+          details: { roles: ['user', 'admin'] },
+          at: '2026-01-01T10:00:00.123Z',
+        }),
+      );
       await repository.append(entry({ at: '2026-01-01T09:00:00.000Z' }));
       const { items, next } = await repository.list({ limit: 10 });
       expect(next).toBeNull();
       expect(items).toEqual([
         {
-          id: expect.stringMatching(/^[0-9a-f-]{36}$/), type: 'user.roles_changed', userId: ANN, sessionId: '00000000-0000-4000-8000-000000000001', actorId: BOB,
-          ip: '203.0.113.9', userAgent: 'curl/8', details: { roles: ['user', 'admin'] }, at: '2026-01-01T10:00:00.123Z',
+          id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+          type: 'user.roles_changed',
+          userId: ANN,
+          sessionId: '00000000-0000-4000-8000-000000000001',
+          actorId: BOB,
+          ip: '203.0.113.9',
+          userAgent: 'curl/8',
+          details: { roles: ['user', 'admin'] },
+          at: '2026-01-01T10:00:00.123Z',
         },
         { id: expect.stringMatching(/^[0-9a-f-]{36}$/), ...entry({ at: '2026-01-01T09:00:00.000Z' }) },
       ]);
@@ -64,7 +86,10 @@ export function describeAuditRepository(setup: () => Promise<AuditRepositorySetu
         await repository.append(entry({ at }));
       }
       expect((await repository.list({ limit: 10 })).items.map((e) => e.at)).toEqual([
-        '2026-01-01T10:00:00.003Z', '2026-01-01T10:00:00.002Z', '2026-01-01T10:00:00.001Z', '2026-01-01T10:00:00.000Z',
+        '2026-01-01T10:00:00.003Z',
+        '2026-01-01T10:00:00.002Z',
+        '2026-01-01T10:00:00.001Z',
+        '2026-01-01T10:00:00.000Z',
       ]);
     });
 
@@ -94,7 +119,9 @@ export function describeAuditRepository(setup: () => Promise<AuditRepositorySetu
       await repository.append(entry({ userId: BOB, type: 'user.logged_in' }));
       await repository.append(entry({ userId: null, type: 'user.login_failed' }));
       const pick = async (q: { userId?: string; type?: string }) =>
-        (await repository.list({ ...q, limit: 10 })).items.map((e) => `${e.userId === ANN ? 'ann' : e.userId === BOB ? 'bob' : '-'} ${e.type}`).sort();
+        (await repository.list({ ...q, limit: 10 })).items
+          .map((e) => `${e.userId === ANN ? 'ann' : e.userId === BOB ? 'bob' : '-'} ${e.type}`)
+          .sort();
       expect(await pick({ userId: ANN })).toEqual(['ann user.logged_in', 'ann user.login_failed']);
       expect(await pick({ type: 'user.login_failed' })).toEqual(['- user.login_failed', 'ann user.login_failed']);
       expect(await pick({ userId: BOB, type: 'user.logged_in' })).toEqual(['bob user.logged_in']);
@@ -107,7 +134,10 @@ export function describeAuditRepository(setup: () => Promise<AuditRepositorySetu
         await repository.append(entry({ userId: BOB, at: `2026-01-01T10:00:0${i}.500Z` }));
       }
       const pages = await allPages({ userId: BOB, limit: 2 });
-      expect(pages.map((p) => p.map((e) => e.at))).toEqual([['2026-01-01T10:00:02.500Z', '2026-01-01T10:00:01.500Z'], ['2026-01-01T10:00:00.500Z']]);
+      expect(pages.map((p) => p.map((e) => e.at))).toEqual([
+        ['2026-01-01T10:00:02.500Z', '2026-01-01T10:00:01.500Z'],
+        ['2026-01-01T10:00:00.500Z'],
+      ]);
     });
 
     it('has no next when the entries fill the page exactly', async () => {

@@ -1,5 +1,5 @@
-import type { LoginAttemptsRepository } from '../../src/protection/login-attempts.repository';
 import type { Transactions } from '../../src/platform/database/transactions';
+import type { LoginAttemptsRepository } from '../../src/protection/login-attempts.repository';
 
 export interface LoginAttemptsRepositorySetup {
   repository: LoginAttemptsRepository;
@@ -22,7 +22,10 @@ export function describeLoginAttemptsRepository(setup: () => Promise<LoginAttemp
 
     it('counts a first attempt as failure 1 on the identifier and the account', async () => {
       await expect(attempt('email:a@example.com', 'user:1')).resolves.toEqual({
-        counted: [{ key: 'email:a@example.com', failures: 1 }, { key: 'user:1', failures: 1 }],
+        counted: [
+          { key: 'email:a@example.com', failures: 1 },
+          { key: 'user:1', failures: 1 },
+        ],
         lockedForSeconds: 0,
       });
     });
@@ -31,12 +34,18 @@ export function describeLoginAttemptsRepository(setup: () => Promise<LoginAttemp
       await attempt('email:a@example.com', 'user:1');
       await attempt('username:a', 'user:1');
       const third = await attempt('email:a@example.com', 'user:1');
-      expect(third.counted).toEqual([{ key: 'email:a@example.com', failures: 2 }, { key: 'user:1', failures: 3 }]);
+      expect(third.counted).toEqual([
+        { key: 'email:a@example.com', failures: 2 },
+        { key: 'user:1', failures: 3 },
+      ]);
     });
 
     it('counts only the first key when there is no account', async () => {
       await attempt('email:nobody@example.com');
-      await expect(attempt('email:nobody@example.com')).resolves.toEqual({ counted: [{ key: 'email:nobody@example.com', failures: 2 }], lockedForSeconds: 0 });
+      await expect(attempt('email:nobody@example.com')).resolves.toEqual({
+        counted: [{ key: 'email:nobody@example.com', failures: 2 }],
+        lockedForSeconds: 0,
+      });
     });
 
     it('stops counting the account once the first key is beyond its limit', async () => {
@@ -66,7 +75,10 @@ export function describeLoginAttemptsRepository(setup: () => Promise<LoginAttemp
       await repository.clear(['user:1']);
       // The refused attempt left the identifier's count where it was.
       await expect(attempt('email:a@example.com', 'user:1')).resolves.toEqual({
-        counted: [{ key: 'email:a@example.com', failures: 2 }, { key: 'user:1', failures: 1 }],
+        counted: [
+          { key: 'email:a@example.com', failures: 2 },
+          { key: 'user:1', failures: 1 },
+        ],
         lockedForSeconds: 0,
       });
     });
@@ -74,7 +86,11 @@ export function describeLoginAttemptsRepository(setup: () => Promise<LoginAttemp
     it('looks for locks on every key given, not only the ones it counts', async () => {
       await attempt('change:1');
       await repository.lock('change:1', 600);
-      const refused = await repository.countAttempt({ keys: ['email:a@example.com', 'change:1'], first: 'email:a@example.com', firstLimit: 5 });
+      const refused = await repository.countAttempt({
+        keys: ['email:a@example.com', 'change:1'],
+        first: 'email:a@example.com',
+        firstLimit: 5,
+      });
       expect(refused.counted).toEqual([]);
       expect(refused.lockedForSeconds).toBeGreaterThan(0);
     });
@@ -84,7 +100,10 @@ export function describeLoginAttemptsRepository(setup: () => Promise<LoginAttemp
       // A lock of no time has run out at once.
       await expect(repository.lock('email:a@example.com', 0)).resolves.toBe(true);
       await expect(attempt('email:a@example.com', 'user:1')).resolves.toEqual({
-        counted: [{ key: 'email:a@example.com', failures: 1 }, { key: 'user:1', failures: 4 }],
+        counted: [
+          { key: 'email:a@example.com', failures: 1 },
+          { key: 'user:1', failures: 4 },
+        ],
         lockedForSeconds: 0,
       });
       await repository.lock('email:a@example.com', 0);
@@ -97,10 +116,16 @@ export function describeLoginAttemptsRepository(setup: () => Promise<LoginAttemp
       await repository.lock('user:1', 600);
       await repository.clear(['email:a@example.com', 'user:1', 'username:absent']);
       await expect(attempt('email:a@example.com', 'user:1')).resolves.toEqual({
-        counted: [{ key: 'email:a@example.com', failures: 1 }, { key: 'user:1', failures: 1 }],
+        counted: [
+          { key: 'email:a@example.com', failures: 1 },
+          { key: 'user:1', failures: 1 },
+        ],
         lockedForSeconds: 0,
       });
-      expect((await attempt('email:b@example.com', 'user:2')).counted).toEqual([{ key: 'email:b@example.com', failures: 2 }, { key: 'user:2', failures: 2 }]);
+      expect((await attempt('email:b@example.com', 'user:2')).counted).toEqual([
+        { key: 'email:b@example.com', failures: 2 },
+        { key: 'user:2', failures: 2 },
+      ]);
     });
   });
 }

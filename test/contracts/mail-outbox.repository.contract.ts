@@ -33,7 +33,12 @@ export function describeMailOutboxRepository(setup: () => Promise<MailOutboxRepo
       const [mail, ...more] = await claim();
       expect(more).toEqual([]);
       expect(mail).toEqual({
-        id: expect.stringMatching(/^[0-9a-f-]{36}$/), recipient: 'ann@example.com', subject: 'hello', text: 'text of hello', html: '<p>hello</p>', attempts: 1,
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        recipient: 'ann@example.com',
+        subject: 'hello',
+        text: 'text of hello',
+        html: '<p>hello</p>',
+        attempts: 1,
       });
     });
 

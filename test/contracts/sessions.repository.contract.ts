@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+
 import type { Transactions } from '../../src/platform/database/transactions';
 import { IMPERSONATOR_SESSION_ENDED, type NewSession, type SessionsRepository } from '../../src/sessions/sessions.repository';
 
@@ -32,7 +33,14 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
   const open = async (userId: string, extra: Partial<NewSession> = {}) => {
     const refreshTokenHash = hash();
-    const session = await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 3600, refreshTokenHash, ...extra });
+    const session = await repository.createWithRefreshToken({
+      userId,
+      ip: null,
+      userAgent: null,
+      ttlSeconds: 3600,
+      refreshTokenHash,
+      ...extra,
+    });
     if (!session) throw new Error('session refused');
     return { session, refreshTokenHash: extra.refreshTokenHash ?? refreshTokenHash };
   };
@@ -40,9 +48,21 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
   describe('createWithRefreshToken', () => {
     it('opens a live session for an active user, as given', async () => {
       const userId = await h.givenUser();
-      const session = await repository.createWithRefreshToken({ userId, ip: '10.0.0.1', userAgent: 'agent/1', ttlSeconds: 600, refreshTokenHash: hash() });
+      const session = await repository.createWithRefreshToken({
+        userId,
+        ip: '10.0.0.1',
+        userAgent: 'agent/1',
+        ttlSeconds: 600,
+        refreshTokenHash: hash(),
+      });
       expect(session).toMatchObject({
-        userId, ip: '10.0.0.1', userAgent: 'agent/1', revokedAt: null, revokeReason: null, impersonatorId: null, impersonatorSessionId: null,
+        userId,
+        ip: '10.0.0.1',
+        userAgent: 'agent/1',
+        revokedAt: null,
+        revokeReason: null,
+        impersonatorId: null,
+        impersonatorSessionId: null,
       });
       expect(session!.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(session!.expiresAt.getTime() - session!.createdAt.getTime()).toBe(600_000);
@@ -51,15 +71,47 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
     it('refuses a deactivated or unknown user', async () => {
       const deactivated = await h.givenUser({ deactivated: true });
-      expect(await repository.createWithRefreshToken({ userId: deactivated, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() })).toBeNull();
-      expect(await repository.createWithRefreshToken({ userId: randomUUID(), ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() })).toBeNull();
+      expect(
+        await repository.createWithRefreshToken({
+          userId: deactivated,
+          ip: null,
+          userAgent: null,
+          ttlSeconds: 600,
+          refreshTokenHash: hash(),
+        }),
+      ).toBeNull();
+      expect(
+        await repository.createWithRefreshToken({
+          userId: randomUUID(),
+          ip: null,
+          userAgent: null,
+          ttlSeconds: 600,
+          refreshTokenHash: hash(),
+        }),
+      ).toBeNull();
       expect(await repository.listLiveForUser(deactivated)).toEqual([]);
     });
 
     it('opens a password login only while the user has the checked password hash', async () => {
       const userId = await h.givenUser({ passwordHash: 'hash-now' });
-      expect(await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), checkedPasswordHash: 'hash-before' })).toBeNull();
-      const session = await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), checkedPasswordHash: 'hash-now' });
+      expect(
+        await repository.createWithRefreshToken({
+          userId,
+          ip: null,
+          userAgent: null,
+          ttlSeconds: 600,
+          refreshTokenHash: hash(),
+          checkedPasswordHash: 'hash-before',
+        }),
+      ).toBeNull();
+      const session = await repository.createWithRefreshToken({
+        userId,
+        ip: null,
+        userAgent: null,
+        ttlSeconds: 600,
+        refreshTokenHash: hash(),
+        checkedPasswordHash: 'hash-now',
+      });
       expect(session?.userId).toBe(userId);
     });
 
@@ -72,13 +124,27 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       expect(session.expiresAt).toEqual(adminSession.expiresAt);
 
       const { session: expired } = await open(admin, { ttlSeconds: -60 });
-      expect(await repository.createWithRefreshToken({
-        userId: target, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), impersonator: { userId: admin, sessionId: expired.id },
-      })).toBeNull();
+      expect(
+        await repository.createWithRefreshToken({
+          userId: target,
+          ip: null,
+          userAgent: null,
+          ttlSeconds: 600,
+          refreshTokenHash: hash(),
+          impersonator: { userId: admin, sessionId: expired.id },
+        }),
+      ).toBeNull();
       await repository.revoke(adminSession.id, 'logout');
-      expect(await repository.createWithRefreshToken({
-        userId: target, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), impersonator: { userId: admin, sessionId: adminSession.id },
-      })).toBeNull();
+      expect(
+        await repository.createWithRefreshToken({
+          userId: target,
+          ip: null,
+          userAgent: null,
+          ttlSeconds: 600,
+          refreshTokenHash: hash(),
+          impersonator: { userId: admin, sessionId: adminSession.id },
+        }),
+      ).toBeNull();
     });
   });
 
@@ -87,12 +153,19 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       const userId = await h.givenUser();
       const { session, refreshTokenHash } = await open(userId, { ip: '10.0.0.1', userAgent: 'agent/1' });
       const next = hash();
-      const rotated = await h.transactions.run((tx) => repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: '10.0.0.2', userAgent: null }, tx));
+      const rotated = await h.transactions.run((tx) =>
+        repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: '10.0.0.2', userAgent: null }, tx),
+      );
       expect(rotated).toMatchObject({ id: session.id, userId, ip: '10.0.0.2', userAgent: 'agent/1', expiresAt: session.expiresAt });
       expect(rotated!.lastUsedAt.getTime()).toBeGreaterThanOrEqual(session.lastUsedAt.getTime());
 
-      expect(await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
-      expect(await repository.rotateRefreshToken({ tokenHash: next, nextTokenHash: hash(), ip: null, userAgent: null })).toMatchObject({ id: session.id, ip: '10.0.0.2' });
+      expect(
+        await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
+      ).toBeNull();
+      expect(await repository.rotateRefreshToken({ tokenHash: next, nextTokenHash: hash(), ip: null, userAgent: null })).toMatchObject({
+        id: session.id,
+        ip: '10.0.0.2',
+      });
     });
 
     it('rotates no unknown token, and none of a revoked or expired session', async () => {
@@ -100,9 +173,13 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       expect(await repository.rotateRefreshToken({ tokenHash: hash(), nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
       const revoked = await open(userId);
       await repository.revoke(revoked.session.id, 'logout');
-      expect(await repository.rotateRefreshToken({ tokenHash: revoked.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+      expect(
+        await repository.rotateRefreshToken({ tokenHash: revoked.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
+      ).toBeNull();
       const expired = await open(userId, { ttlSeconds: -60 });
-      expect(await repository.rotateRefreshToken({ tokenHash: expired.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+      expect(
+        await repository.rotateRefreshToken({ tokenHash: expired.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
+      ).toBeNull();
     });
   });
 
@@ -112,13 +189,24 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       const { session, refreshTokenHash } = await open(userId);
       expect(await repository.findRefreshToken(hash(), { reuseIntervalSeconds: 0 })).toBeNull();
       expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toEqual({
-        sessionId: session.id, userId, rotated: false, rotatedBeforeInterval: false, sessionLive: true,
+        sessionId: session.id,
+        userId,
+        rotated: false,
+        rotatedBeforeInterval: false,
+        sessionLive: true,
       });
       await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null });
       expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 3600 })).toEqual({
-        sessionId: session.id, userId, rotated: true, rotatedBeforeInterval: false, sessionLive: true,
+        sessionId: session.id,
+        userId,
+        rotated: true,
+        rotatedBeforeInterval: false,
+        sessionLive: true,
       });
-      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: true, rotatedBeforeInterval: true });
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({
+        rotated: true,
+        rotatedBeforeInterval: true,
+      });
       await repository.revoke(session.id, 'logout');
       expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ sessionLive: false });
     });
@@ -137,7 +225,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       expect(await repository.findLive(session.id, userId)).toBeNull();
     });
 
-    it('list the user\'s live sessions and the impersonations the user holds, newest first', async () => {
+    it("list the user's live sessions and the impersonations the user holds, newest first", async () => {
       const admin = await h.givenUser();
       const target = await h.givenUser();
       const first = await open(admin);
@@ -160,10 +248,12 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       const { session } = await open(admin);
       const { session: impersonation } = await open(target, { impersonator: { userId: admin, sessionId: session.id } });
       const revoked = await repository.revoke(session.id, 'logout');
-      expect(sorted(revoked)).toEqual(sorted([
-        { sessionId: session.id, userId: admin, reason: 'logout' },
-        { sessionId: impersonation.id, userId: target, reason: IMPERSONATOR_SESSION_ENDED },
-      ]));
+      expect(sorted(revoked)).toEqual(
+        sorted([
+          { sessionId: session.id, userId: admin, reason: 'logout' },
+          { sessionId: impersonation.id, userId: target, reason: IMPERSONATOR_SESSION_ENDED },
+        ]),
+      );
       expect(await repository.findLive(impersonation.id, target)).toBeNull();
       expect(await repository.revoke(session.id, 'logout')).toEqual([]);
       expect(await repository.revoke('not-a-uuid', 'logout')).toEqual([]);
@@ -176,7 +266,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       expect(await repository.revoke(session.id, 'logout')).toEqual([]);
     });
 
-    it('revokeOwned ends the owner\'s session or an impersonation the owner holds, nobody else\'s', async () => {
+    it("revokeOwned ends the owner's session or an impersonation the owner holds, nobody else's", async () => {
       const admin = await h.givenUser();
       const target = await h.givenUser();
       const { session: adminSession } = await open(admin);
@@ -185,9 +275,13 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
 
       expect(await repository.revokeOwned(targetOwn.id, admin, 'revoked_by_user')).toEqual([]);
       expect(await repository.revokeOwned('not-a-uuid', admin, 'revoked_by_user')).toEqual([]);
-      expect(await repository.revokeOwned(impersonation.id, admin, 'revoked_by_user')).toEqual([{ sessionId: impersonation.id, userId: target, reason: 'revoked_by_user' }]);
+      expect(await repository.revokeOwned(impersonation.id, admin, 'revoked_by_user')).toEqual([
+        { sessionId: impersonation.id, userId: target, reason: 'revoked_by_user' },
+      ]);
       expect(await repository.findLive(adminSession.id, admin)).not.toBeNull();
-      expect(await repository.revokeOwned(targetOwn.id, target, 'revoked_by_user')).toEqual([{ sessionId: targetOwn.id, userId: target, reason: 'revoked_by_user' }]);
+      expect(await repository.revokeOwned(targetOwn.id, target, 'revoked_by_user')).toEqual([
+        { sessionId: targetOwn.id, userId: target, reason: 'revoked_by_user' },
+      ]);
     });
 
     it('revokeAllForUser ends all but the excepted session and the impersonations the user holds, in a transaction too', async () => {
@@ -198,15 +292,21 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       const { session: held } = await open(target, { impersonator: { userId: admin, sessionId: other.id } });
       const { session: targetOwn } = await open(target);
 
-      const revoked = await h.transactions.run((tx) => repository.revokeAllForUser(admin, { exceptSessionId: current.id, reason: 'password_changed' }, tx));
-      expect(sorted(revoked)).toEqual(sorted([
-        { sessionId: other.id, userId: admin, reason: 'password_changed' },
-        { sessionId: held.id, userId: target, reason: 'password_changed' },
-      ]));
+      const revoked = await h.transactions.run((tx) =>
+        repository.revokeAllForUser(admin, { exceptSessionId: current.id, reason: 'password_changed' }, tx),
+      );
+      expect(sorted(revoked)).toEqual(
+        sorted([
+          { sessionId: other.id, userId: admin, reason: 'password_changed' },
+          { sessionId: held.id, userId: target, reason: 'password_changed' },
+        ]),
+      );
       expect((await repository.listLiveForUser(admin)).map((s) => s.id)).toEqual([current.id]);
       expect(await repository.findLive(targetOwn.id, target)).not.toBeNull();
 
-      expect(await repository.revokeAllForUser(admin, { reason: 'user_deactivated' })).toEqual([{ sessionId: current.id, userId: admin, reason: 'user_deactivated' }]);
+      expect(await repository.revokeAllForUser(admin, { reason: 'user_deactivated' })).toEqual([
+        { sessionId: current.id, userId: admin, reason: 'user_deactivated' },
+      ]);
       expect(await repository.revokeAllForUser(admin, { reason: 'user_deactivated' })).toEqual([]);
     });
 
@@ -217,7 +317,9 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       const { session: held } = await open(target, { impersonator: { userId: admin, sessionId: adminSession.id } });
       const { session: targetOwn } = await open(target);
 
-      expect(await repository.revokeImpersonationsBy(admin, 'impersonator_demoted')).toEqual([{ sessionId: held.id, userId: target, reason: 'impersonator_demoted' }]);
+      expect(await repository.revokeImpersonationsBy(admin, 'impersonator_demoted')).toEqual([
+        { sessionId: held.id, userId: target, reason: 'impersonator_demoted' },
+      ]);
       expect(await repository.findLive(adminSession.id, admin)).not.toBeNull();
       expect(await repository.findLive(targetOwn.id, target)).not.toBeNull();
     });

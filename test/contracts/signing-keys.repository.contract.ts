@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+
 import type { Transactions } from '../../src/platform/database/transactions';
 import type { GeneratedAlgorithm, NewSigningKey, SigningKeysRepository } from '../../src/tokens/signing-keys.repository';
 

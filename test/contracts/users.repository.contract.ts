@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import type { Transactions } from '../../src/platform/database/transactions';
 import type { UserEntity } from '../../src/users/user.entity';
 import type { NewUserRecord, UsersRepository } from '../../src/users/users.repository';
@@ -36,11 +37,20 @@ export function describeUsersRepository(setup: () => Promise<UsersRepositorySetu
 
   describe('insert and find', () => {
     it('inserts a user with a generated id and timestamps, and finds it by id, email and username', async () => {
-      const created = await repository.insert(newUser({ email: 'ada@example.test', username: 'ada', emailVerified: true, roles: ['user', 'auditor'] }));
+      const created = await repository.insert(
+        newUser({ email: 'ada@example.test', username: 'ada', emailVerified: true, roles: ['user', 'auditor'] }),
+      );
       expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(created.createdAt).toBeInstanceOf(Date);
       expect(created.updatedAt).toBeInstanceOf(Date);
-      const expected = { id: created.id, email: 'ada@example.test', username: 'ada', emailVerified: true, roles: ['user', 'auditor'], deactivatedAt: null };
+      const expected = {
+        id: created.id,
+        email: 'ada@example.test',
+        username: 'ada',
+        emailVerified: true,
+        roles: ['user', 'auditor'],
+        deactivatedAt: null,
+      };
       expect(await repository.findById(created.id)).toMatchObject(expected);
       expect(await repository.findByEmail('ada@example.test')).toMatchObject(expected);
       expect(await repository.findByUsername('ada')).toMatchObject(expected);
@@ -182,9 +192,15 @@ export function describeUsersRepository(setup: () => Promise<UsersRepositorySetu
     it('grants admin once, verifying the address and setting the password only when given', async () => {
       const plain = await repository.insert(newUser({ roles: ['user'] }));
       expect(await transactions.run((tx) => repository.grantAdmin(plain.id, {}, tx))).toEqual({ rolesBefore: ['user'] });
-      expect(await repository.findByIdWithPassword(plain.id)).toMatchObject({ roles: ['user', 'admin'], emailVerified: true, passwordHash: HASH });
+      expect(await repository.findByIdWithPassword(plain.id)).toMatchObject({
+        roles: ['user', 'admin'],
+        emailVerified: true,
+        passwordHash: HASH,
+      });
 
-      expect(await transactions.run((tx) => repository.grantAdmin(plain.id, { passwordHash: OTHER_HASH }, tx))).toEqual({ rolesBefore: ['user', 'admin'] });
+      expect(await transactions.run((tx) => repository.grantAdmin(plain.id, { passwordHash: OTHER_HASH }, tx))).toEqual({
+        rolesBefore: ['user', 'admin'],
+      });
       expect(await repository.findByIdWithPassword(plain.id)).toMatchObject({ roles: ['user', 'admin'], passwordHash: OTHER_HASH });
 
       expect(await transactions.run((tx) => repository.grantAdmin(randomUUID(), {}, tx))).toBeNull();

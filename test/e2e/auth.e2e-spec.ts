@@ -14,9 +14,19 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
 
   it('registers a user and answers the public User shape, normalising email and username', async () => {
     const u = uniqueUser();
-    const res = await t.http().post('/auth/register').send({ ...u, email: `  ${u.email.toUpperCase()} `, username: u.username.toUpperCase() }).expect(201);
+    const res = await t
+      .http()
+      .post('/auth/register')
+      .send({ ...u, email: `  ${u.email.toUpperCase()} `, username: u.username.toUpperCase() })
+      .expect(201);
     expect(Object.keys(res.body.user).sort()).toEqual(USER_KEYS);
-    expect(res.body.user).toMatchObject({ email: u.email, username: u.username, emailVerified: false, roles: ['user'], deactivated: false });
+    expect(res.body.user).toMatchObject({
+      email: u.email,
+      username: u.username,
+      emailVerified: false,
+      roles: ['user'],
+      deactivated: false,
+    });
     expect(JSON.stringify(res.body)).not.toMatch(/argon2|password/i);
     const rows = await t.db.query('SELECT email, username, password_hash FROM users WHERE id = $1', [res.body.user.id]);
     expect(rows[0]).toMatchObject({ email: u.email, username: u.username });
@@ -26,9 +36,17 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
   it('answers EMAIL_TAKEN and USERNAME_TAKEN with 409 when verification is not required', async () => {
     const u = await registerUser(t);
     const other = uniqueUser();
-    const dupEmail = await t.http().post('/auth/register').send({ ...other, email: u.email.toUpperCase() }).expect(409);
+    const dupEmail = await t
+      .http()
+      .post('/auth/register')
+      .send({ ...other, email: u.email.toUpperCase() })
+      .expect(409);
     expect(dupEmail.body).toEqual({ statusCode: 409, code: 'EMAIL_TAKEN', message: expect.any(String) });
-    const dupName = await t.http().post('/auth/register').send({ ...other, username: u.username }).expect(409);
+    const dupName = await t
+      .http()
+      .post('/auth/register')
+      .send({ ...other, username: u.username })
+      .expect(409);
     expect(dupName.body.code).toBe('USERNAME_TAKEN');
     const count = await t.db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [other.email]);
     expect(count[0].n).toBe(0);
@@ -43,9 +61,15 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
     expect(byEmail.user).toMatchObject({ id: u.id, email: u.email });
     const { header, payload } = decodeJwt(byEmail.tokens.accessToken);
     expect(header).toMatchObject({ alg: 'ES256', typ: 'at+jwt', kid: expect.any(String) });
-    expect(payload).toMatchObject({ iss: 'http://localhost:3000', sub: u.id, sid: byEmail.sessionId, roles: ['user'], isImpersonated: false });
+    expect(payload).toMatchObject({
+      iss: 'http://localhost:3000',
+      sub: u.id,
+      sid: byEmail.sessionId,
+      roles: ['user'],
+      isImpersonated: false,
+    });
     expect(payload.act).toBeUndefined();
-    expect(payload.exp as number - (payload.iat as number)).toBe(600);
+    expect((payload.exp as number) - (payload.iat as number)).toBe(600);
     expect(new Date(byEmail.tokens.accessTokenExpiresAt).getTime()).toBe((payload.exp as number) * 1000);
     const sessionEnds = new Date(byEmail.tokens.refreshTokenExpiresAt).getTime() - Date.now();
     expect(sessionEnds).toBeGreaterThan(3500_000);
@@ -63,14 +87,20 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
     expect(left).toBeGreaterThan(7100_000);
     expect(left).toBeLessThanOrEqual(7200_000);
     const short = await login(t, { email: u.email, password: u.password, ttl: 120 });
-    expect(new Date(short.tokens.accessTokenExpiresAt).getTime()).toBeLessThanOrEqual(new Date(short.tokens.refreshTokenExpiresAt).getTime());
+    expect(new Date(short.tokens.accessTokenExpiresAt).getTime()).toBeLessThanOrEqual(
+      new Date(short.tokens.refreshTokenExpiresAt).getTime(),
+    );
     expect(new Date(short.tokens.refreshTokenExpiresAt).getTime() - Date.now()).toBeLessThanOrEqual(120_000);
   });
 
   it('answers an unknown user and a wrong password with byte-identical bodies', async () => {
     const u = await registerUser(t);
     const wrong = await t.http().post('/auth/login').send({ email: u.email, password: 'not the password' }).expect(401);
-    const unknown = await t.http().post('/auth/login').send({ email: `nobody-${u.email}`, password: 'not the password' }).expect(401);
+    const unknown = await t
+      .http()
+      .post('/auth/login')
+      .send({ email: `nobody-${u.email}`, password: 'not the password' })
+      .expect(401);
     const unknownName = await t.http().post('/auth/login').send({ username: 'nobody-here', password: 'not the password' }).expect(401);
     expect(wrong.text).toBe('{"statusCode":401,"code":"INVALID_CREDENTIALS","message":"login failed"}');
     expect(unknown.text).toBe(wrong.text);
@@ -84,7 +114,13 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
     expect(me.body.user).toMatchObject({ id: u.id, email: u.email });
     const list = await t.http().get('/sessions').set('authorization', `Bearer ${session.tokens.accessToken}`).expect(200);
     expect(list.body).toEqual([
-      expect.objectContaining({ id: session.sessionId, ip: '127.0.0.1', userAgent: 'gatehouse-test/1.0', current: true, impersonatorId: null }),
+      expect.objectContaining({
+        id: session.sessionId,
+        ip: '127.0.0.1',
+        userAgent: 'gatehouse-test/1.0',
+        current: true,
+        impersonatorId: null,
+      }),
     ]);
   });
 
@@ -119,7 +155,7 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
     expect(row[0].revoke_reason).toBe('logout');
   });
 
-  it('revokes one own session, refuses another user\'s with 404, and revokes all the others', async () => {
+  it("revokes one own session, refuses another user's with 404, and revokes all the others", async () => {
     const u = await registerUser(t);
     const a = await login(t, { email: u.email, password: u.password });
     const b = await login(t, { email: u.email, password: u.password });
@@ -154,7 +190,9 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
 
   it('publishes the signing key in the JWKS', async () => {
     const res = await t.http().get('/.well-known/jwks.json').expect(200);
-    expect(res.body.keys).toEqual(expect.arrayContaining([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: expect.any(String) })]));
+    expect(res.body.keys).toEqual(
+      expect.arrayContaining([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', kid: expect.any(String) })]),
+    );
     expect(JSON.stringify(res.body)).not.toContain('"d"');
   });
 

@@ -1,6 +1,7 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
-import { randomBytes, randomUUID } from 'node:crypto';
+
 import { login } from '../support/accounts';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
@@ -18,14 +19,18 @@ const NOT_JSON = { statusCode: 415, code: 'VALIDATION_FAILED', message: expect.a
 function rawHttp(baseUrl: string, method: string, path: string, headers: Record<string, string>, body?: string | Buffer): Promise<Answer> {
   const url = new URL(path, baseUrl);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { ...headers, 'content-length': String(body === undefined ? 0 : Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Body) : {}, headers: res.headers });
-      });
-    });
+    const req = httpRequest(
+      url,
+      { method, headers: { ...headers, 'content-length': String(body === undefined ? 0 : Buffer.byteLength(body)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Body) : {}, headers: res.headers });
+        });
+      },
+    );
     req.once('error', reject);
     req.end(body);
   });
@@ -69,7 +74,11 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
 
   // PostgreSQL text cannot hold a NUL: for such an address, look for what stripping it would have stored.
   const userRows = async (email: string): Promise<number> =>
-    (await t.db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [email.normalize('NFKC').trim().toLowerCase().replace(/\0/g, '')]))[0].n as number;
+    (
+      await t.db.query('SELECT count(*)::int AS n FROM users WHERE email = $1', [
+        email.normalize('NFKC').trim().toLowerCase().replace(/\0/g, ''),
+      ])
+    )[0].n as number;
   const sessionRows = async (): Promise<number> =>
     (await t.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [userId]))[0].n as number;
 
@@ -87,7 +96,11 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
     const json = JSON.stringify({ email: 'form@example.com', password: 'whatever password' });
     const bodies: Array<[string, string | undefined, string]> = [
       ['a form', 'application/x-www-form-urlencoded', 'email=form%40example.com&password=whatever+password'],
-      ['multipart', 'multipart/form-data; boundary=x', '--x\r\nContent-Disposition: form-data; name="email"\r\n\r\nform@example.com\r\n--x--\r\n'],
+      [
+        'multipart',
+        'multipart/form-data; boundary=x',
+        '--x\r\nContent-Disposition: form-data; name="email"\r\n\r\nform@example.com\r\n--x--\r\n',
+      ],
       ['text/plain', 'text/plain', json],
       ['text/plain with a charset', 'text/plain;charset=UTF-8', json],
       ['XML', 'application/xml', '<login/>'],
@@ -96,14 +109,29 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       ['JSON in latin-1', 'application/json; charset=iso-8859-1', json],
       ['no content type', undefined, json],
     ];
-    const routes = ['/auth/register', '/auth/login', '/auth/refresh', '/auth/email/resend', '/auth/password/forgot', '/auth/password/reset', '/auth/email/verify', '/auth/logout'];
+    const routes = [
+      '/auth/register',
+      '/auth/login',
+      '/auth/refresh',
+      '/auth/email/resend',
+      '/auth/password/forgot',
+      '/auth/password/reset',
+      '/auth/email/verify',
+      '/auth/logout',
+    ];
 
     it.each(bodies)('refuses %s on every route that takes a body', async (_name, type, body) => {
       for (const route of routes) {
         const res = await rawHttp(t.baseUrl, 'POST', route, type ? { 'content-type': type } : {}, body);
         expect({ route, status: res.status, body: res.body }).toEqual({ route, status: 415, body: NOT_JSON });
       }
-      const roles = await rawHttp(t.baseUrl, 'PUT', `/users/${userId}/roles`, { ...adminAuth, ...(type ? { 'content-type': type } : {}) }, body);
+      const roles = await rawHttp(
+        t.baseUrl,
+        'PUT',
+        `/users/${userId}/roles`,
+        { ...adminAuth, ...(type ? { 'content-type': type } : {}) },
+        body,
+      );
       expect(roles.status).toBe(415);
     });
 
@@ -117,10 +145,19 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       expect(await sessionRows()).toBe(before);
     });
 
-    it.each(['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'Application/JSON'])('accepts %s', async (type) => {
-      const res = await rawHttp(t.baseUrl, 'POST', '/auth/login', { 'content-type': type }, JSON.stringify({ email: user.email, password: user.password }));
-      expect(res.status).toBe(200);
-    });
+    it.each(['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8', 'Application/JSON'])(
+      'accepts %s',
+      async (type) => {
+        const res = await rawHttp(
+          t.baseUrl,
+          'POST',
+          '/auth/login',
+          { 'content-type': type },
+          JSON.stringify({ email: user.email, password: user.password }),
+        );
+        expect(res.status).toBe(200);
+      },
+    );
   });
 
   describe('an empty JSON body is no body', () => {
@@ -162,7 +199,11 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
     it.each([
       ['auth.refresh', 'refreshToken', () => ({ refreshToken: null })],
       ['auth.register', 'username', () => ({ email: 'nullname@example.com', password: 'long enough password', username: null })],
-      ['users.import', 'users.0.username', () => ({ users: [{ email: 'nullname@example.com', passwordHash: legacyHash, username: null }] })],
+      [
+        'users.import',
+        'users.0.username',
+        () => ({ users: [{ email: 'nullname@example.com', passwordHash: legacyHash, username: null }] }),
+      ],
     ])('TCP %s → 400 naming %s', async (pattern, field, payload) => {
       const err = await t.rpc.tcp.fail(pattern, payload());
       expect(err).toMatchObject(REFUSED);
@@ -192,16 +233,38 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
 
     it('refuses it on a route without a body too, before doing anything', async () => {
       const session = await login(t, { email: user.email, password: user.password });
-      const res = await rawHttp(t.baseUrl, 'POST', '/auth/logout', { 'content-type': 'application/json', authorization: `Bearer ${session.tokens.accessToken}` }, `{"x":${deep}}`);
+      const res = await rawHttp(
+        t.baseUrl,
+        'POST',
+        '/auth/logout',
+        { 'content-type': 'application/json', authorization: `Bearer ${session.tokens.accessToken}` },
+        `{"x":${deep}}`,
+      );
       expect(res.status).toBe(400);
       await t.http().get('/auth/me').set('authorization', `Bearer ${session.tokens.accessToken}`).expect(200);
     });
 
     it('draws the line at 32 levels exactly', async () => {
       // {"refreshToken": <31 levels>} is 32 deep: past the depth check, refused as not a string.
-      const at = await rawHttp(t.baseUrl, 'POST', '/auth/refresh', { 'content-type': 'application/json' }, `{"refreshToken":${nested(31)}}`);
-      expect(at.body).toMatchObject({ ...REFUSED, message: 'validation failed', errors: [{ field: 'refreshToken', messages: ['refreshToken must be a string'] }] });
-      const over = await rawHttp(t.baseUrl, 'POST', '/auth/refresh', { 'content-type': 'application/json' }, `{"refreshToken":${nested(32)}}`);
+      const at = await rawHttp(
+        t.baseUrl,
+        'POST',
+        '/auth/refresh',
+        { 'content-type': 'application/json' },
+        `{"refreshToken":${nested(31)}}`,
+      );
+      expect(at.body).toMatchObject({
+        ...REFUSED,
+        message: 'validation failed',
+        errors: [{ field: 'refreshToken', messages: ['refreshToken must be a string'] }],
+      });
+      const over = await rawHttp(
+        t.baseUrl,
+        'POST',
+        '/auth/refresh',
+        { 'content-type': 'application/json' },
+        `{"refreshToken":${nested(32)}}`,
+      );
       expect(over.body).toMatchObject({ ...REFUSED, message: 'JSON nested deeper than 32 levels' });
     });
 
@@ -243,7 +306,9 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       for (const [name, value] of cursors) {
         const res = await t.http().get(route).query({ cursor: value }).set(adminAuth);
         expect({ name, status: res.status, body: res.body }).toEqual({
-          name, status: 400, body: { ...REFUSED, errors: [{ field: 'cursor', messages: ['cursor is not valid'] }] },
+          name,
+          status: 400,
+          body: { ...REFUSED, errors: [{ field: 'cursor', messages: ['cursor is not valid'] }] },
         });
       }
     });
@@ -265,13 +330,20 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       expect(fieldsOf(res.body)).toEqual([field]);
     });
 
-    it.each(['a\u0000b', 'a\u001b[31mred', 'a\r\nX-Injected: 1', 'a\u0085b', 'a\u007fb'])('TCP auth.login refuses connection.userAgent %j and opens no session', async (agent) => {
-      const before = await sessionRows();
-      const err = await t.rpc.tcp.fail('auth.login', { email: user.email, password: user.password, connection: { ip: '203.0.113.9', userAgent: agent } });
-      expect(err).toMatchObject(REFUSED);
-      expect(err.errors).toEqual([{ field: 'connection.userAgent', messages: ['userAgent must not contain control characters'] }]);
-      expect(await sessionRows()).toBe(before);
-    });
+    it.each(['a\u0000b', 'a\u001b[31mred', 'a\r\nX-Injected: 1', 'a\u0085b', 'a\u007fb'])(
+      'TCP auth.login refuses connection.userAgent %j and opens no session',
+      async (agent) => {
+        const before = await sessionRows();
+        const err = await t.rpc.tcp.fail('auth.login', {
+          email: user.email,
+          password: user.password,
+          connection: { ip: '203.0.113.9', userAgent: agent },
+        });
+        expect(err).toMatchObject(REFUSED);
+        expect(err.errors).toEqual([{ field: 'connection.userAgent', messages: ['userAgent must not contain control characters'] }]);
+        expect(await sessionRows()).toBe(before);
+      },
+    );
 
     it('TCP auth.loginWithUser and auth.refresh refuse one too, and the refresh token is not spent', async () => {
       const before = await sessionRows();
@@ -279,13 +351,20 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       expect(fieldsOf(err)).toEqual(['connection.userAgent']);
       expect(await sessionRows()).toBe(before);
       const session = await login(t, { email: user.email, password: user.password });
-      const refused = await t.rpc.tcp.fail('auth.refresh', { refreshToken: session.tokens.refreshToken, connection: { userAgent: '\u001b]0;x\u0007' } });
+      const refused = await t.rpc.tcp.fail('auth.refresh', {
+        refreshToken: session.tokens.refreshToken,
+        connection: { userAgent: '\u001b]0;x\u0007' },
+      });
       expect(fieldsOf(refused)).toEqual(['connection.userAgent']);
       await t.rpc.tcp.send('auth.refresh', { refreshToken: session.tokens.refreshToken, connection: { userAgent: 'fine/1.0' } });
     });
 
     it('TCP auth.register refuses a username with a NUL', async () => {
-      const err = await t.rpc.tcp.fail('auth.register', { email: 'ctl@example.com', password: 'long enough password', username: 'ab\u0000cd' });
+      const err = await t.rpc.tcp.fail('auth.register', {
+        email: 'ctl@example.com',
+        password: 'long enough password',
+        username: 'ab\u0000cd',
+      });
       expect(fieldsOf(err)).toEqual(['username']);
       expect(await userRows('ctl@example.com')).toBe(0);
     });
@@ -301,11 +380,15 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
         socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
         socket.once('end', () => resolve(text));
         socket.once('error', reject);
-        socket.write(Buffer.concat([
-          Buffer.from('POST /auth/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nUser-Agent: '),
-          agent,
-          Buffer.from(`\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
-        ]));
+        socket.write(
+          Buffer.concat([
+            Buffer.from(
+              'POST /auth/login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nUser-Agent: ',
+            ),
+            agent,
+            Buffer.from(`\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+          ]),
+        );
       });
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
       const res = { body: JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { sessionId: string } };
@@ -314,7 +397,9 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
       // The audit entry is written by an event listener, just after the answer.
       let audit: Array<{ user_agent: string }> = [];
       for (let i = 0; i < 50 && audit.length === 0; i += 1) {
-        audit = await t.db.query(`SELECT user_agent FROM audit_log WHERE session_id = $1 AND type = 'user.logged_in'`, [res.body.sessionId]);
+        audit = await t.db.query(`SELECT user_agent FROM audit_log WHERE session_id = $1 AND type = 'user.logged_in'`, [
+          res.body.sessionId,
+        ]);
         if (audit.length === 0) await new Promise((r) => setTimeout(r, 20));
       }
       expect(audit).toEqual([{ user_agent: 'evil agent 31m end' }]);
@@ -322,7 +407,15 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
   });
 
   describe('email addresses: no quoted local parts, CR/LF, control or invisible characters', () => {
-    const emails = ['"x\r\nBcc: y"@example.com', '"quoted"@example.com', 'x\u0000y@example.com', 'x\ry@example.com', 'x@exam\u202eple.com', 'so\u00adft@example.com', 'a\\b@example.com'];
+    const emails = [
+      '"x\r\nBcc: y"@example.com',
+      '"quoted"@example.com',
+      'x\u0000y@example.com',
+      'x\ry@example.com',
+      'x@exam\u202eple.com',
+      'so\u00adft@example.com',
+      'a\\b@example.com',
+    ];
     const password = 'long enough password';
 
     it.each(emails)('REST refuses %j on register, login, forgot, resend and the admin filter', async (email) => {
@@ -334,26 +427,38 @@ describe('bad input: a 4xx with the contract body, never a 500, nothing written'
         ['users filter', await t.http().get('/users').query({ email }).set(adminAuth)],
       ];
       for (const [route, res] of answers) {
-        expect({ route, status: res.status, body: res.body, fields: fieldsOf(res.body) }).toEqual({ route, status: 400, body: expect.objectContaining(REFUSED), fields: ['email'] });
+        expect({ route, status: res.status, body: res.body, fields: fieldsOf(res.body) }).toEqual({
+          route,
+          status: 400,
+          body: expect.objectContaining(REFUSED),
+          fields: ['email'],
+        });
       }
       expect(await userRows(email)).toBe(0);
     });
 
-    it.each(emails)('TCP refuses %j on auth.register, auth.login, auth.password.forgot, auth.email.resend, users.findByEmail, users.import', async (email) => {
-      const calls: Array<[string, Body, string]> = [
-        ['auth.register', { email, password }, 'email'],
-        ['auth.login', { email, password }, 'email'],
-        ['auth.password.forgot', { email }, 'email'],
-        ['auth.email.resend', { email }, 'email'],
-        ['users.findByEmail', { email }, 'email'],
-        ['users.import', { users: [{ email, passwordHash: legacyHash }] }, 'users.0.email'],
-      ];
-      for (const [pattern, payload, field] of calls) {
-        const err = await t.rpc.tcp.fail(pattern, payload);
-        expect({ pattern, body: err, fields: fieldsOf(err) }).toEqual({ pattern, body: expect.objectContaining(REFUSED), fields: [field] });
-      }
-      expect(await userRows(email)).toBe(0);
-    });
+    it.each(emails)(
+      'TCP refuses %j on auth.register, auth.login, auth.password.forgot, auth.email.resend, users.findByEmail, users.import',
+      async (email) => {
+        const calls: Array<[string, Body, string]> = [
+          ['auth.register', { email, password }, 'email'],
+          ['auth.login', { email, password }, 'email'],
+          ['auth.password.forgot', { email }, 'email'],
+          ['auth.email.resend', { email }, 'email'],
+          ['users.findByEmail', { email }, 'email'],
+          ['users.import', { users: [{ email, passwordHash: legacyHash }] }, 'users.0.email'],
+        ];
+        for (const [pattern, payload, field] of calls) {
+          const err = await t.rpc.tcp.fail(pattern, payload);
+          expect({ pattern, body: err, fields: fieldsOf(err) }).toEqual({
+            pattern,
+            body: expect.objectContaining(REFUSED),
+            fields: [field],
+          });
+        }
+        expect(await userRows(email)).toBe(0);
+      },
+    );
   });
 });
 
@@ -378,9 +483,16 @@ describe('cookie mode: logins and refreshes only from allowed origins', () => {
     'refuses a login from %s with 403, no cookie and no session',
     async (origin) => {
       const before = await sessionRows();
-      for (const [type, body] of [['application/json', loginBody()], ['application/x-www-form-urlencoded', `email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(user.password)}`]]) {
+      for (const [type, body] of [
+        ['application/json', loginBody()],
+        ['application/x-www-form-urlencoded', `email=${encodeURIComponent(user.email)}&password=${encodeURIComponent(user.password)}`],
+      ]) {
         const res = await rawHttp(t.baseUrl, 'POST', '/auth/login', { 'content-type': type, origin }, body);
-        expect({ type, status: res.status, body: res.body }).toEqual({ type, status: 403, body: { statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) } });
+        expect({ type, status: res.status, body: res.body }).toEqual({
+          type,
+          status: 403,
+          body: { statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) },
+        });
         expect(res.headers['set-cookie']).toBeUndefined();
       }
       expect(await sessionRows()).toBe(before);
@@ -388,14 +500,22 @@ describe('cookie mode: logins and refreshes only from allowed origins', () => {
   );
 
   it.each([[site], [app], [undefined]])('logs in from %s (or without an Origin)', async (origin) => {
-    const res = await rawHttp(t.baseUrl, 'POST', '/auth/login', { 'content-type': 'application/json', ...(origin ? { origin } : {}) }, loginBody());
+    const res = await rawHttp(
+      t.baseUrl,
+      'POST',
+      '/auth/login',
+      { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+      loginBody(),
+    );
     expect(res.status).toBe(200);
     expect(res.headers['set-cookie']).toEqual(expect.arrayContaining([expect.stringMatching(/^gh_refresh=/)]));
   });
 
   it('refuses a refresh from another origin without spending the refresh cookie', async () => {
     const res = await rawHttp(t.baseUrl, 'POST', '/auth/login', { 'content-type': 'application/json', origin: site }, loginBody());
-    const cookies = Object.fromEntries(([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0].split('=') as [string, string]));
+    const cookies = Object.fromEntries(
+      ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => c.split(';')[0].split('=') as [string, string]),
+    );
     const jar = ['gh_access', 'gh_refresh', 'gh_csrf'].map((n) => `${n}=${cookies[n]}`).join('; ');
     const headers = { 'content-type': 'application/json', cookie: jar, 'x-csrf-token': cookies.gh_csrf };
     const refused = await rawHttp(t.baseUrl, 'POST', '/auth/refresh', { ...headers, origin: 'https://evil.example' }, '{}');

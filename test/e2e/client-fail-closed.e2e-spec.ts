@@ -1,10 +1,11 @@
+import { CurrentUser, type AuthClientOptions, type AuthenticatedUser } from '@gatehouse/client';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { ClientProxy, ClientProxyFactory, MessagePattern, type MicroserviceOptions, Payload, Transport } from '@nestjs/microservices';
+import { ClientProxy, ClientProxyFactory, MessagePattern, Payload, Transport, type MicroserviceOptions } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { type AuthClientOptions, type AuthenticatedUser, CurrentUser } from '@gatehouse/client';
+
 import { SiblingAppModule } from '../../examples/sibling-app/app.module';
 import { signedInUser } from '../support/accounts';
 import { CapturingLogger } from '../support/capturing-logger';
@@ -49,14 +50,19 @@ describe('gatehouse/client fails closed: a hybrid sibling app that forgot inheri
     const logger = new CapturingLogger();
     const ports = { http: await freePort(), tcp: await freePort() };
     const app = await NestFactory.create<NestFastifyApplication>(HybridModule, new FastifyAdapter(), { logger });
-    app.connectMicroservice<MicroserviceOptions>({ transport: Transport.TCP, options: { host: '127.0.0.1', port: ports.tcp } }, { inheritAppConfig });
+    app.connectMicroservice<MicroserviceOptions>(
+      { transport: Transport.TCP, options: { host: '127.0.0.1', port: ports.tcp } },
+      { inheritAppConfig },
+    );
     await app.startAllMicroservices();
     await app.listen({ port: ports.http, host: '127.0.0.1' });
     const rpc: ClientProxy = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: ports.tcp } });
     await rpc.connect();
     const send = <T>(pattern: string, payload: unknown): Promise<T> => firstValueFrom(rpc.send<T>(pattern, payload));
     const h: Hybrid = {
-      app, logger, send,
+      app,
+      logger,
+      send,
       http: () => request(`http://127.0.0.1:${ports.http}`),
       fail: (pattern, payload) => rpcFailure(send, pattern, payload),
       close: async () => {
@@ -79,7 +85,7 @@ describe('gatehouse/client fails closed: a hybrid sibling app that forgot inheri
   const UNAUTHORIZED = { statusCode: 401, code: 'UNAUTHORIZED', message: 'authentication required' };
   const warnings = (h: Hybrid, text: string): string[] => h.logger.lines.filter((line) => line.includes(text));
 
-  it('refuses @CurrentUser() message patterns with gatehouse\'s 401 body, never runs them as anonymous, and says why', async () => {
+  it("refuses @CurrentUser() message patterns with gatehouse's 401 body, never runs them as anonymous, and says why", async () => {
     const forgot = await hybrid(false);
     const { accessToken: token } = await signedInUser(g, 'failclosed');
     // Unguarded, even a valid token is never verified: the handler must not run with anyone at all.
@@ -98,7 +104,11 @@ describe('gatehouse/client fails closed: a hybrid sibling app that forgot inheri
 
     // HTTP, which the global guard does cover, is unchanged.
     await forgot.http().get('/orders').expect(401);
-    await forgot.http().get('/orders').set({ authorization: `Bearer ${token}` }).expect(200);
+    await forgot
+      .http()
+      .get('/orders')
+      .set({ authorization: `Bearer ${token}` })
+      .expect(200);
   });
 
   it('still runs a handler that asks for no caller (the limit: only the guard can stop it), and has warned about it', async () => {

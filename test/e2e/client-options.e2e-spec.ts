@@ -1,10 +1,11 @@
+import { AuthClientModule, TokenVerifier, type AuthClientOptions, type Refusal } from '@gatehouse/client';
 import type { ExecutionContext } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { AuthClientModule, type AuthClientOptions, type Refusal, TokenVerifier } from '@gatehouse/client';
+
 import { startSiblingApp } from '../../examples/sibling-app/bootstrap';
 import { signedInUser } from '../support/accounts';
 import { CapturingLogger } from '../support/capturing-logger';
@@ -37,7 +38,13 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
     const rpc = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: ports.tcp } });
     await rpc.connect();
     const call = <T>(pattern: string, payload: unknown): Promise<T> => firstValueFrom(rpc.send<T>(pattern, payload));
-    const s: Sibling = { app, rpc, call, http: () => request(`http://127.0.0.1:${ports.http}`), fail: (pattern, payload) => rpcFailure(call, pattern, payload) };
+    const s: Sibling = {
+      app,
+      rpc,
+      call,
+      http: () => request(`http://127.0.0.1:${ports.http}`),
+      fail: (pattern, payload) => rpcFailure(call, pattern, payload),
+    };
     siblings.push(s);
     return s;
   }
@@ -74,7 +81,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
   }
 
   describe('one message per refusal reason, the same offline, live and with pushed revocations', () => {
-    it('no token, a malformed, forged or other issuer\'s token, and a missing role', async () => {
+    it("no token, a malformed, forged or other issuer's token, and a missing role", async () => {
       const { accessToken: token } = await signedInUser(g, 'options');
       const [h, p] = token.split('.');
       const wrongIssuer = `${h}.${b64url({ ...decodeJwt(token).payload, iss: 'https://elsewhere.example' })}.${token.split('.')[2]}`;
@@ -84,7 +91,10 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
         expect(await refusal(s, `${h}.${p}`)).toEqual({ status: 401, body: body(401, 'UNAUTHORIZED', 'invalid access token') });
         expect(await refusal(s, forge(token))).toEqual({ status: 401, body: body(401, 'UNAUTHORIZED', 'invalid access token') });
         expect(await refusal(s, wrongIssuer)).toEqual({ status: 401, body: body(401, 'UNAUTHORIZED', 'invalid access token') });
-        expect(await refusal(s, token, '/admin/report', 'orders.purge')).toEqual({ status: 403, body: body(403, 'FORBIDDEN', 'insufficient role') });
+        expect(await refusal(s, token, '/admin/report', 'orders.purge')).toEqual({
+          status: 403,
+          body: body(403, 'FORBIDDEN', 'insufficient role'),
+        });
       }
     });
 
@@ -126,35 +136,50 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
       expect(await s.call('catalog.list', {})).toEqual({ items: ['tea', 'coffee'], viewer: null });
       expect((await s.http().get('/catalog').set(bearer(token)).expect(200)).body).toEqual({ items: ['tea', 'coffee'], viewer: userId });
       expect(await s.call('catalog.list', { accessToken: token })).toEqual({ items: ['tea', 'coffee'], viewer: userId });
-      expect((await s.http().get('/catalog').set(bearer(forge(token))).expect(401)).body).toEqual(body(401, 'UNAUTHORIZED', 'invalid access token'));
+      expect(
+        (
+          await s
+            .http()
+            .get('/catalog')
+            .set(bearer(forge(token)))
+            .expect(401)
+        ).body,
+      ).toEqual(body(401, 'UNAUTHORIZED', 'invalid access token'));
       expect(await s.fail('catalog.list', { accessToken: 'garbage' })).toEqual(body(401, 'UNAUTHORIZED', 'invalid access token'));
     }
     await g.http().post('/auth/logout').set(bearer(token)).expect(204);
     expect((await live.http().get('/catalog').set(bearer(token)).expect(401)).body).toEqual(body(401, 'UNAUTHORIZED', 'session revoked'));
   });
 
-  it('live mode keeps the user\'s email and username; offline mode has neither', async () => {
+  it("live mode keeps the user's email and username; offline mode has neither", async () => {
     const { accessToken: token, id: userId, email, username } = await signedInUser(g, 'options');
     expect((await live.http().get('/me').set(bearer(token)).expect(200)).body).toEqual({ userId, email, username });
     expect((await offline.http().get('/me').set(bearer(token)).expect(200)).body).toEqual({ userId });
   });
 
   describe('tokenFrom', () => {
-    it('\'cookie\': gatehouse\'s gh_access cookie, read from the Cookie header; writes need X-CSRF-Token = gh_csrf', async () => {
+    it("'cookie': gatehouse's gh_access cookie, read from the Cookie header; writes need X-CSRF-Token = gh_csrf", async () => {
       const cookies = await sibling({ jwksUrl: jwksUrl(), tokenFrom: ['header', 'cookie'] });
       const { accessToken: token, id: userId } = await signedInUser(g, 'options');
       const cookie = `theme=dark; gh_access=${token}; gh_csrf=csrf-secret`;
       expect((await cookies.http().get('/orders').set('cookie', cookie).expect(200)).body).toEqual({ userId, orders: [] });
       await cookies.http().get('/orders').set(bearer(token)).expect(200);
-      expect((await cookies.http().post('/orders').set('cookie', cookie).expect(403)).body).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('CSRF') });
+      expect((await cookies.http().post('/orders').set('cookie', cookie).expect(403)).body).toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('CSRF'),
+      });
       await cookies.http().post('/orders').set('cookie', cookie).set('x-csrf-token', 'another').expect(403);
-      expect((await cookies.http().post('/orders').set('cookie', cookie).set('x-csrf-token', 'csrf-secret').expect(201)).body).toEqual({ placedBy: userId });
+      expect((await cookies.http().post('/orders').set('cookie', cookie).set('x-csrf-token', 'csrf-secret').expect(201)).body).toEqual({
+        placedBy: userId,
+      });
       // A bearer token needs no CSRF header: a browser cannot be made to send one.
       await cookies.http().post('/orders').set(bearer(token)).expect(201);
       // Message patterns keep the payload's accessToken.
       expect(await cookies.call('orders.list', { accessToken: token })).toEqual({ userId, orders: [] });
       // The default (header only) ignores the cookie.
-      expect((await offline.http().get('/orders').set('cookie', cookie).expect(401)).body).toEqual(body(401, 'UNAUTHORIZED', 'authentication required'));
+      expect((await offline.http().get('/orders').set('cookie', cookie).expect(401)).body).toEqual(
+        body(401, 'UNAUTHORIZED', 'authentication required'),
+      );
     });
 
     it('a function of the ExecutionContext', async () => {
@@ -191,13 +216,20 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
       const logger = new CapturingLogger();
       const moduleRef = await Test.createTestingModule({
         imports: [AuthClientModule.forRoot({ issuer: 'https://gatehouse.internal', jwksUrl: jwksUrl() })],
-      }).setLogger(logger).compile();
+      })
+        .setLogger(logger)
+        .compile();
       await moduleRef.init();
       try {
         const { accessToken: token } = await signedInUser(g, 'options');
-        await expect(moduleRef.get(TokenVerifier).verify(token)).rejects.toMatchObject({ reason: 'issuer', body: { message: 'invalid access token' } });
+        await expect(moduleRef.get(TokenVerifier).verify(token)).rejects.toMatchObject({
+          reason: 'issuer',
+          body: { message: 'invalid access token' },
+        });
         const lines = logger.lines.filter((line) => line.includes('refused (issuer)'));
-        expect(lines).toEqual([`refused (issuer): expected issuer "https://gatehouse.internal", the token has ${JSON.stringify(g.config.jwt.issuer)} AuthClient`]);
+        expect(lines).toEqual([
+          `refused (issuer): expected issuer "https://gatehouse.internal", the token has ${JSON.stringify(g.config.jwt.issuer)} AuthClient`,
+        ]);
         for (const line of logger.lines) expect(line).not.toContain(token.split('.')[2]);
       } finally {
         await moduleRef.close();

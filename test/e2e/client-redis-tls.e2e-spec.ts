@@ -1,16 +1,17 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { AuthClientModule, TokenVerifier, type AuthClientOptions, type ClientTlsOptions } from '@gatehouse/client';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test, type TestingModule } from '@nestjs/testing';
 import Redis from 'ioredis';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import request from 'supertest';
-import { AuthClientModule, type AuthClientOptions, type ClientTlsOptions, TokenVerifier } from '@gatehouse/client';
+
 import { createGatehouseApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { signedInUser } from '../support/accounts';
-import { OwnTlsRedis } from '../support/own-servers';
 import { CapturingLogger } from '../support/capturing-logger';
-import { makeTestCertificates, type TestCertificates } from '../support/test-certificates';
+import { OwnTlsRedis } from '../support/own-servers';
 import { freePort, testServiceEnv } from '../support/test-app';
+import { makeTestCertificates, type TestCertificates } from '../support/test-certificates';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -99,7 +100,9 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
   async function client(extra: Partial<AuthClientOptions>): Promise<TokenVerifier> {
     const moduleRef = await Test.createTestingModule({
       imports: [AuthClientModule.forRoot({ issuer, jwksUrl: `${baseUrl}/.well-known/jwks.json`, ...extra })],
-    }).setLogger(logger).compile();
+    })
+      .setLogger(logger)
+      .compile();
     modules.push(moduleRef);
     await moduleRef.init();
     return moduleRef.get(TokenVerifier);
@@ -115,7 +118,9 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
   /** The client connections the server sees on its TLS port: their user and database. */
   async function tlsClients(): Promise<Array<{ user: string; db: string }>> {
     const list = (await admin!.call('CLIENT', 'LIST')) as string;
-    return list.trim().split('\n')
+    return list
+      .trim()
+      .split('\n')
       .map((line) => Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
       .filter((c) => c.laddr?.endsWith(`:${redis!.tlsPort}`))
       .map((c) => ({ user: c.user, db: c.db }));
@@ -133,7 +138,9 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
   });
 
   it('asks gatehouse in live mode as an ACL user ("user:password@")', async () => {
-    const verifier = await client({ live: { transport: 'redis', url: tlsUrl(`${enc(aclUser.name)}:${enc(aclUser.password)}`, undefined, 5), tls, timeoutMs: 5000 } });
+    const verifier = await client({
+      live: { transport: 'redis', url: tlsUrl(`${enc(aclUser.name)}:${enc(aclUser.password)}`, undefined, 5), tls, timeoutMs: 5000 },
+    });
     const { accessToken: token, id: userId } = await signedInUser(baseUrl, 'rediss');
     expect(await verifier.verify(token)).toMatchObject({ userId });
     expect(await tlsClients()).toContainEqual({ user: aclUser.name, db: '5' });
@@ -151,7 +158,10 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
     await request(baseUrl).post('/auth/logout').set(auth).expect(204);
     let refused: unknown;
     for (let i = 0; i < 100 && !refused; i += 1) {
-      refused = await verifier.verify(token).then(() => undefined, (error: unknown) => error);
+      refused = await verifier.verify(token).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       if (!refused) await sleep(20);
     }
     expect(refused).toMatchObject({ body: { statusCode: 401, message: 'session revoked' } });
@@ -170,7 +180,14 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
 
     // A server the client does not trust: the connection fails, and nothing is retried in the clear.
     const untrusted = await tap();
-    const wary = await client({ live: { transport: 'redis', url: tlsUrl(`:${enc(password)}`, untrusted.port), tls: { ...tls, ca: certs.strangerCa.cert }, timeoutMs: 3000 } });
+    const wary = await client({
+      live: {
+        transport: 'redis',
+        url: tlsUrl(`:${enc(password)}`, untrusted.port),
+        tls: { ...tls, ca: certs.strangerCa.cert },
+        timeoutMs: 3000,
+      },
+    });
     await expect(wary.verify(token)).rejects.toMatchObject(refusal(503));
     expect(untrusted.connections).toBeGreaterThan(0);
     expect(untrusted.sent[0]).toBe(0x16);
@@ -179,7 +196,10 @@ describe('gatehouse/client over rediss:// (a TLS Redis with a password)', () => 
     // TLS options with redis:// (plain TCP) are refused before any connection is made.
     const plain = await tap();
     const misconfigured = client({ live: { transport: 'redis', url: `redis://:${enc(password)}@127.0.0.1:${plain.port}/2`, tls } });
-    const error = await misconfigured.then(() => undefined, (e: unknown) => e as Error);
+    const error = await misconfigured.then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
     expect(error?.message).toMatch(/rediss:\/\//);
     expect(error?.message).not.toContain(password);
     await sleep(200);

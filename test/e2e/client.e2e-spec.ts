@@ -1,13 +1,14 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { createHmac, createPublicKey } from 'node:crypto';
+import { AuthClientModule, TokenVerifier, type AuthClientOptions } from '@gatehouse/client';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { Test } from '@nestjs/testing';
-import { AuthClientModule, type AuthClientOptions, TokenVerifier } from '@gatehouse/client';
-import { runKeysCommand } from '../../src/cli/keys';
+
 import { startSiblingApp } from '../../examples/sibling-app/bootstrap';
-import { signIn, signedInUser } from '../support/accounts';
+import { runKeysCommand } from '../../src/cli/keys';
+import { signedInUser, signIn } from '../support/accounts';
 import { TEST_REDIS_URL } from '../support/services';
 import { freePort, startTestApp, TestApp, testDatabaseUrl } from '../support/test-app';
 import { b64url, decodeJwt } from '../support/tokens';
@@ -35,12 +36,23 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
 
   async function sibling(extra: Partial<AuthClientOptions> = {}): Promise<Sibling> {
     const ports = { http: await freePort(), tcp: await freePort() };
-    const app = await startSiblingApp({ issuer: 'http://localhost:3000', jwksUrl: `${g.baseUrl}/.well-known/jwks.json`, clockTolerance: 0, accessTokenTtl: ACCESS_TTL, ...extra }, ports);
+    const app = await startSiblingApp(
+      {
+        issuer: 'http://localhost:3000',
+        jwksUrl: `${g.baseUrl}/.well-known/jwks.json`,
+        clockTolerance: 0,
+        accessTokenTtl: ACCESS_TTL,
+        ...extra,
+      },
+      ports,
+    );
     const rpc = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: ports.tcp } });
     await rpc.connect();
     const call = <T>(pattern: string, payload: unknown): Promise<T> => firstValueFrom(rpc.send<T>(pattern, payload));
     const s: Sibling = {
-      app, rpc, call,
+      app,
+      rpc,
+      call,
       http: () => request(`http://127.0.0.1:${ports.http}`),
       fail: async (pattern, payload) => {
         try {
@@ -57,7 +69,12 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
   }
 
   beforeAll(async () => {
-    g = await startTestApp({ ACCESS_TOKEN_TTL: String(ACCESS_TTL), REDIS_PREFIX: prefix, BOOTSTRAP_ADMIN_EMAIL: admin.email, BOOTSTRAP_ADMIN_PASSWORD: admin.password });
+    g = await startTestApp({
+      ACCESS_TOKEN_TTL: String(ACCESS_TTL),
+      REDIS_PREFIX: prefix,
+      BOOTSTRAP_ADMIN_EMAIL: admin.email,
+      BOOTSTRAP_ADMIN_PASSWORD: admin.password,
+    });
     offline = await sibling({ jwksCacheSeconds: 1 });
     live = await sibling({ live: { transport: 'tcp', host: '127.0.0.1', port: g.config.rpc.port } });
     pushed = await sibling({ revocations: { redisUrl: TEST_REDIS_URL, prefix } });
@@ -83,7 +100,7 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
     await offline.http().get('/health').expect(200);
   });
 
-  it('refuses missing, malformed, tampered and forged tokens with gatehouse\'s error body, over both transports', async () => {
+  it("refuses missing, malformed, tampered and forged tokens with gatehouse's error body, over both transports", async () => {
     const { accessToken: token } = await signedInUser(g, 'sibling');
     const { header, payload } = decodeJwt(token);
     const [h, p, sig] = token.split('.');
@@ -171,7 +188,10 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
 
   it('starts with gatehouse and Redis unreachable, and answers 503 (not 401) while it has no keys', async () => {
     const dead = await freePort();
-    const orphan = await sibling({ jwksUrl: `http://127.0.0.1:${dead}/.well-known/jwks.json`, revocations: { redisUrl: `redis://127.0.0.1:${dead}`, prefix } });
+    const orphan = await sibling({
+      jwksUrl: `http://127.0.0.1:${dead}/.well-known/jwks.json`,
+      revocations: { redisUrl: `redis://127.0.0.1:${dead}`, prefix },
+    });
     const { accessToken: token } = await signedInUser(g, 'sibling');
     const res = await orphan.http().get('/orders').set(bearer(token)).expect(503);
     expect(res.body).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) });
@@ -180,7 +200,11 @@ describe('gatehouse/client: a sibling app protected over HTTP and RPC', () => {
 
   it('is configured the same through forRootAsync', async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [AuthClientModule.forRootAsync({ useFactory: () => ({ issuer: 'http://localhost:3000', jwksUrl: `${g.baseUrl}/.well-known/jwks.json` }) })],
+      imports: [
+        AuthClientModule.forRootAsync({
+          useFactory: () => ({ issuer: 'http://localhost:3000', jwksUrl: `${g.baseUrl}/.well-known/jwks.json` }),
+        }),
+      ],
     }).compile();
     await moduleRef.init();
     try {

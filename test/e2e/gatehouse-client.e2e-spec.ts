@@ -1,6 +1,7 @@
+import { GatehouseClient, GatehouseClientError, GatehouseClientModule, type GatehouseClientOptions } from '@gatehouse/client';
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { GatehouseClient, GatehouseClientError, GatehouseClientModule, type GatehouseClientOptions } from '@gatehouse/client';
+
 import { signedInUser } from '../support/accounts';
 import { TEST_REDIS_URL } from '../support/services';
 import { freePort, startTestApp, type TestApp } from '../support/test-app';
@@ -9,7 +10,10 @@ const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
 
 /** The error body a call rejected with (fails the test if it succeeded or threw something else). */
 async function refusal(call: Promise<unknown>): Promise<Record<string, unknown>> {
-  const error: unknown = await call.then((reply) => new Error(`expected a refusal, got ${JSON.stringify(reply)}`), (e: unknown) => e);
+  const error: unknown = await call.then(
+    (reply) => new Error(`expected a refusal, got ${JSON.stringify(reply)}`),
+    (e: unknown) => e,
+  );
   if (!(error instanceof GatehouseClientError)) throw error;
   return { ...error.body };
 }
@@ -55,12 +59,18 @@ describe('GatehouseClient against a real gatehouse', () => {
         user,
       });
       expect(caller.user).toEqual({
-        id: user.id, email: user.email, username: user.username, emailVerified: false, roles: ['user'], deactivated: false,
-        createdAt: expect.any(String), updatedAt: expect.any(String),
+        id: user.id,
+        email: user.email,
+        username: user.username,
+        emailVerified: false,
+        roles: ['user'],
+        deactivated: false,
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
       });
     });
 
-    it('verify refuses a bad token with gatehouse\'s UNAUTHORIZED body', async () => {
+    it("verify refuses a bad token with gatehouse's UNAUTHORIZED body", async () => {
       const { accessToken } = await signedInUser(g, 'ghclient');
       for (const token of ['garbage', `${accessToken.slice(0, -2)}AA`]) {
         expect(await refusal(gatehouse.verify(token))).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) });
@@ -75,13 +85,16 @@ describe('GatehouseClient against a real gatehouse', () => {
 
     it('findUserById refuses a malformed id with the validation body', async () => {
       expect(await refusal(gatehouse.findUserById('nope'))).toEqual({
-        statusCode: 400, code: 'VALIDATION_FAILED', message: expect.any(String), errors: [{ field: 'id', messages: expect.any(Array) }],
+        statusCode: 400,
+        code: 'VALIDATION_FAILED',
+        message: expect.any(String),
+        errors: [{ field: 'id', messages: expect.any(Array) }],
       });
     });
 
     it('findUserByEmail answers the user for the normalised address, or null', async () => {
       const { user } = await signedInUser(g, 'ghclient');
-      expect(await gatehouse.findUserByEmail((user.email).toUpperCase())).toEqual(user);
+      expect(await gatehouse.findUserByEmail(user.email.toUpperCase())).toEqual(user);
       expect(await gatehouse.findUserByEmail(`nobody-${Date.now()}@nowhere.example`)).toBeNull();
     });
 
@@ -138,7 +151,11 @@ describe('GatehouseClient against a real gatehouse', () => {
 
     it('injects a connected client into a sibling app and closes it on shutdown', async () => {
       const moduleRef = await Test.createTestingModule({
-        imports: [GatehouseClientModule.forRootAsync({ useFactory: () => ({ transport: 'tcp' as const, host: '127.0.0.1', port: g.config.rpc.port }) })],
+        imports: [
+          GatehouseClientModule.forRootAsync({
+            useFactory: () => ({ transport: 'tcp' as const, host: '127.0.0.1', port: g.config.rpc.port }),
+          }),
+        ],
         providers: [AccountsService],
       }).compile();
       await moduleRef.init();
@@ -146,7 +163,11 @@ describe('GatehouseClient against a real gatehouse', () => {
       const { accessToken, user } = await signedInUser(g, 'ghclient');
       expect(await gatehouse.verify(accessToken)).toMatchObject({ userId: user.id });
       await moduleRef.close();
-      expect(await refusal(gatehouse.verify(accessToken))).toEqual({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'gatehouse client is closed' });
+      expect(await refusal(gatehouse.verify(accessToken))).toEqual({
+        statusCode: 503,
+        code: 'SERVICE_UNAVAILABLE',
+        message: 'gatehouse client is closed',
+      });
     });
   });
 });

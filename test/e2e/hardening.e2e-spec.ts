@@ -23,13 +23,17 @@ describe('account lockout', () => {
 
   it('answers failures 1..N with INVALID_CREDENTIALS, then TOO_MANY_REQUESTS with Retry-After, the correct password included, until the lock ends', async () => {
     const u = await registerUser(t, 'lock');
-    for (let i = 0; i < 3; i += 1) expect((await login({ email: u.email, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
+    for (let i = 0; i < 3; i += 1)
+      expect((await login({ email: u.email, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
     const locked = await login({ email: u.email, password: u.password }).expect(429);
     expect(locked.body).toEqual(LOCKED);
     expect(Number(locked.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(2);
     // Over RPC too (with retryAfter).
-    expect(await t.rpc.tcp.fail('auth.login', { email: u.email, password: u.password })).toEqual({ ...LOCKED, retryAfter: expect.any(Number) });
+    expect(await t.rpc.tcp.fail('auth.login', { email: u.email, password: u.password })).toEqual({
+      ...LOCKED,
+      retryAfter: expect.any(Number),
+    });
     await sleep(2100);
     await login({ email: u.email, password: u.password }).expect(200);
   });
@@ -71,12 +75,23 @@ describe('account lockout', () => {
     await login({ email: u.email, password: u.password }).expect(429);
   });
 
-  it('locks password change after the threshold of wrong current passwords, and counts them toward the account\'s ceiling', async () => {
+  it("locks password change after the threshold of wrong current passwords, and counts them toward the account's ceiling", async () => {
     const u = await registerUser(t, 'lock');
     const session = (await login({ email: u.email, password: u.password }).expect(200)).body;
     const auth = { authorization: `Bearer ${session.tokens.accessToken}` };
-    for (let i = 0; i < 3; i += 1) await t.http().post('/auth/password/change').set(auth).send({ currentPassword: 'wrong password!', newPassword: 'a brand new password' }).expect(401);
-    await t.http().post('/auth/password/change').set(auth).send({ currentPassword: u.password, newPassword: 'a brand new password' }).expect(429);
+    for (let i = 0; i < 3; i += 1)
+      await t
+        .http()
+        .post('/auth/password/change')
+        .set(auth)
+        .send({ currentPassword: 'wrong password!', newPassword: 'a brand new password' })
+        .expect(401);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set(auth)
+      .send({ currentPassword: u.password, newPassword: 'a brand new password' })
+      .expect(429);
     // Three failures on the account so far (the refused fourth is not counted): three more failed
     // logins reach its ceiling of six, though neither identifier reaches its own threshold.
     for (let i = 0; i < 2; i += 1) await login({ email: u.email, password: 'wrong password!' }).expect(401);
@@ -86,7 +101,8 @@ describe('account lockout', () => {
 
   it('treats an unknown address exactly like a known one', async () => {
     const unknown = `nobody-${Date.now()}@example.com`;
-    for (let i = 0; i < 3; i += 1) expect((await login({ email: unknown, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
+    for (let i = 0; i < 3; i += 1)
+      expect((await login({ email: unknown, password: 'wrong password!' }).expect(401)).body.code).toBe('INVALID_CREDENTIALS');
     expect((await login({ email: unknown, password: 'wrong password!' }).expect(429)).body).toEqual(LOCKED);
   });
 
@@ -110,7 +126,11 @@ describe('account lockout', () => {
     await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
     const mails = await sink.waitFor(2, u.email);
     const reset = mails.find((m) => m.subject === 'Reset your password')!;
-    await t.http().post('/auth/password/reset').send({ token: tokenOf(reset.links[0]), password: 'a brand new password' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/reset')
+      .send({ token: tokenOf(reset.links[0]), password: 'a brand new password' })
+      .expect(204);
     await login({ username: u.username, password: 'a brand new password' }).expect(200);
   });
 
@@ -181,7 +201,12 @@ describe('browser-facing headers, CORS and oversized input', () => {
   afterAll(() => t.close());
 
   it('echoes an allowed origin exactly, with credentials and Vary: Origin', async () => {
-    const res = await t.http().post('/auth/login').set('origin', app).send({ email: 'x@example.com', password: 'whatever-password' }).expect(401);
+    const res = await t
+      .http()
+      .post('/auth/login')
+      .set('origin', app)
+      .send({ email: 'x@example.com', password: 'whatever-password' })
+      .expect(401);
     expect(res.headers['access-control-allow-origin']).toBe(app);
     expect(res.headers['access-control-allow-credentials']).toBe('true');
     expect(res.headers.vary).toContain('Origin');
@@ -213,13 +238,20 @@ describe('browser-facing headers, CORS and oversized input', () => {
   });
 
   it('refuses a 1 MB password quickly (413) and a 10 KB one (400) without hashing, while health keeps answering', async () => {
-    const big = t.http().post('/auth/login').send({ email: 'a@example.com', password: 'p'.repeat(1024 * 1024) });
+    const big = t
+      .http()
+      .post('/auth/login')
+      .send({ email: 'a@example.com', password: 'p'.repeat(1024 * 1024) });
     const health = t.http().get('/health/live');
     const [bigRes, healthRes] = await Promise.all([big, health]);
     expect(bigRes.status).toBe(413);
     expect(bigRes.body).toMatchObject({ statusCode: 413, code: 'VALIDATION_FAILED' });
     expect(healthRes.status).toBe(200);
-    const ten = await t.http().post('/auth/register').send({ email: 'a@example.com', password: 'p'.repeat(10 * 1024) }).expect(400);
+    const ten = await t
+      .http()
+      .post('/auth/register')
+      .send({ email: 'a@example.com', password: 'p'.repeat(10 * 1024) })
+      .expect(400);
     expect(ten.body.errors).toEqual([{ field: 'password', messages: ['password must be at most 1024 bytes'] }]);
   });
 });
@@ -248,7 +280,9 @@ describe('legacy password hashes', () => {
       expect(row[0].password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
       await t.http().post('/auth/login').send({ email, password: u.password }).expect(200);
     }
-    const again = await t.rpc.tcp.send<{ imported: number; skipped: unknown[] }>('users.import', { users: [{ email: emails[0], passwordHash: legacy }] });
+    const again = await t.rpc.tcp.send<{ imported: number; skipped: unknown[] }>('users.import', {
+      users: [{ email: emails[0], passwordHash: legacy }],
+    });
     expect(again).toEqual({ imported: 0, skipped: [{ email: emails[0], code: 'EMAIL_TAKEN' }] });
   });
 
@@ -266,7 +300,9 @@ describe('legacy password hashes', () => {
     const { hash: bcryptHash } = await import('@node-rs/bcrypt');
     const u = uniqueUser('long');
     const long = `${'correct horse battery staple '.repeat(3)}and more`;
-    await t.rpc.tcp.send('users.import', { users: [{ email: u.email, passwordHash: await bcryptHash(long, { cost: 4 }), emailVerified: true }] });
+    await t.rpc.tcp.send('users.import', {
+      users: [{ email: u.email, passwordHash: await bcryptHash(long, { cost: 4 }), emailVerified: true }],
+    });
     await t.http().post('/auth/login').send({ email: u.email, password: long }).expect(200);
     expect((await t.db.query('SELECT password_hash FROM users WHERE email = $1', [u.email]))[0].password_hash).toMatch(/^\$2b\$/);
   });
@@ -274,7 +310,11 @@ describe('legacy password hashes', () => {
   it('refuses hashes it cannot verify, or only at an unbounded cost, and validates every entry', async () => {
     for (const users of [
       [{ email: 'a@example.com', passwordHash: '$2b$31$' + 'a'.repeat(53) }],
-      [{ email: 'a@example.com', passwordHash: '$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g' }],[{ email: 'a@example.com', passwordHash: 'md5:5f4dcc3b5aa765d61d8327deb882cf99' }], [], [{ email: 'nope', passwordHash: '$2b$04$' + 'a'.repeat(53) }]]) {
+      [{ email: 'a@example.com', passwordHash: '$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g' }],
+      [{ email: 'a@example.com', passwordHash: 'md5:5f4dcc3b5aa765d61d8327deb882cf99' }],
+      [],
+      [{ email: 'nope', passwordHash: '$2b$04$' + 'a'.repeat(53) }],
+    ]) {
       expect(await t.rpc.tcp.fail('users.import', { users })).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
     }
   });
@@ -291,14 +331,21 @@ describe('cookie mode (AUTH_COOKIES=true) with CSRF defence', () => {
 
   function cookiesOf(setCookie: string[] | string | undefined): Record<string, { value: string; attributes: string }> {
     const list = Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [];
-    return Object.fromEntries(list.map((c) => {
-      const [pair, ...attributes] = c.split('; ');
-      const [name, value] = pair.split('=');
-      return [name, { value: value ?? '', attributes: attributes.join('; ') }];
-    }));
+    return Object.fromEntries(
+      list.map((c) => {
+        const [pair, ...attributes] = c.split('; ');
+        const [name, value] = pair.split('=');
+        return [name, { value: value ?? '', attributes: attributes.join('; ') }];
+      }),
+    );
   }
 
-  async function loginWithCookies(): Promise<{ jar: string; csrf: string; cookies: ReturnType<typeof cookiesOf>; body: { tokens: { accessToken: string; refreshToken?: string }; csrfToken?: string } }> {
+  async function loginWithCookies(): Promise<{
+    jar: string;
+    csrf: string;
+    cookies: ReturnType<typeof cookiesOf>;
+    body: { tokens: { accessToken: string; refreshToken?: string }; csrfToken?: string };
+  }> {
     const u = await registerUser(t, 'cookie');
     const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     const cookies = cookiesOf(res.headers['set-cookie']);
@@ -330,7 +377,8 @@ describe('cookie mode (AUTH_COOKIES=true) with CSRF defence', () => {
     // The same-site request with the header passes, and logout clears the cookies.
     const out = await t.http().post('/auth/logout').set('cookie', jar).set('x-csrf-token', csrf).set('origin', site).expect(204);
     const cleared = cookiesOf(out.headers['set-cookie']);
-    for (const name of ['gh_access', 'gh_refresh', 'gh_csrf']) expect(cleared[name].attributes).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
+    for (const name of ['gh_access', 'gh_refresh', 'gh_csrf'])
+      expect(cleared[name].attributes).toMatch(/Max-Age=0|Expires=Thu, 01 Jan 1970/);
     await t.http().get('/auth/me').set('cookie', jar).expect(401);
   });
 

@@ -26,7 +26,13 @@ describe('impersonation on a short leash', () => {
 
   async function member(admin = false): Promise<SignedIn> {
     const u = await registerUser(t, admin ? 'leashadm' : 'leash');
-    if (admin) await t.http().put(`/users/${u.id}/roles`).set(rootAuth).send({ roles: ['user', 'admin'] }).expect(200);
+    if (admin)
+      await t
+        .http()
+        .put(`/users/${u.id}/roles`)
+        .set(rootAuth)
+        .send({ roles: ['user', 'admin'] })
+        .expect(200);
     return signIn(t, u);
   }
 
@@ -47,13 +53,15 @@ describe('impersonation on a short leash', () => {
     await alive(imp.auth).expect(200);
     await t.http().post('/auth/logout').set(admin.auth).expect(204);
     await alive(imp.auth).expect(401);
-    expect((await t.http().post('/auth/refresh').send({ refreshToken: imp.refreshToken }).expect(401)).body.code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await t.http().post('/auth/refresh').send({ refreshToken: imp.refreshToken }).expect(401)).body.code).toBe(
+      'INVALID_REFRESH_TOKEN',
+    );
     const row = await t.db.query('SELECT revoke_reason FROM sessions WHERE id = $1', [imp.sessionId]);
     expect(row).toEqual([{ revoke_reason: 'impersonator_session_ended' }]);
     await alive(target.auth).expect(200);
   });
 
-  it('never outlives the admin\'s session that started it', async () => {
+  it("never outlives the admin's session that started it", async () => {
     const admin = await member(true);
     const short = await t.http().post('/auth/login').send({ email: admin.email, password: admin.password, ttl: 120 }).expect(200);
     const target = await member();
@@ -65,7 +73,12 @@ describe('impersonation on a short leash', () => {
     const target = await member();
     const changer = await member(true);
     const byChanger = await impersonation(changer, target.id);
-    await t.http().post('/auth/password/change').set(changer.auth).send({ currentPassword: changer.password, newPassword: 'the admin changed it' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set(changer.auth)
+      .send({ currentPassword: changer.password, newPassword: 'the admin changed it' })
+      .expect(204);
     await alive(byChanger.auth).expect(401);
     await alive(changer.auth).expect(200);
 
@@ -85,7 +98,11 @@ describe('impersonation on a short leash', () => {
     // Registration mailed a verification link first.
     const [, reset] = await sink.waitFor(2, admin.email);
     expect(reset.subject).toBe('Reset your password');
-    await t.http().post('/auth/password/reset').send({ token: tokenOf(reset.links[0]), password: 'the admin reset it' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/reset')
+      .send({ token: tokenOf(reset.links[0]), password: 'the admin reset it' })
+      .expect(204);
     await alive(imp.auth).expect(401);
   });
 
@@ -93,20 +110,32 @@ describe('impersonation on a short leash', () => {
     const admin = await member(true);
     const target = await member();
     const imp = await impersonation(admin, target.id);
-    await t.http().put(`/users/${target.id}/roles`).set(rootAuth).send({ roles: ['user', 'admin'] }).expect(200);
+    await t
+      .http()
+      .put(`/users/${target.id}/roles`)
+      .set(rootAuth)
+      .send({ roles: ['user', 'admin'] })
+      .expect(200);
     // The target's own new session is an admin's; the impersonation is not.
     const own = await t.http().post('/auth/login').send({ email: target.email, password: target.password }).expect(200);
     await t.http().get('/users').set(bearer(own.body.tokens.accessToken)).expect(200);
     expect((await t.http().get('/users').set(imp.auth).expect(403)).body.code).toBe('FORBIDDEN');
-    await t.http().put(`/users/${target.id}/roles`).set(imp.auth).send({ roles: ['user'] }).expect(403);
-    const verified = await t.rpc.tcp.send<{ roles: string[]; isImpersonated: boolean }>('auth.verify', { accessToken: imp.auth.authorization.slice(7) });
+    await t
+      .http()
+      .put(`/users/${target.id}/roles`)
+      .set(imp.auth)
+      .send({ roles: ['user'] })
+      .expect(403);
+    const verified = await t.rpc.tcp.send<{ roles: string[]; isImpersonated: boolean }>('auth.verify', {
+      accessToken: imp.auth.authorization.slice(7),
+    });
     expect(verified).toMatchObject({ roles: ['user'], isImpersonated: true });
     const refreshed = await t.http().post('/auth/refresh').send({ refreshToken: imp.refreshToken }).expect(200);
     expect(decodeJwt(refreshed.body.tokens.accessToken).payload).toMatchObject({ roles: ['user'], isImpersonated: true });
     await t.http().get('/users').set(bearer(refreshed.body.tokens.accessToken)).expect(403);
   });
 
-  it('cannot end the target\'s other sessions, but can end itself', async () => {
+  it("cannot end the target's other sessions, but can end itself", async () => {
     const admin = await member(true);
     const target = await member();
     const imp = await impersonation(admin, target.id);
@@ -122,14 +151,18 @@ describe('impersonation on a short leash', () => {
     const target = await member();
     const imp = await impersonation(admin, target.id);
     const list = (await t.http().get('/sessions').set(admin.auth).expect(200)).body as Array<Record<string, unknown>>;
-    expect(list).toEqual(expect.arrayContaining([
-      expect.objectContaining({ id: admin.sessionId, current: true, impersonatedUserId: null, impersonatorId: null }),
-      expect.objectContaining({ id: imp.sessionId, current: false, impersonatedUserId: target.id, impersonatorId: admin.id }),
-    ]));
+    expect(list).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ id: admin.sessionId, current: true, impersonatedUserId: null, impersonatorId: null }),
+        expect.objectContaining({ id: imp.sessionId, current: false, impersonatedUserId: target.id, impersonatorId: admin.id }),
+      ]),
+    );
     expect(list).toHaveLength(2);
     // The target sees it too, as a session of its own marked with the admin.
     const targetList = (await t.http().get('/sessions').set(target.auth).expect(200)).body as Array<Record<string, unknown>>;
-    expect(targetList).toEqual(expect.arrayContaining([expect.objectContaining({ id: imp.sessionId, impersonatorId: admin.id, impersonatedUserId: null })]));
+    expect(targetList).toEqual(
+      expect.arrayContaining([expect.objectContaining({ id: imp.sessionId, impersonatorId: admin.id, impersonatedUserId: null })]),
+    );
     await t.http().delete(`/sessions/${imp.sessionId}`).set(admin.auth).expect(204);
     await alive(imp.auth).expect(401);
     // Another admin's impersonations are not this one's to see or end.

@@ -17,7 +17,8 @@ describe('signing-key rotation without restarts', () => {
   });
   afterAll(() => t.close());
 
-  const kids = async (): Promise<string[]> => (await t.http().get('/.well-known/jwks.json').expect(200)).body.keys.map((k: { kid: string }) => k.kid);
+  const kids = async (): Promise<string[]> =>
+    (await t.http().get('/.well-known/jwks.json').expect(200)).body.keys.map((k: { kid: string }) => k.kid);
   async function until(check: () => Promise<boolean>): Promise<void> {
     for (let i = 0; i < 100; i += 1) {
       if (await check()) return;
@@ -65,6 +66,8 @@ describe('signing-key rotation without restarts', () => {
     await expect(runKeysCommand(['bogus'], env)).rejects.toThrow(/usage: npm run keys/);
     await expect(runKeysCommand(['retire', '--min-age', 'soon'], env)).rejects.toThrow(/usage/);
     await expect(runKeysCommand(['rotate'], { NODE_ENV: 'test' })).rejects.toThrow(/DATABASE_URL must be set/);
-    await expect(runKeysCommand(['rotate'], { ...env, JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(40) })).rejects.toThrow(/secret store/);
+    await expect(runKeysCommand(['rotate'], { ...env, JWT_ALGORITHM: 'HS256', JWT_SECRET: 'x'.repeat(40) })).rejects.toThrow(
+      /secret store/,
+    );
   });
 });

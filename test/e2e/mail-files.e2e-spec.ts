@@ -1,5 +1,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { startTestApp, TestApp, testDataDir, uniqueUser } from '../support/test-app';
 
 /** Without SMTP_URL, mail is written as .eml files holding live links: private to the service's user. */

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
-import { startTestApp, testDatabaseUrl, type TestApp, uniqueUser } from '../support/test-app';
+
+import { startTestApp, testDatabaseUrl, uniqueUser, type TestApp } from '../support/test-app';
 
 type Method = 'get' | 'post' | 'put' | 'delete';
 type Access = 'public' | 'auth' | 'admin';
@@ -25,21 +26,64 @@ interface ContractRoute {
 
 // The REST table of the service contract (and GET /audit from its events section), route by route.
 const CONTRACT: ContractRoute[] = [
-  { method: 'post', path: '/auth/register', access: 'public', success: [201, 202], errors: [409], body: ['email', 'password'], limited: true, db: true },
-  { method: 'post', path: '/auth/login', access: 'public', success: [200], errors: [401, 403], body: ['password'], limited: true, db: true },
-  { method: 'post', path: '/auth/refresh', access: 'public', success: [200], errors: [401], body: ['refreshToken'], limited: true, db: true },
+  {
+    method: 'post',
+    path: '/auth/register',
+    access: 'public',
+    success: [201, 202],
+    errors: [409],
+    body: ['email', 'password'],
+    limited: true,
+    db: true,
+  },
+  {
+    method: 'post',
+    path: '/auth/login',
+    access: 'public',
+    success: [200],
+    errors: [401, 403],
+    body: ['password'],
+    limited: true,
+    db: true,
+  },
+  {
+    method: 'post',
+    path: '/auth/refresh',
+    access: 'public',
+    success: [200],
+    errors: [401],
+    body: ['refreshToken'],
+    limited: true,
+    db: true,
+  },
   { method: 'post', path: '/auth/logout', access: 'auth', success: [204], db: true },
   { method: 'get', path: '/auth/me', access: 'auth', success: [200], db: true },
   { method: 'post', path: '/auth/email/verify', access: 'public', success: [200], body: ['token'], limited: true, db: true },
   { method: 'post', path: '/auth/email/resend', access: 'public', success: [202], body: ['email'], limited: true },
   { method: 'post', path: '/auth/password/forgot', access: 'public', success: [202], body: ['email'], limited: true },
   { method: 'post', path: '/auth/password/reset', access: 'public', success: [204], body: ['token', 'password'], limited: true, db: true },
-  { method: 'post', path: '/auth/password/change', access: 'auth', success: [204], errors: [429], body: ['currentPassword', 'newPassword'], db: true },
+  {
+    method: 'post',
+    path: '/auth/password/change',
+    access: 'auth',
+    success: [204],
+    errors: [429],
+    body: ['currentPassword', 'newPassword'],
+    db: true,
+  },
   { method: 'get', path: '/sessions', access: 'auth', success: [200], db: true },
   { method: 'delete', path: '/sessions/{id}', access: 'auth', success: [204], errors: [404], db: true },
   { method: 'delete', path: '/sessions', access: 'auth', success: [204], db: true },
   { method: 'get', path: '/users/{id}', access: 'admin', success: [200], errors: [404], db: true },
-  { method: 'get', path: '/users', access: 'admin', success: [200], errors: [400], query: ['email', 'username', 'limit', 'cursor'], db: true },
+  {
+    method: 'get',
+    path: '/users',
+    access: 'admin',
+    success: [200],
+    errors: [400],
+    query: ['email', 'username', 'limit', 'cursor'],
+    db: true,
+  },
   { method: 'post', path: '/users/{id}/deactivate', access: 'admin', success: [204], errors: [404], db: true },
   { method: 'post', path: '/users/{id}/activate', access: 'admin', success: [204], errors: [404], db: true },
   { method: 'put', path: '/users/{id}/roles', access: 'admin', success: [200], errors: [404], body: ['roles'], db: true },
@@ -73,8 +117,24 @@ const PATTERNS: Array<{ pattern: string; access: 'trusted' | 'token' | 'admin'; 
   { pattern: 'sessions.revoke', access: 'trusted', payload: ['sessionId'] },
 ];
 
-const CODES = ['VALIDATION_FAILED', 'INVALID_CREDENTIALS', 'UNAUTHORIZED', 'INVALID_REFRESH_TOKEN', 'REFRESH_TOKEN_REUSED', 'EMAIL_NOT_VERIFIED',
-  'USER_DEACTIVATED', 'FORBIDDEN', 'NOT_FOUND', 'EMAIL_TAKEN', 'USERNAME_TAKEN', 'INVALID_TOKEN', 'PASSWORD_REQUIRED', 'TOO_MANY_REQUESTS', 'SERVICE_UNAVAILABLE', 'INTERNAL_ERROR'];
+const CODES = [
+  'VALIDATION_FAILED',
+  'INVALID_CREDENTIALS',
+  'UNAUTHORIZED',
+  'INVALID_REFRESH_TOKEN',
+  'REFRESH_TOKEN_REUSED',
+  'EMAIL_NOT_VERIFIED',
+  'USER_DEACTIVATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'EMAIL_TAKEN',
+  'USERNAME_TAKEN',
+  'INVALID_TOKEN',
+  'PASSWORD_REQUIRED',
+  'TOO_MANY_REQUESTS',
+  'SERVICE_UNAVAILABLE',
+  'INTERNAL_ERROR',
+];
 
 const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'";
 
@@ -104,8 +164,18 @@ interface Doc {
   openapi: string;
   info: { title: string; version: string; description: string };
   paths: Record<string, Partial<Record<Method, Operation>>>;
-  components: { schemas: Record<string, Schema>; securitySchemes: Record<string, { type: string; in?: string; name?: string; scheme?: string }> };
-  'x-message-patterns': Array<{ pattern: string; summary: string; access: string; payload: Schema; reply: Schema; errors: Array<{ code: string; statusCode: number }> }>;
+  components: {
+    schemas: Record<string, Schema>;
+    securitySchemes: Record<string, { type: string; in?: string; name?: string; scheme?: string }>;
+  };
+  'x-message-patterns': Array<{
+    pattern: string;
+    summary: string;
+    access: string;
+    payload: Schema;
+    reply: Schema;
+    errors: Array<{ code: string; statusCode: number }>;
+  }>;
 }
 
 function resolve(doc: Doc, schema: Schema | undefined): Schema {
@@ -182,53 +252,57 @@ describe('OpenAPI document and UI', () => {
     expect(missing).toEqual([]);
   });
 
-  it.each(CONTRACT.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))('%s documents its success and error answers', (_name, route) => {
-    const op = operation(doc, route.method, route.path);
-    const statuses = Object.keys(op.responses).map(Number);
-    const expected = [...route.success, ...(route.errors ?? [])];
-    if (route.body) expected.push(400, 413, 415);
-    if (route.access !== 'public') expected.push(401);
-    if (route.access === 'admin') expected.push(403);
-    if (route.limited) expected.push(429);
-    if (route.db) expected.push(503);
-    expect(statuses).toEqual(expect.arrayContaining(expected));
-    for (const status of route.success) expect(op.responses[String(status)]?.description).toBeTruthy();
+  it.each(CONTRACT.map((r) => [`${r.method.toUpperCase()} ${r.path}`, r] as const))(
+    '%s documents its success and error answers',
+    (_name, route) => {
+      const op = operation(doc, route.method, route.path);
+      const statuses = Object.keys(op.responses).map(Number);
+      const expected = [...route.success, ...(route.errors ?? [])];
+      if (route.body) expected.push(400, 413, 415);
+      if (route.access !== 'public') expected.push(401);
+      if (route.access === 'admin') expected.push(403);
+      if (route.limited) expected.push(429);
+      if (route.db) expected.push(503);
+      expect(statuses).toEqual(expect.arrayContaining(expected));
+      for (const status of route.success) expect(op.responses[String(status)]?.description).toBeTruthy();
 
-    // Authenticated routes name the bearer scheme; public ones need nothing.
-    if (route.access === 'public') expect(op.security ?? []).toEqual([]);
-    else expect(op.security).toContainEqual({ bearer: [] });
+      // Authenticated routes name the bearer scheme; public ones need nothing.
+      if (route.access === 'public') expect(op.security ?? []).toEqual([]);
+      else expect(op.security).toContainEqual({ bearer: [] });
 
-    // Every error answer of ours: the ErrorBody schema, with the codes named and exemplified.
-    const isOurs = route.path !== '/health/ready';
-    for (const [status, response] of Object.entries(op.responses)) {
-      if (Number(status) < 400 || !isOurs) continue;
-      expect(jsonSchema(response)).toEqual({ $ref: '#/components/schemas/ErrorBody' });
-      const examples = Object.values(response.content?.['application/json']?.examples ?? {});
-      expect(examples.length).toBeGreaterThan(0);
-      for (const example of examples) {
-        expect(CODES).toContain(example.value.code);
-        expect(example.value.statusCode).toBe(Number(status));
-        expect(response.description).toContain(`\`${example.value.code}\``);
+      // Every error answer of ours: the ErrorBody schema, with the codes named and exemplified.
+      const isOurs = route.path !== '/health/ready';
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (Number(status) < 400 || !isOurs) continue;
+        expect(jsonSchema(response)).toEqual({ $ref: '#/components/schemas/ErrorBody' });
+        const examples = Object.values(response.content?.['application/json']?.examples ?? {});
+        expect(examples.length).toBeGreaterThan(0);
+        for (const example of examples) {
+          expect(CODES).toContain(example.value.code);
+          expect(example.value.statusCode).toBe(Number(status));
+          expect(response.description).toContain(`\`${example.value.code}\``);
+        }
       }
-    }
 
-    if (route.body) {
-      const body = resolve(doc, op.requestBody?.content['application/json']?.schema);
-      expect(body.required).toEqual(expect.arrayContaining(route.body));
-      expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.body));
-    } else {
-      expect(op.requestBody).toBeUndefined();
-    }
-    for (const name of route.path.match(/\{(\w+)\}/g) ?? []) {
-      expect(op.parameters).toContainEqual(expect.objectContaining({ name: name.slice(1, -1), in: 'path', required: true }));
-    }
-    for (const name of route.query ?? []) {
-      expect(op.parameters).toContainEqual(expect.objectContaining({ name, in: 'query', required: false }));
-    }
-  });
+      if (route.body) {
+        const body = resolve(doc, op.requestBody?.content['application/json']?.schema);
+        expect(body.required).toEqual(expect.arrayContaining(route.body));
+        expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.body));
+      } else {
+        expect(op.requestBody).toBeUndefined();
+      }
+      for (const name of route.path.match(/\{(\w+)\}/g) ?? []) {
+        expect(op.parameters).toContainEqual(expect.objectContaining({ name: name.slice(1, -1), in: 'path', required: true }));
+      }
+      for (const name of route.query ?? []) {
+        expect(op.parameters).toContainEqual(expect.objectContaining({ name, in: 'query', required: false }));
+      }
+    },
+  );
 
   it('names the codes the contract gives each route', () => {
-    const described = (method: Method, path: string, status: number): string => operation(doc, method, path).responses[String(status)]?.description ?? '';
+    const described = (method: Method, path: string, status: number): string =>
+      operation(doc, method, path).responses[String(status)]?.description ?? '';
     expect(described('post', '/auth/register', 409)).toContain('EMAIL_TAKEN');
     expect(described('post', '/auth/register', 409)).toContain('USERNAME_TAKEN');
     expect(described('post', '/auth/login', 400)).toContain('username or email is required');
@@ -252,7 +326,9 @@ describe('OpenAPI document and UI', () => {
   it('describes the bodies the service really answers with', async () => {
     const user = uniqueUser('docs');
     const registered = await t.http().post('/auth/register').send(user).expect(201);
-    expect(Object.keys(registered.body as object).sort()).toEqual(Object.keys(resolve(doc, jsonSchema(operation(doc, 'post', '/auth/register').responses['201'])).properties ?? {}).sort());
+    expect(Object.keys(registered.body as object).sort()).toEqual(
+      Object.keys(resolve(doc, jsonSchema(operation(doc, 'post', '/auth/register').responses['201'])).properties ?? {}).sort(),
+    );
 
     const login = await t.http().post('/auth/login').send({ email: user.email, password: user.password }).expect(200);
     const loginSchema = resolve(doc, jsonSchema(operation(doc, 'post', '/auth/login').responses['200']));
@@ -266,7 +342,16 @@ describe('OpenAPI document and UI', () => {
     const me = await t.http().get('/auth/me').set('Authorization', bearer).expect(200);
     const userSchema = resolve(doc, resolve(doc, jsonSchema(operation(doc, 'get', '/auth/me').responses['200'])).properties?.user);
     expect(Object.keys(me.body.user as object).sort()).toEqual(Object.keys(userSchema.properties ?? {}).sort());
-    expect(Object.keys(userSchema.properties ?? {}).sort()).toEqual(['createdAt', 'deactivated', 'email', 'emailVerified', 'id', 'roles', 'updatedAt', 'username']);
+    expect(Object.keys(userSchema.properties ?? {}).sort()).toEqual([
+      'createdAt',
+      'deactivated',
+      'email',
+      'emailVerified',
+      'id',
+      'roles',
+      'updatedAt',
+      'username',
+    ]);
     expect(userSchema.properties?.username).toMatchObject({ type: 'string', nullable: true });
 
     const sessions = await t.http().get('/sessions').set('Authorization', bearer).expect(200);
@@ -274,10 +359,25 @@ describe('OpenAPI document and UI', () => {
     expect(list?.type).toBe('array');
     const sessionSchema = resolve(doc, list?.items);
     expect(Object.keys(sessions.body[0] as object).sort()).toEqual(Object.keys(sessionSchema.properties ?? {}).sort());
-    expect(Object.keys(sessionSchema.properties ?? {}).sort()).toEqual(['createdAt', 'current', 'expiresAt', 'id', 'impersonatedUserId', 'impersonatorId', 'ip', 'lastUsedAt', 'userAgent']);
+    expect(Object.keys(sessionSchema.properties ?? {}).sort()).toEqual([
+      'createdAt',
+      'current',
+      'expiresAt',
+      'id',
+      'impersonatedUserId',
+      'impersonatorId',
+      'ip',
+      'lastUsedAt',
+      'userAgent',
+    ]);
 
     const adminLogin = await t.http().post('/auth/login').send({ email: admin.email, password: adminPassword }).expect(200);
-    const users = await t.http().get('/users').query({ limit: 1 }).set('Authorization', `Bearer ${adminLogin.body.tokens.accessToken as string}`).expect(200);
+    const users = await t
+      .http()
+      .get('/users')
+      .query({ limit: 1 })
+      .set('Authorization', `Bearer ${adminLogin.body.tokens.accessToken as string}`)
+      .expect(200);
     const page = resolve(doc, jsonSchema(operation(doc, 'get', '/users').responses['200']));
     expect(Object.keys(users.body as object).sort()).toEqual(Object.keys(page.properties ?? {}).sort());
     expect(resolve(doc, page.properties?.items?.items)).toBe(userSchema);
@@ -297,7 +397,10 @@ describe('OpenAPI document and UI', () => {
       if (!entry) throw new Error(`${expected.pattern} is missing`);
       expect(entry.summary.trim()).toBeTruthy();
       const payload = resolve(doc, entry.payload);
-      expect({ pattern: entry.pattern, required: payload.required }).toEqual({ pattern: entry.pattern, required: expect.arrayContaining(expected.payload) });
+      expect({ pattern: entry.pattern, required: payload.required }).toEqual({
+        pattern: entry.pattern,
+        required: expect.arrayContaining(expected.payload),
+      });
       expect(entry.reply.$ref ?? entry.reply.type ?? entry.reply.oneOf).toBeTruthy();
       const codes = entry.errors.map((e) => e.code);
       expect(codes).toContain('VALIDATION_FAILED');
@@ -318,7 +421,14 @@ describe('OpenAPI document and UI', () => {
     const ui = await t.http().get('/docs/swagger-ui-init.js').expect(200);
     const database = new URL(testDatabaseUrl());
     for (const text of [raw, ui.text]) {
-      for (const secret of [jwtSecret, adminPassword, admin.email, testDatabaseUrl(), database.pathname.slice(1), t.config.redis?.prefix ?? 'no-redis-prefix']) {
+      for (const secret of [
+        jwtSecret,
+        adminPassword,
+        admin.email,
+        testDatabaseUrl(),
+        database.pathname.slice(1),
+        t.config.redis?.prefix ?? 'no-redis-prefix',
+      ]) {
         expect(text.includes(secret)).toBe(false);
       }
     }
@@ -343,7 +453,10 @@ describe('OpenAPI document and UI', () => {
       if (!types[extension]) continue;
       seen.add(extension);
       const res = await t.http().get(url.pathname).expect(200);
-      expect({ asset: url.pathname, type: res.headers['content-type'] }).toEqual({ asset: url.pathname, type: expect.stringMatching(types[extension]) });
+      expect({ asset: url.pathname, type: res.headers['content-type'] }).toEqual({
+        asset: url.pathname,
+        type: expect.stringMatching(types[extension]),
+      });
       expect(Number(res.headers['content-length'])).toBeGreaterThan(0);
     }
     expect([...seen].sort()).toEqual(['css', 'js', 'png']);
@@ -393,7 +506,8 @@ describe('OpenAPI document in cookie mode', () => {
     const revoke = operation(doc, 'delete', '/sessions/{id}');
     expect(revoke.security).toContainEqual({ accessCookie: [], csrfHeader: [] });
     expect(operation(doc, 'post', '/auth/refresh').security).toContainEqual({ refreshCookie: [], csrfHeader: [] });
-    for (const path of ['/auth/login', '/auth/refresh']) expect(operation(doc, 'post', path).responses['403']?.description).toContain('`Origin`');
+    for (const path of ['/auth/login', '/auth/refresh'])
+      expect(operation(doc, 'post', path).responses['403']?.description).toContain('`Origin`');
   });
 
   it('answers login and refresh without the refresh token in the body, as documented', async () => {
@@ -409,6 +523,8 @@ describe('OpenAPI document in cookie mode', () => {
     await t.http().post('/auth/register').send(user).expect(201);
     const login = await t.http().post('/auth/login').send({ email: user.email, password: user.password }).expect(200);
     expect(Object.keys(login.body as object).sort()).toEqual(Object.keys(schema.properties ?? {}).sort());
-    expect(Object.keys(login.body.tokens as object).sort()).toEqual(Object.keys(resolve(doc, schema.properties?.tokens).properties ?? {}).sort());
+    expect(Object.keys(login.body.tokens as object).sort()).toEqual(
+      Object.keys(resolve(doc, schema.properties?.tokens).properties ?? {}).sort(),
+    );
   });
 });

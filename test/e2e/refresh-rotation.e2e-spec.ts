@@ -64,7 +64,9 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
     const ok = results.filter((r) => r.status === 200);
     expect(ok).toHaveLength(1);
     expect(results.filter((r) => r.status === 401).map((r) => r.body.code)).toEqual(Array(9).fill('INVALID_REFRESH_TOKEN'));
-    const live = await t.db.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL', [s.sessionId]);
+    const live = await t.db.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL', [
+      s.sessionId,
+    ]);
     expect(live[0].n).toBe(1);
     const all = await t.db.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1', [s.sessionId]);
     expect(all[0].n).toBe(2);
@@ -74,7 +76,9 @@ describe('refresh rotation, reuse detection and races (REFRESH_REUSE_INTERVAL=1)
 
   it('10 concurrent refreshes over TCP behave the same', async () => {
     const s = await signedInUser(t, 'rot');
-    const results = await Promise.allSettled(Array.from({ length: 10 }, () => t.rpc.tcp.send('auth.refresh', { refreshToken: s.refreshToken })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, () => t.rpc.tcp.send('auth.refresh', { refreshToken: s.refreshToken })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const reasons = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as { code: string }).code] : []));
     expect(reasons).toEqual(Array(9).fill('INVALID_REFRESH_TOKEN'));

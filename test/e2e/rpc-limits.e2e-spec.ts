@@ -1,7 +1,8 @@
-import { randomStringGenerator } from '@nestjs/common/utils/random-string-generator.util.js';
-import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { connect, Socket } from 'node:net';
+import { randomStringGenerator } from '@nestjs/common/utils/random-string-generator.util.js';
+import Redis from 'ioredis';
+
 import { MAX_MESSAGE_BYTES } from '../../src/platform/rpc/message-limits';
 import { TEST_REDIS_URL } from '../support/services';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -261,7 +262,10 @@ describe('message-pattern size limits', () => {
     it('takes a request of 64 KiB and refuses one byte more, counting UTF-8 bytes, through a Nest client', async () => {
       const data = (packet: string): unknown => (JSON.parse(packet) as { data: unknown }).data;
       // Validation answers: the password is far over its 1024 bytes.
-      expect(await t.rpc.tcp.fail('auth.login', data(loginPacket(MAX_MESSAGE_BYTES, NEST_ID)))).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+      expect(await t.rpc.tcp.fail('auth.login', data(loginPacket(MAX_MESSAGE_BYTES, NEST_ID)))).toMatchObject({
+        statusCode: 400,
+        code: 'VALIDATION_FAILED',
+      });
       expect(await t.rpc.tcp.fail('auth.login', data(loginPacket(MAX_MESSAGE_BYTES + 1, NEST_ID)))).toEqual(TOO_LARGE);
       // Within the limit in characters (what the frame's length counts), over it in bytes.
       const accented = loginPacket(MAX_MESSAGE_BYTES - 4_000, NEST_ID, 'é');
@@ -280,7 +284,12 @@ describe('message-pattern size limits', () => {
       // One more, split inside its length, inside its body and inside a two-byte character.
       const last = randomUUID();
       const split = Buffer.from(frame(loginPacket(2_000, last, 'é')));
-      for (const [from, to] of [[0, 2], [2, 700], [700, 1201], [1201, split.length]]) {
+      for (const [from, to] of [
+        [0, 2],
+        [2, 700],
+        [700, 1201],
+        [1201, split.length],
+      ]) {
         await conn.write(split.subarray(from, to));
         await sleep(20);
       }
@@ -341,8 +350,9 @@ describe('message-pattern size limits', () => {
       await publishThenControl([loginPacket(MiB, ids[0]), loginPacket(16 * MiB, ids[1])]);
       expect(ids.filter((id) => replies.has(id))).toEqual([]);
       expect(await t.rpc.redis.fail('auth.verify', { accessToken: 'garbage' })).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
-      expect(logs.warnings('Redis message of')).toEqual([MiB, 16 * MiB].map((size) =>
-        `Redis message of ${size} bytes on auth.login dropped unparsed (limit ${MAX_MESSAGE_BYTES} bytes)`));
+      expect(logs.warnings('Redis message of')).toEqual(
+        [MiB, 16 * MiB].map((size) => `Redis message of ${size} bytes on auth.login dropped unparsed (limit ${MAX_MESSAGE_BYTES} bytes)`),
+      );
     });
 
     it('answers a request of 64 KiB and drops one byte more, counting UTF-8 bytes', async () => {

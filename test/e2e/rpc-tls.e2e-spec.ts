@@ -1,10 +1,11 @@
-import { ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
-import { makeTestCertificates, type TestCertificates } from '../support/test-certificates';
+
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
+import { makeTestCertificates, type TestCertificates } from '../support/test-certificates';
 
 describe('TCP listener with TLS and client certificates (RPC_TLS_*)', () => {
   let t: TestApp | undefined;
@@ -24,7 +25,10 @@ describe('TCP listener with TLS and client certificates (RPC_TLS_*)', () => {
   });
 
   async function call(tlsOptions?: object): Promise<unknown> {
-    const client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: t!.config.rpc.port, ...(tlsOptions ? { tlsOptions } : {}) } });
+    const client = ClientProxyFactory.create({
+      transport: Transport.TCP,
+      options: { host: '127.0.0.1', port: t!.config.rpc.port, ...(tlsOptions ? { tlsOptions } : {}) },
+    });
     try {
       return await firstValueFrom(client.send('users.findByEmail', { email: 'nobody@example.com' }).pipe(timeout(3000)));
     } finally {

@@ -93,7 +93,7 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
     expect(await rpc().send('users.findByEmail', { email: 'nobody@nowhere.example' })).toBeNull();
   });
 
-  it('sessions.list and sessions.revoke manage a user\'s sessions', async () => {
+  it("sessions.list and sessions.revoke manage a user's sessions", async () => {
     const login = await signedInUser(rpc(), transport, { connection: { ip: '::ffff:10.1.2.3', userAgent: 'svc/2' } });
     const list = await rpc().send<Array<{ id: string; current: boolean }>>('sessions.list', { userId: login.user.id });
     expect(list).toEqual([expect.objectContaining({ id: login.sessionId, ip: '10.1.2.3', current: false })]);

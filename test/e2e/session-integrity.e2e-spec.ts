@@ -10,13 +10,22 @@ describe('session integrity under races and failures; the claims hook', () => {
   let hookFails = false;
 
   beforeAll(async () => {
-    t = await startTestApp({}, {
-      createJwtPayload: (data, user) => {
-        if (hookFails) throw new Error('claims backend down');
-        // Tries to override registered claims too: those attempts must be ignored.
-        return { plan: user.email.startsWith('pro') ? 'pro' : 'free', sub: 'forged', roles: ['admin'], isImpersonated: true, iss: data.iss + '/evil' };
+    t = await startTestApp(
+      {},
+      {
+        createJwtPayload: (data, user) => {
+          if (hookFails) throw new Error('claims backend down');
+          // Tries to override registered claims too: those attempts must be ignored.
+          return {
+            plan: user.email.startsWith('pro') ? 'pro' : 'free',
+            sub: 'forged',
+            roles: ['admin'],
+            isImpersonated: true,
+            iss: data.iss + '/evil',
+          };
+        },
       },
-    });
+    );
   });
   afterAll(() => t.close());
 
@@ -25,7 +34,9 @@ describe('session integrity under races and failures; the claims hook', () => {
     const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
     const { payload } = decodeJwt(login.body.tokens.accessToken);
     expect(payload).toMatchObject({ plan: 'pro', sub: u.id, roles: ['user'], isImpersonated: false, iss: 'http://localhost:3000' });
-    const verified = await t.rpc.tcp.send<{ claims: Record<string, unknown> }>('auth.verify', { accessToken: login.body.tokens.accessToken });
+    const verified = await t.rpc.tcp.send<{ claims: Record<string, unknown> }>('auth.verify', {
+      accessToken: login.body.tokens.accessToken,
+    });
     expect(verified.claims.plan).toBe('pro');
     const refreshed = await t.http().post('/auth/refresh').send({ refreshToken: login.body.tokens.refreshToken }).expect(200);
     expect(decodeJwt(refreshed.body.tokens.accessToken).payload.plan).toBe('pro');
@@ -50,9 +61,12 @@ describe('session integrity under races and failures; the claims hook', () => {
     const checked = await t.app.get(CredentialsService).verify({ email: u.email, password: u.password });
     expect(Object.keys(checked.user)).not.toContain('passwordHash');
     // The reset lands between the password check and the session insert.
-    await t.db.transaction((em) => t.app.get(UsersService).updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3', undefined, em));
-    await expect(t.app.get(LoginService).startSession(checked.user, { checkedPasswordHash: checked.checkedPasswordHash }))
-      .rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    await t.db.transaction((em) =>
+      t.app.get(UsersService).updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3', undefined, em),
+    );
+    await expect(
+      t.app.get(LoginService).startSession(checked.user, { checkedPasswordHash: checked.checkedPasswordHash }),
+    ).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
     const rows = await t.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [u.id]);
     expect(rows[0].n).toBe(0);
   });
@@ -62,7 +76,9 @@ describe('session integrity under races and failures; the claims hook', () => {
     const users = t.app.get(UsersService);
     const checked = (await users.findByIdWithPassword(u.id))!.passwordHash!;
     await t.db.transaction((em) => users.updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$cmVzZXQ$cmVzZXQ', undefined, em));
-    const changed = await t.db.transaction((em) => users.updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$Y2hhbmdl$Y2hhbmdl', checked, em));
+    const changed = await t.db.transaction((em) =>
+      users.updatePasswordHash(u.id, '$argon2id$v=19$m=19456,t=2,p=1$Y2hhbmdl$Y2hhbmdl', checked, em),
+    );
     expect(changed).toBe(false);
     expect((await t.db.query('SELECT password_hash FROM users WHERE id = $1', [u.id]))[0].password_hash).toContain('cmVzZXQ');
   });
@@ -71,16 +87,27 @@ describe('session integrity under races and failures; the claims hook', () => {
     const u = await registerUser(t, 'integrity');
     const checked = await t.app.get(CredentialsService).verify({ email: u.email, password: u.password });
     await t.app.get(UsersService).setDeactivated(u.id, true);
-    await expect(t.app.get(LoginService).startSession(checked.user, { checkedPasswordHash: checked.checkedPasswordHash }))
-      .rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    await expect(
+      t.app.get(LoginService).startSession(checked.user, { checkedPasswordHash: checked.checkedPasswordHash }),
+    ).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
     await expect(t.app.get(LoginService).startSession(checked.user, {})).rejects.toMatchObject({ code: 'USER_DEACTIVATED' });
   });
 
   it('records the connection given on refresh, and refuses to revoke an expired session', async () => {
     const u = await registerUser(t, 'integrity');
-    const login = await t.rpc.tcp.send<{ sessionId: string; tokens: { refreshToken: string } }>('auth.login', { email: u.email, password: u.password, connection: { ip: '192.0.2.1', userAgent: 'first' } });
-    await t.rpc.tcp.send('auth.refresh', { refreshToken: login.tokens.refreshToken, connection: { ip: '::ffff:192.0.2.9', userAgent: 'second' } });
-    expect((await t.db.query('SELECT ip, user_agent FROM sessions WHERE id = $1', [login.sessionId]))[0]).toEqual({ ip: '192.0.2.9', user_agent: 'second' });
+    const login = await t.rpc.tcp.send<{ sessionId: string; tokens: { refreshToken: string } }>('auth.login', {
+      email: u.email,
+      password: u.password,
+      connection: { ip: '192.0.2.1', userAgent: 'first' },
+    });
+    await t.rpc.tcp.send('auth.refresh', {
+      refreshToken: login.tokens.refreshToken,
+      connection: { ip: '::ffff:192.0.2.9', userAgent: 'second' },
+    });
+    expect((await t.db.query('SELECT ip, user_agent FROM sessions WHERE id = $1', [login.sessionId]))[0]).toEqual({
+      ip: '192.0.2.9',
+      user_agent: 'second',
+    });
     await t.db.query(`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = $1`, [login.sessionId]);
     expect(await t.rpc.tcp.fail('sessions.revoke', { sessionId: login.sessionId })).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
   });

@@ -1,4 +1,5 @@
 import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, sign as rawSign } from 'node:crypto';
+
 import { SigningKeysService } from '../../src/tokens/signing-keys.service';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 import { b64url, decodeJwt } from '../support/tokens';
@@ -64,7 +65,11 @@ describe('access tokens that must be refused', () => {
   it('refuses a token signed by another key under our kid', async () => {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const forged = forge(header, payload, (input) =>
-      rawSign('sha256', Buffer.from(input), { key: createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' })), dsaEncoding: 'ieee-p1363' }).toString('base64url'));
+      rawSign('sha256', Buffer.from(input), {
+        key: createPrivateKey(privateKey.export({ type: 'pkcs8', format: 'pem' })),
+        dsaEncoding: 'ieee-p1363',
+      }).toString('base64url'),
+    );
     await expectRefused(forged);
   });
 
@@ -81,10 +86,16 @@ describe('access tokens that must be refused', () => {
     // Sign with the service's own key through its signing service to isolate the claim checks.
     const key = t.app.get(SigningKeysService).signingKey();
     const signWithServiceKey = (claims: Record<string, unknown>): string =>
-      forge(header, claims, (input) => rawSign('sha256', Buffer.from(input), { key: key.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url'));
+      forge(header, claims, (input) =>
+        rawSign('sha256', Buffer.from(input), { key: key.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url'),
+      );
     const now = Math.floor(Date.now() / 1000);
     // Control: a re-signed genuine payload passes, so the refusals below are due to the claims.
-    await t.http().get('/auth/me').set('authorization', `Bearer ${signWithServiceKey(payload)}`).expect(200);
+    await t
+      .http()
+      .get('/auth/me')
+      .set('authorization', `Bearer ${signWithServiceKey(payload)}`)
+      .expect(200);
     await expectRefused(signWithServiceKey({ ...payload, iat: now - 4000, exp: now - 60 }));
     await expectRefused(signWithServiceKey({ ...payload, iss: 'https://evil.example' }));
     await expectRefused(signWithServiceKey({ ...payload, nbf: now + 3600 }));
@@ -95,7 +106,9 @@ describe('access tokens that must be refused', () => {
   it('refuses tokens signed with the real key but lacking exp, iat or sid, even after a genuine one was seen', async () => {
     const key = t.app.get(SigningKeysService).signingKey();
     const signWithServiceKey = (claims: Record<string, unknown>): string =>
-      forge(header, claims, (input) => rawSign('sha256', Buffer.from(input), { key: key.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url'));
+      forge(header, claims, (input) =>
+        rawSign('sha256', Buffer.from(input), { key: key.signingKey, dsaEncoding: 'ieee-p1363' }).toString('base64url'),
+      );
     const { exp: _exp, ...noExp } = payload;
     const { iat: _iat, ...noIat } = payload;
     const { sid: _sid, ...noSid } = payload;

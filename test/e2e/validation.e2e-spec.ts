@@ -43,7 +43,11 @@ describe('REST input validation: 400 with field messages, nothing written', () =
   it('answers malformed JSON with 400 and an oversized body with 413, both as VALIDATION_FAILED', async () => {
     const bad = await t.http().post('/auth/login').set('content-type', 'application/json').send('{"email":').expect(400);
     expect(bad.body).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
-    const big = await t.http().post('/auth/register').send({ email: 'a@example.com', password: 'p'.repeat(70 * 1024) }).expect(413);
+    const big = await t
+      .http()
+      .post('/auth/register')
+      .send({ email: 'a@example.com', password: 'p'.repeat(70 * 1024) })
+      .expect(413);
     expect(big.body).toMatchObject({ statusCode: 413, code: 'VALIDATION_FAILED' });
   });
 

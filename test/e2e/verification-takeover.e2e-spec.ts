@@ -31,17 +31,21 @@ describe('verification links never hand an account to a password its mailbox own
     for (let i = 0; i < 400; i += 1) {
       const rows: Array<{ due: number; sent: number }> = await t.db.query(
         `SELECT count(*) FILTER (WHERE status IN ('pending', 'sending'))::int AS due, count(*) FILTER (WHERE status = 'sent')::int AS sent
-           FROM mail_outbox WHERE recipient = $1`, [email]);
+           FROM mail_outbox WHERE recipient = $1`,
+        [email],
+      );
       if (rows[0].due === 0) return sink.waitFor(rows[0].sent, email);
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`mail to ${email} still due`);
   }
 
-  const verifyLinks = (mails: ReceivedMail[]): string[] => mails.filter((m) => m.links[0]?.includes('/verify-email')).map((m) => tokenOf(m.links[0]));
+  const verifyLinks = (mails: ReceivedMail[]): string[] =>
+    mails.filter((m) => m.links[0]?.includes('/verify-email')).map((m) => tokenOf(m.links[0]));
   const login = (email: string, password: string) => t.http().post('/auth/login').send({ email, password });
   const passwordHash = async (email: string): Promise<string | null> =>
-    (await t.db.query<Array<{ password_hash: string | null }>>('SELECT password_hash FROM users WHERE email = $1', [email]))[0].password_hash;
+    (await t.db.query<Array<{ password_hash: string | null }>>('SELECT password_hash FROM users WHERE email = $1', [email]))[0]
+      .password_hash;
 
   /** The owner clicks a link, choosing a password when the link asks for one; the status it ends with. */
   async function ownerClicks(token: string): Promise<number> {
@@ -50,7 +54,7 @@ describe('verification links never hand an account to a password its mailbox own
     return (await t.http().post('/auth/email/verify').send({ token, password: CHOSEN })).status;
   }
 
-  it('stale link: the attacker\'s later sign-up leaves the owner a link that asks for a password; its own link is void once verified', async () => {
+  it("stale link: the attacker's later sign-up leaves the owner a link that asks for a password; its own link is void once verified", async () => {
     const { email } = uniqueUser('stale');
     await signUp(t, { email, password: OWNER_SIGN_UP });
     await signUp(t, { email, password: ATTACKER });
@@ -64,7 +68,9 @@ describe('verification links never hand an account to a password its mailbox own
     const hash = await passwordHash(email);
     // Later, the attacker's mail is clicked, with or without a password: nothing changes.
     expect((await t.http().post('/auth/email/verify').send({ token: mail2 }).expect(400)).body.code).toBe('INVALID_TOKEN');
-    expect((await t.http().post('/auth/email/verify').send({ token: mail2, password: ATTACKER }).expect(400)).body.code).toBe('INVALID_TOKEN');
+    expect((await t.http().post('/auth/email/verify').send({ token: mail2, password: ATTACKER }).expect(400)).body.code).toBe(
+      'INVALID_TOKEN',
+    );
     expect(await passwordHash(email)).toBe(hash);
     expect((await login(email, ATTACKER)).status).toBe(401);
     // The password set by the click was mailed as a change.
@@ -78,9 +84,15 @@ describe('verification links never hand an account to a password its mailbox own
     const [, attackerLink] = verifyLinks(await delivered(email));
     await t.http().post('/auth/password/forgot').send({ email }).expect(202);
     const reset = (await delivered(email)).find((m) => m.subject === 'Reset your password')!;
-    await t.http().post('/auth/password/reset').send({ token: tokenOf(reset.links[0]), password: 'the owner reset to this' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/reset')
+      .send({ token: tokenOf(reset.links[0]), password: 'the owner reset to this' })
+      .expect(204);
     await login(email, 'the owner reset to this').expect(200);
-    expect((await t.http().post('/auth/email/verify').send({ token: attackerLink, password: ATTACKER }).expect(400)).body.code).toBe('INVALID_TOKEN');
+    expect((await t.http().post('/auth/email/verify').send({ token: attackerLink, password: ATTACKER }).expect(400)).body.code).toBe(
+      'INVALID_TOKEN',
+    );
     await login(email, 'the owner reset to this').expect(200);
   });
 
@@ -96,7 +108,8 @@ describe('verification links never hand an account to a password its mailbox own
     expect((await login(email, ATTACKER)).status).toBe(401);
     expect((await login(email, OWNER_SIGN_UP)).status).toBe(401);
     await login(email, CHOSEN).expect(200);
-    for (const token of links) expect((await t.http().post('/auth/email/verify').send({ token, password: ATTACKER })).body.code).toBe('INVALID_TOKEN');
+    for (const token of links)
+      expect((await t.http().post('/auth/email/verify').send({ token, password: ATTACKER })).body.code).toBe('INVALID_TOKEN');
   });
 
   it('an uncontested sign-up stays one click, and a verified address gets no new link', async () => {
@@ -127,12 +140,16 @@ describe('verification links never hand an account to a password its mailbox own
     const user = await t.rpc.tcp.send<{ id: string }>('users.findByEmail', { email: changed.email });
     // A trusted caller's session, so the unverified account can change its password.
     const session = await t.rpc.tcp.send<{ tokens: { accessToken: string } }>('auth.loginWithUser', { userId: user.id });
-    await t.http().post('/auth/password/change').set('authorization', `Bearer ${session.tokens.accessToken}`)
-      .send({ currentPassword: OWNER_SIGN_UP, newPassword: 'a changed password here' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set('authorization', `Bearer ${session.tokens.accessToken}`)
+      .send({ currentPassword: OWNER_SIGN_UP, newPassword: 'a changed password here' })
+      .expect(204);
     expect((await t.http().post('/auth/email/verify').send({ token: changeLink }).expect(400)).body.code).toBe('INVALID_TOKEN');
   });
 
-  describe('every order of sign-ups, a resend and the owner\'s click', () => {
+  describe("every order of sign-ups, a resend and the owner's click", () => {
     type Step = 'attacker signs up' | 'owner signs up' | 'owner asks for a new link' | 'owner clicks the newest link';
     const steps: Step[] = ['attacker signs up', 'owner signs up', 'owner asks for a new link', 'owner clicks the newest link'];
     const orders = permutations(steps)
@@ -175,9 +192,13 @@ describe('verification links never hand an account to a password its mailbox own
     it(`holds in all ${orders.length} orders`, async () => {
       // Each order on an address of its own, a few at a time.
       for (let i = 0; i < orders.length; i += 4) {
-        await Promise.all(orders.slice(i, i + 4).map((order) => play(order).catch((error: Error) => {
-          throw new Error(`${order.join(' → ')}: ${error.message}`);
-        })));
+        await Promise.all(
+          orders.slice(i, i + 4).map((order) =>
+            play(order).catch((error: Error) => {
+              throw new Error(`${order.join(' → ')}: ${error.message}`);
+            }),
+          ),
+        );
       }
     });
   });

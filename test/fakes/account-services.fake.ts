@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+
 import { EmailVerificationService } from '../../src/auth/email-verification.service';
 import { PasswordRecoveryService } from '../../src/auth/password-recovery.service';
 import { RegistrationService } from '../../src/auth/registration.service';
@@ -122,7 +123,8 @@ export const fakeHash = (password: string): string => `hashed(${password})`;
 
 const hasher = {
   hash: (password: string) => Promise.resolve(fakeHash(password)),
-  check: (stored: string | null | undefined, password: string) => Promise.resolve({ ok: stored === fakeHash(password), needsRehash: false }),
+  check: (stored: string | null | undefined, password: string) =>
+    Promise.resolve({ ok: stored === fakeHash(password), needsRehash: false }),
 };
 
 /**
@@ -154,9 +156,48 @@ export function accountServices(opts: { requireEmailVerification?: boolean } = {
   const asLockout = lockout as unknown as LockoutService;
   const asBackground = background as unknown as BackgroundTasks;
   const asHasher = hasher as unknown as PasswordHasher;
-  const verification = new EmailVerificationService(config, transactions, tokens, users, asHasher, asOutbox, feed, asBackground, events, asSessions, asLockout);
+  const verification = new EmailVerificationService(
+    config,
+    transactions,
+    tokens,
+    users,
+    asHasher,
+    asOutbox,
+    feed,
+    asBackground,
+    events,
+    asSessions,
+    asLockout,
+  );
   const registration = new RegistrationService(config, transactions, users, asHasher, verification, asOutbox, events, asSessions);
-  const recovery = new PasswordRecoveryService(config, transactions, tokens, users, asSessions, asHasher, asOutbox, feed, asBackground, events, asLockout, verification);
+  const recovery = new PasswordRecoveryService(
+    config,
+    transactions,
+    tokens,
+    users,
+    asSessions,
+    asHasher,
+    asOutbox,
+    feed,
+    asBackground,
+    events,
+    asLockout,
+    verification,
+  );
 
-  return { usersRepository, tokens, users, verification, registration, recovery, outbox, sessions, lockout, background, delivered, published, emitter };
+  return {
+    usersRepository,
+    tokens,
+    users,
+    verification,
+    registration,
+    recovery,
+    outbox,
+    sessions,
+    lockout,
+    background,
+    delivered,
+    published,
+    emitter,
+  };
 }

@@ -1,5 +1,3 @@
-import { sha256Hex } from '../../src/shared/crypto';
-import type { Tx } from '../../src/platform/database/transactions';
 import type {
   AccountTokenKind,
   AccountTokenOwner,
@@ -7,6 +5,8 @@ import type {
   ClaimedAccountToken,
   NewAccountToken,
 } from '../../src/auth/account-tokens.repository';
+import type { Tx } from '../../src/platform/database/transactions';
+import { sha256Hex } from '../../src/shared/crypto';
 import type { UsersRepository } from '../../src/users/users.repository';
 
 interface StoredToken {
@@ -28,7 +28,13 @@ export class InMemoryAccountTokensRepository implements AccountTokensRepository 
   constructor(private readonly users: UsersRepository) {}
 
   issue(kind: AccountTokenKind, token: string, grant: NewAccountToken, _tx?: Tx): Promise<void> {
-    this.tokens.set(key(kind, token), { kind, userId: grant.userId, email: grant.email, expiresAt: Date.now() + grant.ttlSeconds * 1000, used: false });
+    this.tokens.set(key(kind, token), {
+      kind,
+      userId: grant.userId,
+      email: grant.email,
+      expiresAt: Date.now() + grant.ttlSeconds * 1000,
+      used: false,
+    });
     return Promise.resolve();
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import type { AuditEntry, AuditPosition, AuditRepository, NewAuditEntry } from '../../src/audit/audit.repository';
 
 /** Newest first: later time, then the greater id (PostgreSQL orders UUIDs as their lower-case text). */
@@ -11,14 +12,27 @@ export class InMemoryAuditRepository implements AuditRepository {
   private readonly entries: AuditEntry[] = [];
 
   append(entry: NewAuditEntry): Promise<void> {
-    this.entries.push({ ...entry, at: new Date(entry.at).toISOString(), details: entry.details ? structuredClone(entry.details) : null, id: randomUUID() });
+    this.entries.push({
+      ...entry,
+      at: new Date(entry.at).toISOString(),
+      details: entry.details ? structuredClone(entry.details) : null,
+      id: randomUUID(),
+    });
     return Promise.resolve();
   }
 
-  list(query: { userId?: string; type?: string; limit: number; after?: AuditPosition }): Promise<{ items: AuditEntry[]; next: AuditPosition | null }> {
+  list(query: {
+    userId?: string;
+    type?: string;
+    limit: number;
+    after?: AuditPosition;
+  }): Promise<{ items: AuditEntry[]; next: AuditPosition | null }> {
     const { after } = query;
     const matching = this.entries
-      .filter((e) => (!query.userId || e.userId === query.userId) && (!query.type || e.type === query.type) && (!after || newestFirst(after, e) < 0))
+      .filter(
+        (e) =>
+          (!query.userId || e.userId === query.userId) && (!query.type || e.type === query.type) && (!after || newestFirst(after, e) < 0),
+      )
       .sort(newestFirst);
     const items = matching.slice(0, query.limit).map((e) => ({ ...e }));
     const last = items[items.length - 1];

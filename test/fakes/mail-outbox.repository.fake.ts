@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+
 import type { ClaimedMail, MailBacklog, MailOutboxRepository, MailToQueue } from '../../src/mail/mail-outbox.repository';
-import type { Tx } from '../../src/platform/database/transactions';
 import type { MailKind } from '../../src/mail/templates';
+import type { Tx } from '../../src/platform/database/transactions';
 
 interface Row {
   id: string;
@@ -43,8 +44,17 @@ export class InMemoryMailOutboxRepository implements MailOutboxRepository {
   enqueue(_tx: Tx, mail: MailToQueue): Promise<void> {
     const now = this.now();
     this.rows.push({
-      id: randomUUID(), kind: mail.kind, recipient: mail.recipient, subject: mail.subject, text: mail.text, html: mail.html,
-      status: 'pending', attempts: 0, nextAttemptAt: now, lockedUntil: null, createdAt: now,
+      id: randomUUID(),
+      kind: mail.kind,
+      recipient: mail.recipient,
+      subject: mail.subject,
+      text: mail.text,
+      html: mail.html,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      lockedUntil: null,
+      createdAt: now,
     });
     return Promise.resolve();
   }
@@ -52,13 +62,18 @@ export class InMemoryMailOutboxRepository implements MailOutboxRepository {
   claimDue(query: { limit: number; leaseSeconds: number }): Promise<ClaimedMail[]> {
     const now = this.now();
     const due = this.rows
-      .filter((r) => (r.status === 'pending' && r.nextAttemptAt <= now) || (r.status === 'sending' && r.lockedUntil !== null && r.lockedUntil < now))
+      .filter(
+        (r) =>
+          (r.status === 'pending' && r.nextAttemptAt <= now) || (r.status === 'sending' && r.lockedUntil !== null && r.lockedUntil < now),
+      )
       .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
       .slice(0, query.limit);
-    return Promise.resolve(due.map((r) => {
-      Object.assign(r, { status: 'sending', attempts: r.attempts + 1, lockedUntil: now + query.leaseSeconds * 1000 });
-      return { id: r.id, recipient: r.recipient, subject: r.subject, text: r.text ?? '', html: r.html ?? '', attempts: r.attempts };
-    }));
+    return Promise.resolve(
+      due.map((r) => {
+        Object.assign(r, { status: 'sending', attempts: r.attempts + 1, lockedUntil: now + query.leaseSeconds * 1000 });
+        return { id: r.id, recipient: r.recipient, subject: r.subject, text: r.text ?? '', html: r.html ?? '', attempts: r.attempts };
+      }),
+    );
   }
 
   markSent(id: string): Promise<void> {
@@ -84,7 +99,15 @@ export class InMemoryMailOutboxRepository implements MailOutboxRepository {
     const now = this.now();
     const unsent = this.unsent();
     const dueSince = unsent
-      .map((r) => (r.status === 'pending' ? (r.nextAttemptAt <= now ? r.nextAttemptAt : null) : r.lockedUntil !== null && r.lockedUntil < now ? r.lockedUntil : null))
+      .map((r) =>
+        r.status === 'pending'
+          ? r.nextAttemptAt <= now
+            ? r.nextAttemptAt
+            : null
+          : r.lockedUntil !== null && r.lockedUntil < now
+            ? r.lockedUntil
+            : null,
+      )
       .filter((at): at is number => at !== null);
     const oldestDueSeconds = dueSince.length ? Math.floor((now - Math.min(...dueSince)) / 1000) : null;
     return Promise.resolve({ pending: unsent.length, oldestDueSeconds });

@@ -1,8 +1,14 @@
 import { randomUUID } from 'node:crypto';
+
 import type { Tx } from '../../src/platform/database/transactions';
 import { SessionEntity } from '../../src/sessions/session.entity';
 import {
-  IMPERSONATOR_SESSION_ENDED, type NewSession, type RefreshTokenRotation, type RefreshTokenState, type RevokedSession, type SessionsRepository,
+  IMPERSONATOR_SESSION_ENDED,
+  type NewSession,
+  type RefreshTokenRotation,
+  type RefreshTokenState,
+  type RevokedSession,
+  type SessionsRepository,
 } from '../../src/sessions/sessions.repository';
 import { UUID_PATTERN } from '../../src/shared/crypto';
 
@@ -39,7 +45,8 @@ export class InMemorySessionsRepository implements SessionsRepository {
 
   createWithRefreshToken(s: NewSession): Promise<SessionEntity | null> {
     const user = this.users.get(s.userId);
-    if (!user || user.deactivated || (s.checkedPasswordHash !== undefined && user.passwordHash !== s.checkedPasswordHash)) return Promise.resolve(null);
+    if (!user || user.deactivated || (s.checkedPasswordHash !== undefined && user.passwordHash !== s.checkedPasswordHash))
+      return Promise.resolve(null);
     const now = this.now();
     let expiresAt = now + s.ttlSeconds * 1000;
     if (s.impersonator) {
@@ -103,10 +110,12 @@ export class InMemorySessionsRepository implements SessionsRepository {
 
   listLiveForUser(userId: string): Promise<SessionEntity[]> {
     const now = this.now();
-    return Promise.resolve([...this.sessions.values()]
-      .filter((s) => (s.userId === userId || s.impersonatorId === userId) && isLive(s, now))
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
-      .map(copy));
+    return Promise.resolve(
+      [...this.sessions.values()]
+        .filter((s) => (s.userId === userId || s.impersonatorId === userId) && isLive(s, now))
+        .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+        .map(copy),
+    );
   }
 
   revoke(sessionId: string, reason: string): Promise<RevokedSession[]> {
@@ -116,7 +125,10 @@ export class InMemorySessionsRepository implements SessionsRepository {
 
   revokeOwned(sessionId: string, ownerId: string, reason: string): Promise<RevokedSession[]> {
     if (!UUID_PATTERN.test(sessionId)) return Promise.resolve([]);
-    return this.revokeWhere((s, now) => s.id === sessionId && (s.userId === ownerId || s.impersonatorId === ownerId) && s.expiresAt.getTime() > now, reason);
+    return this.revokeWhere(
+      (s, now) => s.id === sessionId && (s.userId === ownerId || s.impersonatorId === ownerId) && s.expiresAt.getTime() > now,
+      reason,
+    );
   }
 
   revokeAllForUser(userId: string, opts: { exceptSessionId?: string; reason: string }, _tx?: Tx): Promise<RevokedSession[]> {

@@ -14,10 +14,12 @@ export class InMemorySigningKeysRepository implements SigningKeysRepository {
   private lastNow = 0;
 
   findLive(): Promise<PublicSigningKey[]> {
-    return Promise.resolve([...this.keys.values()]
-      .filter((k) => k.retiredAt === null)
-      .sort((a, b) => b.createdAt - a.createdAt)
-      .map((k) => ({ kid: k.kid, algorithm: k.algorithm, publicKey: k.publicKey })));
+    return Promise.resolve(
+      [...this.keys.values()]
+        .filter((k) => k.retiredAt === null)
+        .sort((a, b) => b.createdAt - a.createdAt)
+        .map((k) => ({ kid: k.kid, algorithm: k.algorithm, publicKey: k.publicKey })),
+    );
   }
 
   findCurrent(algorithm: JwtAlgorithm): Promise<PrivateSigningKey | null> {
@@ -27,7 +29,8 @@ export class InMemorySigningKeysRepository implements SigningKeysRepository {
 
   insertCurrentIfNone(key: NewSigningKey): Promise<boolean> {
     // The real table's unique indexes: one current key per algorithm, one row per kid.
-    if (this.keys.has(key.kid) || [...this.keys.values()].some((k) => k.algorithm === key.algorithm && k.current)) return Promise.resolve(false);
+    if (this.keys.has(key.kid) || [...this.keys.values()].some((k) => k.algorithm === key.algorithm && k.current))
+      return Promise.resolve(false);
     this.store(key);
     return Promise.resolve(true);
   }
@@ -43,9 +46,12 @@ export class InMemorySigningKeysRepository implements SigningKeysRepository {
 
   retire(opts: { minAgeSeconds: number; kid?: string }): Promise<string[]> {
     const now = this.now();
-    const retired = [...this.keys.values()].filter((k) => !k.current && k.retiredAt === null && (opts.kid !== undefined
-      ? k.kid === opts.kid
-      : k.supersededAt !== null && k.supersededAt <= now - opts.minAgeSeconds * 1000));
+    const retired = [...this.keys.values()].filter(
+      (k) =>
+        !k.current &&
+        k.retiredAt === null &&
+        (opts.kid !== undefined ? k.kid === opts.kid : k.supersededAt !== null && k.supersededAt <= now - opts.minAgeSeconds * 1000),
+    );
     for (const k of retired) k.retiredAt = now;
     return Promise.resolve(retired.map((k) => k.kid));
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { AppError, ErrorCode } from '../../src/shared/errors/app-error';
+
 import type { Tx } from '../../src/platform/database/transactions';
+import { AppError, ErrorCode } from '../../src/shared/errors/app-error';
 import { UserEntity } from '../../src/users/user.entity';
 import type { LockedAccountState, NewUserRecord, UserListFilter, UsersRepository } from '../../src/users/users.repository';
 
@@ -52,9 +53,17 @@ export class InMemoryUsersRepository implements UsersRepository {
   insert(input: NewUserRecord, _tx?: Tx): Promise<UserEntity> {
     return settle(() => {
       if (this.find((u) => u.email === input.email)) throw new AppError(ErrorCode.EMAIL_TAKEN, 'email is already registered');
-      if (input.username !== null && this.find((u) => u.username === input.username)) throw new AppError(ErrorCode.USERNAME_TAKEN, 'username is taken');
+      if (input.username !== null && this.find((u) => u.username === input.username))
+        throw new AppError(ErrorCode.USERNAME_TAKEN, 'username is taken');
       const now = new Date();
-      const user = Object.assign(new UserEntity(), { id: randomUUID(), ...input, roles: [...input.roles], deactivatedAt: null, createdAt: now, updatedAt: now });
+      const user = Object.assign(new UserEntity(), {
+        id: randomUUID(),
+        ...input,
+        roles: [...input.roles],
+        deactivatedAt: null,
+        createdAt: now,
+        updatedAt: now,
+      });
       this.rows.set(user.id, user);
       return copy(user)!;
     });
@@ -63,49 +72,75 @@ export class InMemoryUsersRepository implements UsersRepository {
   lockAccountState(userId: string, _tx: Tx): Promise<LockedAccountState | null> {
     return settle(() => {
       const u = this.rows.get(userId);
-      return u ? { email: u.email, emailVerified: u.emailVerified, deactivated: u.deactivatedAt !== null, passwordVoided: u.passwordHash === null } : null;
+      return u
+        ? { email: u.email, emailVerified: u.emailVerified, deactivated: u.deactivatedAt !== null, passwordVoided: u.passwordHash === null }
+        : null;
     });
   }
 
   setPasswordHash(userId: string, passwordHash: string, opts: { expectedHash?: string }, _tx?: Tx): Promise<boolean> {
-    return this.update(userId, (u) => opts.expectedHash === undefined || u.passwordHash === opts.expectedHash, (u) => {
-      u.passwordHash = passwordHash;
-    });
+    return this.update(
+      userId,
+      (u) => opts.expectedHash === undefined || u.passwordHash === opts.expectedHash,
+      (u) => {
+        u.passwordHash = passwordHash;
+      },
+    );
   }
 
   markEmailVerified(userId: string, email: string, passwordHash: string | undefined, _tx?: Tx): Promise<boolean> {
-    return this.update(userId, (u) => u.email === email, (u) => {
-      u.emailVerified = true;
-      if (passwordHash !== undefined) u.passwordHash = passwordHash;
-    });
+    return this.update(
+      userId,
+      (u) => u.email === email,
+      (u) => {
+        u.emailVerified = true;
+        if (passwordHash !== undefined) u.passwordHash = passwordHash;
+      },
+    );
   }
 
   voidUnverifiedClaims(userId: string, _tx?: Tx): Promise<boolean> {
-    return this.update(userId, (u) => !u.emailVerified, (u) => {
-      u.passwordHash = null;
-      u.username = null;
-    });
+    return this.update(
+      userId,
+      (u) => !u.emailVerified,
+      (u) => {
+        u.passwordHash = null;
+        u.username = null;
+      },
+    );
   }
 
   setDeactivated(userId: string, deactivated: boolean, _tx?: Tx): Promise<boolean> {
-    return this.update(userId, () => true, (u) => {
-      u.deactivatedAt = deactivated ? (u.deactivatedAt ?? new Date()) : null;
-    });
+    return this.update(
+      userId,
+      () => true,
+      (u) => {
+        u.deactivatedAt = deactivated ? (u.deactivatedAt ?? new Date()) : null;
+      },
+    );
   }
 
   setRoles(userId: string, roles: string[], _tx?: Tx): Promise<boolean> {
-    return this.update(userId, () => true, (u) => {
-      u.roles = [...roles];
-    });
+    return this.update(
+      userId,
+      () => true,
+      (u) => {
+        u.roles = [...roles];
+      },
+    );
   }
 
   async grantAdmin(userId: string, opts: { passwordHash?: string }, _tx: Tx): Promise<{ rolesBefore: string[] } | null> {
     const before = this.rows.get(userId)?.roles;
-    const changed = await this.update(userId, () => true, (u) => {
-      if (!u.roles.includes('admin')) u.roles = [...u.roles, 'admin'];
-      u.emailVerified = true;
-      if (opts.passwordHash !== undefined) u.passwordHash = opts.passwordHash;
-    });
+    const changed = await this.update(
+      userId,
+      () => true,
+      (u) => {
+        if (!u.roles.includes('admin')) u.roles = [...u.roles, 'admin'];
+        u.emailVerified = true;
+        if (opts.passwordHash !== undefined) u.passwordHash = opts.passwordHash;
+      },
+    );
     return changed && before ? { rolesBefore: [...before] } : null;
   }
 

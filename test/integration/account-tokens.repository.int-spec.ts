@@ -21,7 +21,9 @@ describe('PgAccountTokensRepository', () => {
   };
   const givenUser = async (email: string, username: string | null) => {
     const rows: Array<{ id: string }> = await db.dataSource.query(
-      `INSERT INTO users (email, username, password_hash) VALUES ($1, $2, 'hash') RETURNING id`, [email, username]);
+      `INSERT INTO users (email, username, password_hash) VALUES ($1, $2, 'hash') RETURNING id`,
+      [email, username],
+    );
     return rows[0].id;
   };
 
@@ -37,17 +39,26 @@ describe('PgAccountTokensRepository', () => {
       const userId = await givenUser('hashed@example.test', null);
       await repository.issue(kind, 'the-secret-token', { userId, email: 'hashed@example.test', ttlSeconds: 60 });
       const rows: Array<Record<string, unknown>> = await db.dataSource.query(`SELECT * FROM ${table}`);
-      expect(rows).toEqual([expect.objectContaining({ token_hash: sha256Hex('the-secret-token'), user_id: userId, email: 'hashed@example.test', used_at: null })]);
+      expect(rows).toEqual([
+        expect.objectContaining({
+          token_hash: sha256Hex('the-secret-token'),
+          user_id: userId,
+          email: 'hashed@example.test',
+          used_at: null,
+        }),
+      ]);
       expect(JSON.stringify(rows)).not.toContain('the-secret-token');
     });
 
     it('leaves a token usable when the claiming transaction rolls back', async () => {
       const userId = await givenUser('rollback@example.test', null);
       await repository.issue(kind, 'rolled-back', { userId, email: 'rollback@example.test', ttlSeconds: 60 });
-      await expect(transactions.run(async (tx) => {
-        expect(await repository.claim(kind, 'rolled-back', tx)).toMatchObject({ userId });
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        transactions.run(async (tx) => {
+          expect(await repository.claim(kind, 'rolled-back', tx)).toMatchObject({ userId });
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       expect(await repository.claim(kind, 'rolled-back')).toMatchObject({ userId });
     });
 
@@ -64,11 +75,13 @@ describe('PgAccountTokensRepository', () => {
       expect(await afterCommit).toBeNull();
 
       let afterRollback: Promise<ClaimedAccountToken | null> | undefined;
-      await expect(transactions.run(async (tx) => {
-        expect(await repository.claim(kind, 'rolled-back', tx)).toMatchObject({ userId });
-        afterRollback = repository.claim(kind, 'rolled-back');
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        transactions.run(async (tx) => {
+          expect(await repository.claim(kind, 'rolled-back', tx)).toMatchObject({ userId });
+          afterRollback = repository.claim(kind, 'rolled-back');
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       expect(await afterRollback).toEqual({ userId, email: 'waits@example.test' });
     });
   });

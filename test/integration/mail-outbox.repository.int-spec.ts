@@ -1,10 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { PgMailOutboxRepository, type MailToQueue } from '../../src/mail/mail-outbox.repository';
 import { Transactions } from '../../src/platform/database/transactions';
 import { describeMailOutboxRepository } from '../contracts/mail-outbox.repository.contract';
 import { migratedDatabase, type MigratedDatabase } from '../support/database';
 
-const mail = (subject: string, recipient = 'ann@example.com'): MailToQueue => ({ kind: 'password_reset', recipient, subject, text: 'a live token', html: '<p>a live token</p>' });
+const mail = (subject: string, recipient = 'ann@example.com'): MailToQueue => ({
+  kind: 'password_reset',
+  recipient,
+  subject,
+  text: 'a live token',
+  html: '<p>a live token</p>',
+});
 
 describe('PgMailOutboxRepository', () => {
   let db: MigratedDatabase;
@@ -31,16 +38,20 @@ describe('PgMailOutboxRepository', () => {
     beforeEach(reset);
 
     const row = async (id: string) =>
-      (await db.dataSource.query(
-        `SELECT status, text_body, html_body, last_error, locked_until, sent_at, attempts, next_attempt_at > now() AS later FROM mail_outbox WHERE id = $1`,
-        [id],
-      ))[0];
+      (
+        await db.dataSource.query(
+          `SELECT status, text_body, html_body, last_error, locked_until, sent_at, attempts, next_attempt_at > now() AS later FROM mail_outbox WHERE id = $1`,
+          [id],
+        )
+      )[0];
 
-    it('queues nothing when the caller\'s transaction rolls back', async () => {
-      await expect(transactions.run(async (tx) => {
-        await repository.enqueue(tx, mail('rolled back'));
-        throw new Error('the change failed');
-      })).rejects.toThrow('the change failed');
+    it("queues nothing when the caller's transaction rolls back", async () => {
+      await expect(
+        transactions.run(async (tx) => {
+          await repository.enqueue(tx, mail('rolled back'));
+          throw new Error('the change failed');
+        }),
+      ).rejects.toThrow('the change failed');
       expect(await db.dataSource.query(`SELECT * FROM mail_outbox`)).toEqual([]);
     });
 
@@ -88,7 +99,14 @@ describe('PgMailOutboxRepository', () => {
       await transactions.run((tx) => repository.enqueue(tx, mail('sent')));
       const [claimed] = await repository.claimDue({ limit: 1, leaseSeconds: 120 });
       await repository.markSent(claimed.id);
-      expect(await row(claimed.id)).toMatchObject({ status: 'sent', text_body: null, html_body: null, last_error: null, locked_until: null, attempts: 1 });
+      expect(await row(claimed.id)).toMatchObject({
+        status: 'sent',
+        text_body: null,
+        html_body: null,
+        last_error: null,
+        locked_until: null,
+        attempts: 1,
+      });
       expect((await row(claimed.id)).sent_at).toBeInstanceOf(Date);
     });
 
@@ -96,7 +114,14 @@ describe('PgMailOutboxRepository', () => {
       await transactions.run((tx) => repository.enqueue(tx, mail('failed')));
       const [claimed] = await repository.claimDue({ limit: 1, leaseSeconds: 120 });
       await repository.markFailed(claimed.id, 'mailbox does not exist');
-      expect(await row(claimed.id)).toMatchObject({ status: 'failed', text_body: null, html_body: null, last_error: 'mailbox does not exist', locked_until: null, sent_at: null });
+      expect(await row(claimed.id)).toMatchObject({
+        status: 'failed',
+        text_body: null,
+        html_body: null,
+        last_error: 'mailbox does not exist',
+        locked_until: null,
+        sent_at: null,
+      });
     });
 
     it('gives up the backlog query after its timeout, and answers again once the table is free', async () => {
@@ -121,7 +146,12 @@ describe('PgMailOutboxRepository', () => {
       const [claimed] = await repository.claimDue({ limit: 1, leaseSeconds: 120 });
       await repository.reschedule(claimed.id, { delayMs: 60_000, error: 'connection refused' });
       expect(await row(claimed.id)).toMatchObject({
-        status: 'pending', text_body: 'a live token', html_body: '<p>a live token</p>', last_error: 'connection refused', locked_until: null, later: true,
+        status: 'pending',
+        text_body: 'a live token',
+        html_body: '<p>a live token</p>',
+        last_error: 'connection refused',
+        locked_until: null,
+        later: true,
       });
     });
   });

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
+
 import { AUTH_CHANGES_CHANNEL } from '../../src/events/auth-changes';
 import { Transactions } from '../../src/platform/database/transactions';
 import { RefreshTokenEntity, SessionEntity } from '../../src/sessions/session.entity';
 import { PgSessionsRepository } from '../../src/sessions/sessions.repository';
 import { describeSessionsRepository } from '../contracts/sessions.repository.contract';
-import { type MigratedDatabase, migratedDatabase } from '../support/database';
+import { migratedDatabase, type MigratedDatabase } from '../support/database';
 
 let db: MigratedDatabase;
 let repository: PgSessionsRepository;
@@ -37,12 +38,14 @@ afterAll(async () => {
 });
 
 describe('PgSessionsRepository', () => {
-  describeSessionsRepository(() => Promise.resolve({
-    repository,
-    transactions,
-    reset,
-    givenUser: (user) => givenUser(db.dataSource, user),
-  }));
+  describeSessionsRepository(() =>
+    Promise.resolve({
+      repository,
+      transactions,
+      reset,
+      givenUser: (user) => givenUser(db.dataSource, user),
+    }),
+  );
 });
 
 describe('PgSessionsRepository on PostgreSQL only', () => {
@@ -59,15 +62,26 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
     const { session, refreshTokenHash } = await open(userId);
     const next = hash();
     await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: null, userAgent: null });
-    const rows = await db.dataSource.query(`SELECT token_hash, rotated_at IS NOT NULL AS rotated FROM refresh_tokens WHERE session_id = $1 ORDER BY created_at`, [session.id]);
-    expect(rows).toEqual([{ token_hash: refreshTokenHash, rotated: true }, { token_hash: next, rotated: false }]);
+    const rows = await db.dataSource.query(
+      `SELECT token_hash, rotated_at IS NOT NULL AS rotated FROM refresh_tokens WHERE session_id = $1 ORDER BY created_at`,
+      [session.id],
+    );
+    expect(rows).toEqual([
+      { token_hash: refreshTokenHash, rotated: true },
+      { token_hash: next, rotated: false },
+    ]);
   });
 
   it('mints one new token from one token, however many rotations race', async () => {
     const userId = await givenUser(db.dataSource);
     const { session, refreshTokenHash } = await open(userId);
-    const results = await Promise.all(Array.from({ length: 4 }, () =>
-      transactions.run((tx) => repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx))));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        transactions.run((tx) =>
+          repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx),
+        ),
+      ),
+    );
     expect(results.filter((r) => r !== null).map((r) => r.id)).toEqual([session.id]);
     const [{ count }] = await db.dataSource.query(`SELECT count(*)::int AS count FROM refresh_tokens WHERE session_id = $1`, [session.id]);
     expect(count).toBe(2);
@@ -76,13 +90,20 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
   it('uses up no token and revokes nothing in a transaction that rolls back', async () => {
     const userId = await givenUser(db.dataSource);
     const { session, refreshTokenHash } = await open(userId);
-    await expect(transactions.run(async (tx) => {
-      expect(await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx)).not.toBeNull();
-      expect(await repository.revokeAllForUser(userId, { reason: 'password_changed' }, tx)).toHaveLength(1);
-      throw new Error('issuing failed');
-    })).rejects.toThrow('issuing failed');
+    await expect(
+      transactions.run(async (tx) => {
+        expect(
+          await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx),
+        ).not.toBeNull();
+        expect(await repository.revokeAllForUser(userId, { reason: 'password_changed' }, tx)).toHaveLength(1);
+        throw new Error('issuing failed');
+      }),
+    ).rejects.toThrow('issuing failed');
     expect(await repository.findLive(session.id, userId)).not.toBeNull();
-    expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: false, sessionLive: true });
+    expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({
+      rotated: false,
+      sessionLive: true,
+    });
   });
 
   it('announces every session it revokes, cascaded ones included, by the revoking statement', async () => {
@@ -90,20 +111,29 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
     const target = await givenUser(db.dataSource);
     const { session } = await open(admin);
     const impersonation = await repository.createWithRefreshToken({
-      userId: target, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash(), impersonator: { userId: admin, sessionId: session.id },
+      userId: target,
+      ip: null,
+      userAgent: null,
+      ttlSeconds: 600,
+      refreshTokenHash: hash(),
+      impersonator: { userId: admin, sessionId: session.id },
     });
     const listener = new Client({ connectionString: (db.dataSource.options as { url?: string }).url });
     await listener.connect();
     try {
       const heard: string[] = [];
-      const both = new Promise<void>((resolve) => listener.on('notification', (message) => {
-        heard.push(`${message.channel} ${message.payload}`);
-        if (heard.length === 2) resolve();
-      }));
+      const both = new Promise<void>((resolve) =>
+        listener.on('notification', (message) => {
+          heard.push(`${message.channel} ${message.payload}`);
+          if (heard.length === 2) resolve();
+        }),
+      );
       await listener.query(`LISTEN ${AUTH_CHANGES_CHANNEL}`);
       await repository.revoke(session.id, 'logout');
       await both;
-      expect(heard.sort()).toEqual([`${AUTH_CHANGES_CHANNEL} session:${session.id}`, `${AUTH_CHANGES_CHANNEL} session:${impersonation!.id}`].sort());
+      expect(heard.sort()).toEqual(
+        [`${AUTH_CHANGES_CHANNEL} session:${session.id}`, `${AUTH_CHANGES_CHANNEL} session:${impersonation!.id}`].sort(),
+      );
     } finally {
       await listener.end();
     }

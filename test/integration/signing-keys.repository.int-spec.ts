@@ -1,10 +1,11 @@
 import { Client } from 'pg';
+
 import { AUTH_CHANGES_CHANNEL } from '../../src/events/auth-changes';
 import { Transactions } from '../../src/platform/database/transactions';
 import { SigningKeyEntity } from '../../src/tokens/signing-key.entity';
 import { PgSigningKeysRepository } from '../../src/tokens/signing-keys.repository';
 import { describeSigningKeysRepository, newKey } from '../contracts/signing-keys.repository.contract';
-import { type MigratedDatabase, migratedDatabase } from '../support/database';
+import { migratedDatabase, type MigratedDatabase } from '../support/database';
 
 let db: MigratedDatabase;
 let repository: PgSigningKeysRepository;

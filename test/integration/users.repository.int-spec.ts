@@ -1,4 +1,5 @@
 import { Client, type Notification } from 'pg';
+
 import { AUTH_CHANGES_CHANNEL } from '../../src/events/auth-changes';
 import { Transactions } from '../../src/platform/database/transactions';
 import { UserEntity } from '../../src/users/user.entity';
@@ -54,7 +55,8 @@ describe('PgUsersRepository', () => {
       });
     }
 
-    const insert = (email: string) => repository.insert({ email, username: null, passwordHash: HASH, emailVerified: false, roles: ['user'] });
+    const insert = (email: string) =>
+      repository.insert({ email, username: null, passwordHash: HASH, emailVerified: false, roles: ['user'] });
 
     it('announces a change of a user in the statement that makes it, and a refused or rolled-back one not at all', async () => {
       const changed = await insert('announced@example.test');
@@ -63,10 +65,12 @@ describe('PgUsersRepository', () => {
       const last = await insert('last@example.test');
 
       expect(await repository.setPasswordHash(refused.id, 'new', { expectedHash: 'not the stored one' })).toBe(false);
-      await expect(transactions.run(async (tx) => {
-        expect(await repository.setRoles(rolledBack.id, ['user', 'admin'], tx)).toBe(true);
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        transactions.run(async (tx) => {
+          expect(await repository.setRoles(rolledBack.id, ['user', 'admin'], tx)).toBe(true);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       expect(await repository.setDeactivated(changed.id, true)).toBe(true);
       expect(await repository.markEmailVerified(last.id, 'last@example.test', undefined)).toBe(true);
 
@@ -110,10 +114,15 @@ describe('PgUsersRepository', () => {
     });
 
     it('leaves no user behind when the inserting transaction rolls back', async () => {
-      await expect(transactions.run(async (tx) => {
-        await repository.insert({ email: 'gone@example.test', username: 'gone', passwordHash: HASH, emailVerified: false, roles: ['user'] }, tx);
-        throw new Error('roll back');
-      })).rejects.toThrow('roll back');
+      await expect(
+        transactions.run(async (tx) => {
+          await repository.insert(
+            { email: 'gone@example.test', username: 'gone', passwordHash: HASH, emailVerified: false, roles: ['user'] },
+            tx,
+          );
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
       expect(await repository.findByEmail('gone@example.test')).toBeNull();
     });
   });

@@ -1,6 +1,7 @@
 import request from 'supertest';
-import { type SmtpSink, tokenOf } from './smtp-sink';
-import { type TestApp, uniqueUser } from './test-app';
+
+import { tokenOf, type SmtpSink } from './smtp-sink';
+import { uniqueUser, type TestApp } from './test-app';
 
 /**
  * Accounts for tests, through the real flows: sign up, log in, verify. One place, so a suite says
@@ -51,7 +52,8 @@ export type SignedIn<U extends Credentials = NewUser> = Registered<U> &
   };
 
 const isRpc = (target: Target): target is RpcSender => typeof target === 'object' && 'send' in target;
-const http = (target: Exclude<Target, RpcSender>): ReturnType<typeof request> => (typeof target === 'string' ? request(target) : target.http());
+const http = (target: Exclude<Target, RpcSender>): ReturnType<typeof request> =>
+  typeof target === 'string' ? request(target) : target.http();
 const fields = <U extends Credentials>(user: string | U): U | NewUser => (typeof user === 'string' ? uniqueUser(user) : user);
 
 export const bearer = (accessToken: string): { authorization: string } => ({ authorization: `Bearer ${accessToken}` });
@@ -95,7 +97,11 @@ export async function signIn<U extends Credentials>(target: Target, account: U, 
 /** A fresh account, registered (verification off) and logged in. */
 export async function signedInUser(target: Target, prefix?: string, extra?: Record<string, unknown>): Promise<SignedIn>;
 export async function signedInUser<U extends Credentials>(target: Target, user: U, extra?: Record<string, unknown>): Promise<SignedIn<U>>;
-export async function signedInUser(target: Target, user: string | Credentials = 'user', extra: Record<string, unknown> = {}): Promise<SignedIn<Credentials>> {
+export async function signedInUser(
+  target: Target,
+  user: string | Credentials = 'user',
+  extra: Record<string, unknown> = {},
+): Promise<SignedIn<Credentials>> {
   return signIn(target, await registerUser(target, fields(user)), extra);
 }
 
@@ -109,7 +115,11 @@ export async function verifiedUser(t: TestApp, through: { sink: SmtpSink } | 'da
     await t.db.query(`UPDATE users SET email_verified = true WHERE email = $1`, [u.email]);
   } else {
     const [mail] = await through.sink.waitFor(1, u.email);
-    await t.http().post('/auth/email/verify').send({ token: tokenOf(mail.links[0]) }).expect(200);
+    await t
+      .http()
+      .post('/auth/email/verify')
+      .send({ token: tokenOf(mail.links[0]) })
+      .expect(200);
   }
   return u;
 }
@@ -117,7 +127,10 @@ export async function verifiedUser(t: TestApp, through: { sink: SmtpSink } | 'da
 /** The token of the first mailed link to `address` whose URL contains `path`, waiting for it to arrive. */
 export async function mailedToken(sink: SmtpSink, address: string, path: string, ms = 15_000): Promise<string> {
   for (let waited = 0; waited < ms; waited += 50) {
-    const link = sink.to(address).flatMap((m) => m.links).find((l) => l.includes(path));
+    const link = sink
+      .to(address)
+      .flatMap((m) => m.links)
+      .find((l) => l.includes(path));
     if (link) return tokenOf(link);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -1,4 +1,5 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
+
 import { dataSourceOptions } from '../../src/platform/database/data-source-options';
 import { ownDatabase } from './services';
 

@@ -2,7 +2,8 @@
 export const UNAVAILABLE_BODY = { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) };
 
 /** Driver text, SQL, class names or stack traces: never in an answer. */
-export const LEAK = /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|postgres|QueryFailed|TypeORM|EntityMetadata|Driver not|stack|\bat \w+ \(|\b(SELECT|INSERT|UPDATE|DELETE)\b/i;
+export const LEAK =
+  /ECONNREFUSED|ECONNRESET|Connection terminated|terminating connection|postgres|QueryFailed|TypeORM|EntityMetadata|Driver not|stack|\bat \w+ \(|\b(SELECT|INSERT|UPDATE|DELETE)\b/i;
 
 /** A call that has not answered by then counts as hanging. */
 export const CALL_DEADLINE_MS = 15_000;
@@ -21,7 +22,11 @@ export interface CallRecord {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `check` holds or fails with `what` after `ms`. */
-export async function eventually<T>(what: string, ms: number, check: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  ms: number,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+): Promise<T> {
   const deadline = Date.now() + ms;
   let last: unknown;
   for (;;) {
@@ -31,7 +36,10 @@ export async function eventually<T>(what: string, ms: number, check: () => Promi
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `${what}: not within ${ms} ms${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}`,
+      );
     await sleep(100);
   }
 }
@@ -68,7 +76,11 @@ export class CallLog {
   readonly records: CallRecord[] = [];
 
   /** A REST call through supertest. */
-  async http(op: string, send: () => PromiseLike<{ status: number; body: unknown; text: string }>, ok: (status: number, body: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | undefined> {
+  async http(
+    op: string,
+    send: () => PromiseLike<{ status: number; body: unknown; text: string }>,
+    ok: (status: number, body: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown> | undefined> {
     const startedAt = Date.now();
     try {
       const res = await withDeadline(Promise.resolve(send()));
@@ -86,7 +98,11 @@ export class CallLog {
   }
 
   /** A message-pattern call: failures arrive as the error body itself. */
-  async rpc(op: string, send: () => Promise<unknown>, ok: (reply: Record<string, unknown>) => boolean): Promise<Record<string, unknown> | undefined> {
+  async rpc(
+    op: string,
+    send: () => Promise<unknown>,
+    ok: (reply: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown> | undefined> {
     const startedAt = Date.now();
     try {
       const reply = (await withDeadline(send())) as Record<string, unknown>;

@@ -1,9 +1,10 @@
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { ChildProcess, spawn } from 'node:child_process';
 import { get } from 'node:http';
 import { join, resolve } from 'node:path';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
+
 import { freePort, rpcFailure, testServiceEnv } from './test-app';
 
 const ROOT = resolve(__dirname, '../..');
@@ -86,7 +87,9 @@ async function startOnce(overrides: Record<string, string>): Promise<GatehousePr
   } catch (error) {
     await stop();
     const Failure = output.includes('EADDRINUSE') ? PortTakenError : Error;
-    throw new Failure(`gatehouse process did not start: ${(error as Error).message}\n--- its output ---\n${output.slice(-8000)}`, { cause: error });
+    throw new Failure(`gatehouse process did not start: ${(error as Error).message}\n--- its output ---\n${output.slice(-8000)}`, {
+      cause: error,
+    });
   }
 
   const send = async <T>(pattern: string, payload: unknown): Promise<T> => {
@@ -145,6 +148,8 @@ export function runKeysCli(args: string[], env: Record<string, string>): Promise
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolvePromise(stdout.trim()) : reject(new Error(`keys ${args.join(' ')} exited with ${code}: ${stderr}`))));
+    child.once('close', (code) =>
+      code === 0 ? resolvePromise(stdout.trim()) : reject(new Error(`keys ${args.join(' ')} exited with ${code}: ${stderr}`)),
+    );
   });
 }

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+
 import { adminQuery } from './services';
 
 export default async function globalTeardown(): Promise<void> {

@@ -2,8 +2,9 @@ import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, chownSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { Client } from 'pg';
 import Redis from 'ioredis';
+import { Client } from 'pg';
+
 import { freePort } from './test-app';
 
 /**
@@ -58,9 +59,7 @@ function postgresBinaries(): { initdb: string; postgres: string } {
   }
   throw new Error(
     'The fault tests start their own PostgreSQL server and need its `initdb` and `postgres` programs, ' +
-      (configured
-        ? `which are not in ${PG_BINDIR_VAR}=${configured}.`
-        : 'which are neither on PATH nor in `pg_config --bindir`.') +
+      (configured ? `which are not in ${PG_BINDIR_VAR}=${configured}.` : 'which are neither on PATH nor in `pg_config --bindir`.') +
       ` Install the PostgreSQL server (e.g. the postgresql package) or set ${PG_BINDIR_VAR} to the directory holding them.`,
   );
 }
@@ -176,8 +175,10 @@ class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const watchdog = child.pid === undefined ? undefined
-      : spawn(process.execPath, ['-e', WATCHDOG, String(child.pid), dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    const watchdog =
+      child.pid === undefined
+        ? undefined
+        : spawn(process.execPath, ['-e', WATCHDOG, String(child.pid), dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
     // Neither keeps the test process alive.
     watchdog?.unref();
     (watchdog?.stdin as unknown as { unref(): void } | undefined)?.unref();
@@ -291,9 +292,25 @@ export class OwnPostgres {
   async start(): Promise<void> {
     if (this.server.started) return;
     const command = [
-      this.binaries.postgres, '-D', join(this.dir, 'data'), '-p', String(this.port), '-k', this.dir,
-      '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-      '-c', 'max_connections=100', '-c', 'logging_collector=off',
+      this.binaries.postgres,
+      '-D',
+      join(this.dir, 'data'),
+      '-p',
+      String(this.port),
+      '-k',
+      this.dir,
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=100',
+      '-c',
+      'logging_collector=off',
     ];
     this.server.spawn(this.runAs ? [...this.runAs.prefix, ...command] : command, this.dir);
     await this.server.waitUntil(() => this.accepts());
@@ -372,10 +389,26 @@ export class OwnRedis {
 
   async start(): Promise<void> {
     if (this.server.started) return;
-    this.server.spawn([
-      this.binary, '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
-      '--daemonize', 'no', '--dir', this.dir, '--protected-mode', 'no',
-    ], this.dir);
+    this.server.spawn(
+      [
+        this.binary,
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--dir',
+        this.dir,
+        '--protected-mode',
+        'no',
+      ],
+      this.dir,
+    );
     await this.server.waitUntil(() => this.answers());
   }
 
@@ -422,7 +455,11 @@ export class OwnTlsRedis {
   static async create(options: { password: string; cert: string; key: string; ca: string; authClients?: boolean }): Promise<OwnTlsRedis> {
     const binary = redisServerBinary();
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-redis-tls-'));
-    for (const [file, pem] of [['server.crt', options.cert], ['server.key', options.key], ['ca.crt', options.ca]] as const) {
+    for (const [file, pem] of [
+      ['server.crt', options.cert],
+      ['server.key', options.key],
+      ['ca.crt', options.ca],
+    ] as const) {
       writeFileSync(join(dir, file), pem, { mode: 0o600 });
     }
     return new OwnTlsRedis(binary, dir, await freePort(), await freePort(), options.password, options.authClients ?? true);
@@ -435,13 +472,38 @@ export class OwnTlsRedis {
 
   async start(): Promise<void> {
     if (this.server.started) return;
-    this.server.spawn([
-      this.binary, '--port', String(this.port), '--tls-port', String(this.tlsPort), '--bind', '127.0.0.1',
-      '--tls-cert-file', join(this.dir, 'server.crt'), '--tls-key-file', join(this.dir, 'server.key'),
-      '--tls-ca-cert-file', join(this.dir, 'ca.crt'), '--tls-auth-clients', this.authClients ? 'yes' : 'no',
-      '--requirepass', this.password, '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', this.dir,
-      '--protected-mode', 'no',
-    ], this.dir);
+    this.server.spawn(
+      [
+        this.binary,
+        '--port',
+        String(this.port),
+        '--tls-port',
+        String(this.tlsPort),
+        '--bind',
+        '127.0.0.1',
+        '--tls-cert-file',
+        join(this.dir, 'server.crt'),
+        '--tls-key-file',
+        join(this.dir, 'server.key'),
+        '--tls-ca-cert-file',
+        join(this.dir, 'ca.crt'),
+        '--tls-auth-clients',
+        this.authClients ? 'yes' : 'no',
+        '--requirepass',
+        this.password,
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--dir',
+        this.dir,
+        '--protected-mode',
+        'no',
+      ],
+      this.dir,
+    );
     await this.server.waitUntil(() => this.answers());
   }
 

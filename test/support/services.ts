@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import Redis from 'ioredis';
+import { Client } from 'pg';
 
 /** The PostgreSQL server the integration and e2e tests use: the machine's, unless overridden. */
 export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

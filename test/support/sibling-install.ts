@@ -57,7 +57,8 @@ export function run(command: string, args: string[], cwd: string, timeoutMs = 10
 
 export async function mustRun(command: string, args: string[], cwd: string, timeoutMs?: number): Promise<string> {
   const result = await run(command, args, cwd, timeoutMs);
-  if (result.code !== 0) throw new Error(`\`${command} ${args.join(' ')}\` in ${cwd} exited with ${result.code}:\n${result.output.slice(-8000)}`);
+  if (result.code !== 0)
+    throw new Error(`\`${command} ${args.join(' ')}\` in ${cwd} exited with ${result.code}:\n${result.output.slice(-8000)}`);
   return result.output;
 }
 
@@ -123,8 +124,16 @@ export interface PackedClient {
 
 /** `npm pack` of packages/client, as a release would make it (its prepack script builds it). */
 export async function packClient(cache: string, destination: string): Promise<PackedClient> {
-  const output = await npm(cache, ['pack', '--workspace', '@gatehouse/client', '--pack-destination', destination, '--json', '--silent'], ROOT);
-  const [packed] = JSON.parse(output.slice(output.search(/^\[/m))) as Array<{ filename: string; unpackedSize: number; files: Array<{ path: string }> }>;
+  const output = await npm(
+    cache,
+    ['pack', '--workspace', '@gatehouse/client', '--pack-destination', destination, '--json', '--silent'],
+    ROOT,
+  );
+  const [packed] = JSON.parse(output.slice(output.search(/^\[/m))) as Array<{
+    filename: string;
+    unpackedSize: number;
+    files: Array<{ path: string }>;
+  }>;
   return { tarball: join(destination, packed.filename), unpackedSize: packed.unpackedSize, files: packed.files.map((f) => f.path) };
 }
 
@@ -295,7 +304,9 @@ export async function startSibling(dir: string, specs: unknown[]): Promise<Runni
     });
   } catch (error) {
     await stop();
-    throw new Error(`the sibling app in ${dir} did not start: ${(error as Error).message}\n--- its output ---\n${output.slice(-8000)}`, { cause: error });
+    throw new Error(`the sibling app in ${dir} did not start: ${(error as Error).message}\n--- its output ---\n${output.slice(-8000)}`, {
+      cause: error,
+    });
   }
   return { output: () => output, stop };
 }

@@ -1,12 +1,13 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { DestinationStream } from 'pino';
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+
 import { createGatehouseApp } from '../../src/bootstrap';
 import { loadConfig, type AppConfig } from '../../src/platform/config/app-config';
 import type { GatehouseOptions } from '../../src/platform/config/gatehouse-options';
@@ -57,7 +58,10 @@ export function testDataDir(): string {
  * The environment of a service under test: this run's database, Redis and directory, loopback
  * listeners on the ports given, quick mail retries and limits out of the way; overrides win.
  */
-export function testServiceEnv(ports: { httpPort: number; rpcPort: number }, overrides: Record<string, string> = {}): Record<string, string> {
+export function testServiceEnv(
+  ports: { httpPort: number; rpcPort: number },
+  overrides: Record<string, string> = {},
+): Record<string, string> {
   const { httpPort, rpcPort } = ports;
   return {
     NODE_ENV: 'test',

@@ -6,4 +6,5 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
   return { header: parse(header), payload: parse(payload) };
 }
 
-export const b64url = (value: unknown): string => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+export const b64url = (value: unknown): string =>
+  Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');

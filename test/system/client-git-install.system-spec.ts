@@ -1,11 +1,24 @@
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
-import { build, checkRegistry, copiesOf, mustRun, npm, type Registry, removeDir, ROOT, type RunningSibling, startSibling, writeApp } from '../support/sibling-install';
-import { freePort, rpcFailure, startTestApp, type TestApp, uniqueUser } from '../support/test-app';
+
+import {
+  build,
+  checkRegistry,
+  copiesOf,
+  mustRun,
+  npm,
+  removeDir,
+  ROOT,
+  startSibling,
+  writeApp,
+  type Registry,
+  type RunningSibling,
+} from '../support/sibling-install';
+import { freePort, rpcFailure, startTestApp, uniqueUser, type TestApp } from '../support/test-app';
 
 /**
  * `npm install git+<gatehouse repository>` into a fresh Nest app on a newer Nest than the server
@@ -64,7 +77,7 @@ describe('gatehouse installed from a git URL: gatehouse/client in a fresh Nest a
     expect(installOutput.split('\n').filter((line) => /install-scripts/.test(line))).toEqual([]);
   });
 
-  it('uses the app\'s Nest: one copy of @nestjs/core and @nestjs/common', async () => {
+  it("uses the app's Nest: one copy of @nestjs/core and @nestjs/common", async () => {
     for (const name of ['@nestjs/core', '@nestjs/common']) {
       const { paths, tree } = await copiesOf(registry.cache, dir, name);
       expect({ name, paths: paths.map((p) => p.slice(dir.length)) }).toEqual({ name, paths: [`/node_modules/${name}`] });
@@ -79,7 +92,14 @@ describe('gatehouse installed from a git URL: gatehouse/client in a fresh Nest a
     const [token, userId] = [res.body.tokens.accessToken as string, res.body.user.id as string];
     const UNAUTHORIZED = { statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) };
     const send = <T>(pattern: string, payload: unknown): Promise<T> => firstValueFrom(rpc!.send<T>(pattern, payload));
-    expect((await http().get('/orders').set({ authorization: `Bearer ${token}` }).expect(200)).body).toEqual({ userId });
+    expect(
+      (
+        await http()
+          .get('/orders')
+          .set({ authorization: `Bearer ${token}` })
+          .expect(200)
+      ).body,
+    ).toEqual({ userId });
     expect((await http().get('/orders').expect(401)).body).toEqual(UNAUTHORIZED);
     expect(await send('orders.list', { accessToken: token })).toEqual({ userId });
     expect(await rpcFailure(send, 'orders.list', {})).toEqual(UNAUTHORIZED);

@@ -1,9 +1,12 @@
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { lstatSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
+
+import { signedInUser, signIn } from '../support/accounts';
+import { TEST_REDIS_URL } from '../support/services';
 import {
   build,
   checkRegistry,
@@ -12,28 +15,41 @@ import {
   mustRun,
   npm,
   packClient,
-  type PackedClient,
-  type Platform,
-  type Registry,
   removeDir,
-  type Resolution,
   ROOT,
-  type RunningSibling,
   serverVersion,
   sizeOf,
   startSibling,
   typecheckWith,
   writeApp,
+  type PackedClient,
+  type Platform,
+  type Registry,
+  type Resolution,
+  type RunningSibling,
 } from '../support/sibling-install';
-import { signIn, signedInUser } from '../support/accounts';
 import { freePort, rpcFailure, startTestApp, type TestApp } from '../support/test-app';
-import { TEST_REDIS_URL } from '../support/services';
 
 const MAX_CLIENT_BYTES = 5 * 1024 * 1024;
 const MODES = ['offline', 'live', 'pushed'] as const;
 type Mode = (typeof MODES)[number];
 // What the server needs and a sibling must never get from the client.
-const SERVER_ONLY = ['typeorm', '@nestjs/typeorm', 'pg', '@node-rs/argon2', '@node-rs/bcrypt', 'fastify', 'pino', 'nestjs-pino', '@electric-sql/pglite', 'swagger-ui-dist', '@scarf/scarf', 'passport', 'jsonwebtoken', 'nodemailer'];
+const SERVER_ONLY = [
+  'typeorm',
+  '@nestjs/typeorm',
+  'pg',
+  '@node-rs/argon2',
+  '@node-rs/bcrypt',
+  'fastify',
+  'pino',
+  'nestjs-pino',
+  '@electric-sql/pglite',
+  'swagger-ui-dist',
+  '@scarf/scarf',
+  'passport',
+  'jsonwebtoken',
+  'nodemailer',
+];
 
 interface Endpoint {
   http: () => ReturnType<typeof request>;
@@ -109,7 +125,8 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
   });
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-  const call = <T>(endpoint: Endpoint, pattern: string, payload: unknown): Promise<T> => firstValueFrom(endpoint.rpc.send<T>(pattern, payload));
+  const call = <T>(endpoint: Endpoint, pattern: string, payload: unknown): Promise<T> =>
+    firstValueFrom(endpoint.rpc.send<T>(pattern, payload));
   const fail = (endpoint: Endpoint, pattern: string, payload: unknown) => rpcFailure((p, d) => call(endpoint, p, d), pattern, payload);
   const UNAUTHORIZED = { statusCode: 401, code: 'UNAUTHORIZED', message: expect.any(String) };
 
@@ -124,7 +141,7 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
   });
 
   describe.each(['express', 'fastify'] as const)('on %s', (platform) => {
-    it('installs beside the app\'s Nest without a second copy, adding only itself, under 5 MB', async () => {
+    it("installs beside the app's Nest without a second copy, adding only itself, under 5 MB", async () => {
       const app = apps[platform];
       for (const name of ['@nestjs/core', '@nestjs/common']) {
         const { paths, tree } = await copiesOf(registry.cache, app.dir, name);
@@ -145,7 +162,15 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
       expect((await offline.http().get('/orders').set(bearer(token)).expect(200)).body).toEqual({ userId });
       expect(await call(offline, 'orders.list', { accessToken: token })).toEqual({ userId });
       expect((await offline.http().get('/orders').expect(401)).body).toEqual(UNAUTHORIZED);
-      expect((await offline.http().get('/orders').set(bearer(`${token}x`)).expect(401)).body).toEqual(UNAUTHORIZED);
+      expect(
+        (
+          await offline
+            .http()
+            .get('/orders')
+            .set(bearer(`${token}x`))
+            .expect(401)
+        ).body,
+      ).toEqual(UNAUTHORIZED);
       expect(await fail(offline, 'orders.list', {})).toEqual(UNAUTHORIZED);
       expect(await fail(offline, 'orders.list', { accessToken: `${token}x` })).toEqual(UNAUTHORIZED);
       expect((await offline.http().get('/health').expect(200)).body).toEqual({ status: 'ok' });
@@ -155,8 +180,15 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
       const { offline } = apps[platform].modes;
       const member = await signedInUser(g, 'installed');
       const boss = await signIn(g, admin);
-      expect((await offline.http().get('/admin/report').set(bearer(member.accessToken)).expect(403)).body).toEqual({ statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) });
-      expect(await fail(offline, 'orders.purge', { accessToken: member.accessToken })).toMatchObject({ statusCode: 403, code: 'FORBIDDEN' });
+      expect((await offline.http().get('/admin/report').set(bearer(member.accessToken)).expect(403)).body).toEqual({
+        statusCode: 403,
+        code: 'FORBIDDEN',
+        message: expect.any(String),
+      });
+      expect(await fail(offline, 'orders.purge', { accessToken: member.accessToken })).toMatchObject({
+        statusCode: 403,
+        code: 'FORBIDDEN',
+      });
       expect((await offline.http().get('/admin/report').set(bearer(boss.accessToken)).expect(200)).body).toEqual({ reportBy: boss.id });
       expect(await call(offline, 'orders.purge', { accessToken: boss.accessToken })).toEqual({ purgedBy: boss.id });
     });
@@ -188,29 +220,40 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
 
     it(`types resolve under moduleResolution ${resolutions.join(', ')}`, async () => {
       const { dir } = apps[platform];
-      const subpaths = Object.keys(JSON.parse(readFileSync(join(dir, 'node_modules/@gatehouse/client/package.json'), 'utf8')).exports as object)
-        .filter((key) => key !== '.' && key !== './package.json');
+      const subpaths = Object.keys(
+        JSON.parse(readFileSync(join(dir, 'node_modules/@gatehouse/client/package.json'), 'utf8')).exports as object,
+      ).filter((key) => key !== '.' && key !== './package.json');
       // Each subpath export (./testing) must resolve too, under each setting.
-      const probe = subpaths.map((key, i) => `import * as subpath${i} from '@gatehouse/client/${key.slice(2)}';\nexport const probe${i} = subpath${i};\n`).join('');
+      const probe = subpaths
+        .map((key, i) => `import * as subpath${i} from '@gatehouse/client/${key.slice(2)}';\nexport const probe${i} = subpath${i};\n`)
+        .join('');
       if (probe) writeFileSync(join(dir, 'src/subpaths.ts'), probe);
       const results = await Promise.all(resolutions.map(async (resolution) => ({ resolution, ...(await typecheckWith(dir, resolution)) })));
-      for (const { resolution, code, output } of results) expect({ resolution, code, output: output.trim() }).toEqual({ resolution, code: 0, output: '' });
+      for (const { resolution, code, output } of results)
+        expect({ resolution, code, output: output.trim() }).toEqual({ resolution, code: 0, output: '' });
     });
 
     it('started without a warning', () => {
       // The sibling logs errors and warnings only (Node's own ExperimentalWarning for require(esm) aside).
-      const lines = apps[platform].process!.output().split('\n').filter((line) => line.trim() && !/ExperimentalWarning|--trace-warnings/.test(line));
+      const lines = apps[platform]
+        .process!.output()
+        .split('\n')
+        .filter((line) => line.trim() && !/ExperimentalWarning|--trace-warnings/.test(line));
       expect(lines).toEqual([]);
     });
   });
 
-  it('installs from a folder with --install-links: a copy that uses the app\'s Nest (a link would load the checkout\'s)', async () => {
+  it("installs from a folder with --install-links: a copy that uses the app's Nest (a link would load the checkout's)", async () => {
     const { dir } = apps.express;
     const output = await npm(registry.cache, ['install', '--install-links', join(ROOT, 'packages/client')], dir);
     expect(lstatSync(join(dir, 'node_modules/@gatehouse/client')).isSymbolicLink()).toBe(false);
     const { paths } = await copiesOf(registry.cache, dir, '@nestjs/core');
     expect(paths.map((p) => p.slice(dir.length))).toEqual(['/node_modules/@nestjs/core']);
-    const loaded = await mustRun(process.execPath, ['--input-type=module', '-e', "const c = await import('@gatehouse/client'); console.log(typeof c.AuthClientModule.forRoot)"], dir);
+    const loaded = await mustRun(
+      process.execPath,
+      ['--input-type=module', '-e', "const c = await import('@gatehouse/client'); console.log(typeof c.AuthClientModule.forRoot)"],
+      dir,
+    );
     expect(loaded.trim()).toBe('function');
     expect(output.split('\n').filter((line) => /install-scripts/.test(line))).toEqual([]);
   });

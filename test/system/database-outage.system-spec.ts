@@ -1,5 +1,5 @@
-import { startTestApp, TestApp, testDatabaseUrl, uniqueUser } from '../support/test-app';
 import { TcpProxy } from '../support/tcp-proxy';
+import { startTestApp, TestApp, testDatabaseUrl, uniqueUser } from '../support/test-app';
 
 describe('database unreachable: SERVICE_UNAVAILABLE, never a crash or driver text', () => {
   let t: TestApp;
@@ -41,7 +41,12 @@ describe('database unreachable: SERVICE_UNAVAILABLE, never a crash or driver tex
   it('GET /health/ready answers 503 SERVICE_UNAVAILABLE naming the database, with the per-check details', async () => {
     const res = await t.http().get('/health/ready');
     expect(res.status).toBe(503);
-    expect(res.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.stringContaining('database'), status: 'error' });
+    expect(res.body).toMatchObject({
+      statusCode: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      message: expect.stringContaining('database'),
+      status: 'error',
+    });
     expect(res.body.details.database).toEqual({ status: 'down', message: expect.any(String) });
     // The outbox is read from the same database: reported down too, Redis (not cut) up.
     expect(res.body.details.outbox.status).toBe('down');

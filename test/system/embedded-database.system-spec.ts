@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
 describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
@@ -27,8 +28,16 @@ describe('embedded PostgreSQL (DATABASE_URL unset)', () => {
     expect(refreshed.body.sessionId).toBe(login.body.sessionId);
     const viaTcp = await t.rpc.tcp.send<{ userId: string }>('auth.verify', { accessToken: refreshed.body.tokens.accessToken });
     expect(viaTcp.userId).toBe(me.body.user.id);
-    await t.http().post('/auth/logout').set({ authorization: `Bearer ${refreshed.body.tokens.accessToken}` }).expect(204);
-    await t.http().get('/auth/me').set({ authorization: `Bearer ${refreshed.body.tokens.accessToken}` }).expect(401);
+    await t
+      .http()
+      .post('/auth/logout')
+      .set({ authorization: `Bearer ${refreshed.body.tokens.accessToken}` })
+      .expect(204);
+    await t
+      .http()
+      .get('/auth/me')
+      .set({ authorization: `Bearer ${refreshed.body.tokens.accessToken}` })
+      .expect(401);
     expect(await readdir(join(dataDir, 'pgdata'))).toContain('PG_VERSION');
   });
 });

@@ -1,10 +1,11 @@
+import { connect } from 'node:net';
 import { Logger } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { connect } from 'node:net';
 import { Client } from 'pg';
 import { firstValueFrom } from 'rxjs';
 import { DataSource } from 'typeorm';
+
 import { createGatehouseApp, startGatehouse } from '../../src/bootstrap';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { dataSourceOptions, MIGRATIONS } from '../../src/platform/database/data-source-options';
@@ -83,7 +84,9 @@ describe('started while its PostgreSQL is down', () => {
     expect(login.body.user.id).toBe(reg.body.user.id);
     const me = await app.http().get('/auth/me').set('authorization', `Bearer ${login.body.tokens.accessToken}`).expect(200);
     expect(me.body.user.email).toBe(u.email);
-    expect(await app.rpc.tcp.send('auth.verify', { accessToken: login.body.tokens.accessToken })).toMatchObject({ userId: reg.body.user.id });
+    expect(await app.rpc.tcp.send('auth.verify', { accessToken: login.body.tokens.accessToken })).toMatchObject({
+      userId: reg.body.user.id,
+    });
     // Registration mails a verification link: the outbox worker is running.
     const [mail] = await sink.waitFor(1, u.email);
     expect(mail.subject).toBe('Confirm your email address');
@@ -152,8 +155,16 @@ describe('started with the database up, the start-up work not yet done', () => {
   it('opens its message-pattern listener only once the signing keys are loaded, as it does HTTP', async () => {
     const [httpPort, rpcPort] = [await freePort(), await freePort()];
     const config = loadConfig({
-      NODE_ENV: 'test', LOG_LEVEL: 'error', HOST: '127.0.0.1', PORT: String(httpPort), RPC_HOST: '127.0.0.1', RPC_PORT: String(rpcPort),
-      DATABASE_URL: pg!.url(), DATABASE_POOL_SIZE: '3', REDIS_URL: '', REQUIRE_EMAIL_VERIFICATION: 'false',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'error',
+      HOST: '127.0.0.1',
+      PORT: String(httpPort),
+      RPC_HOST: '127.0.0.1',
+      RPC_PORT: String(rpcPort),
+      DATABASE_URL: pg!.url(),
+      DATABASE_POOL_SIZE: '3',
+      REDIS_URL: '',
+      REQUIRE_EMAIL_VERIFICATION: 'false',
     });
     const releaseKeys = await holdLock(pg!, locks, 'LOCK TABLE signing_keys IN ACCESS EXCLUSIVE MODE');
     ({ app } = await createGatehouseApp({ config, logDestination: testLogDestination() }));
@@ -169,7 +180,9 @@ describe('started with the database up, the start-up work not yet done', () => {
     tcp = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port: rpcPort } });
     const login = await firstValueFrom(tcp.send<{ user: { email: string } }>('auth.login', { email: u.email, password: u.password }));
     expect(login.user.email).toBe(u.email);
-    expect(await pg!.query(`SELECT count(*)::int AS n FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email])).toEqual([{ n: 1 }]);
+    expect(
+      await pg!.query(`SELECT count(*)::int AS n FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email]),
+    ).toEqual([{ n: 1 }]);
   });
 });
 
@@ -199,7 +212,11 @@ describe('connected in the background, the start-up work not yet done', () => {
     proxy = new TcpProxy('127.0.0.1', pg.port);
     const viaProxy = new URL(pg.url());
     viaProxy.port = String(proxyPort);
-    t = await startTestApp({ DATABASE_URL: viaProxy.toString(), BOOTSTRAP_ADMIN_EMAIL: admin.email, BOOTSTRAP_ADMIN_PASSWORD: admin.password });
+    t = await startTestApp({
+      DATABASE_URL: viaProxy.toString(),
+      BOOTSTRAP_ADMIN_EMAIL: admin.email,
+      BOOTSTRAP_ADMIN_PASSWORD: admin.password,
+    });
     await proxy.start(proxyPort);
   });
   afterAll(async () => {
@@ -236,10 +253,14 @@ describe('connected in the background, the start-up work not yet done', () => {
     const adminLogin = await app.http().post('/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
     expect(adminLogin.body.user).toMatchObject({ email: admin.email, roles: ['user', 'admin'] });
     const login = await app.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
-    expect((await app.rpc.tcp.send<{ user: { email: string } }>('auth.verify', { accessToken: login.body.tokens.accessToken })).user.email).toBe(u.email);
+    expect(
+      (await app.rpc.tcp.send<{ user: { email: string } }>('auth.verify', { accessToken: login.body.tokens.accessToken })).user.email,
+    ).toBe(u.email);
     // Signed with the key the first instance stored: none generated twice.
     expect(await pg!.query('SELECT count(*)::int AS n FROM signing_keys')).toEqual([{ n: 1 }]);
-    expect(await pg!.query(`SELECT count(*)::int AS n FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email])).toEqual([{ n: 1 }]);
+    expect(
+      await pg!.query(`SELECT count(*)::int AS n FROM sessions s JOIN users x ON x.id = s.user_id WHERE x.email = $1`, [u.email]),
+    ).toEqual([{ n: 1 }]);
   });
 });
 
@@ -266,7 +287,10 @@ describe('the first connection at start', () => {
 
   it('stops the start when the server refuses the credentials, naming the problem but never the password', async () => {
     const wrong = 'wrong-password-for-sure';
-    const error = (await open(pg!.url('postgres', wrong)).result.then(() => undefined, (e: unknown) => e)) as Error;
+    const error = (await open(pg!.url('postgres', wrong)).result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
     expect(error).toBeInstanceOf(Error);
     expect(error.message).toMatch(/^cannot use the database: password authentication failed for user "postgres" \(check DATABASE_URL\)$/);
     expect(error.message).not.toContain(wrong);
@@ -274,7 +298,10 @@ describe('the first connection at start', () => {
   });
 
   it('stops the start when the database does not exist', async () => {
-    const error = (await open(pg!.url('no_such_database')).result.then(() => undefined, (e: unknown) => e)) as Error;
+    const error = (await open(pg!.url('no_such_database')).result.then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as Error;
     expect(error.message).toBe('cannot use the database: database "no_such_database" does not exist (check DATABASE_URL)');
   });
 
@@ -330,7 +357,9 @@ describe('the first connection at start', () => {
       await new Promise((resolve) => setTimeout(resolve, 6_500));
       expect(connection.state).toBe('connecting');
       expect(dataSource.isInitialized).toBe(false);
-      expect(await elsewhere.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'gatehouse'`)).toEqual([{ n: 0 }]);
+      expect(
+        await elsewhere.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'gatehouse'`),
+      ).toEqual([{ n: 0 }]);
     } finally {
       await elsewhere.destroy();
     }

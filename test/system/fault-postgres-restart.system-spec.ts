@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Client } from 'pg';
+
 import { loadConfig } from '../../src/platform/config/app-config';
 import { RevocationFeed } from '../../src/sessions/revocation-feed.service';
 import { signedInUser } from '../support/accounts';
-import { CallLog, eventually, Load, LEAK, sleep } from '../support/fault-load';
+import { CallLog, eventually, LEAK, Load, sleep } from '../support/fault-load';
 import { OwnPostgres } from '../support/own-servers';
 import { SmtpSink } from '../support/smtp-sink';
 import { SHOW_TEST_LOGS, startTestApp, TestApp, uniqueUser } from '../support/test-app';
@@ -41,10 +42,12 @@ describe('PostgreSQL restarted under load', () => {
 
   it('answers success or a prompt 503 throughout, is back to normal within 10 s, and revocations and mail work afterwards', async () => {
     const app = t!;
-    const users = await Promise.all([1, 2, 3, 4].map(async (i) => {
-      const u = uniqueUser(`restart${i}`);
-      return { ...u, ...(await signedInUser(app, u)) };
-    }));
+    const users = await Promise.all(
+      [1, 2, 3, 4].map(async (i) => {
+        const u = uniqueUser(`restart${i}`);
+        return { ...u, ...(await signedInUser(app, u)) };
+      }),
+    );
     const feed = app.app.get(RevocationFeed);
     const generationBefore = await eventually('revocation feed live before the restart', 10_000, () => feed.generation);
 
@@ -53,24 +56,40 @@ describe('PostgreSQL restarted under load', () => {
     const load = new Load([
       // Log in, then refresh that new session: each chain starts afresh, so a 503 never leaves a stale token behind.
       ...[users[0], users[1]].map((u) => async () => {
-        const login = await log.http('POST /auth/login', () => app.http().post('/auth/login').send({ email: u.email, password: u.password }),
-          (status, body) => status === 200 && typeof (body.tokens as Record<string, unknown> | undefined)?.accessToken === 'string');
+        const login = await log.http(
+          'POST /auth/login',
+          () => app.http().post('/auth/login').send({ email: u.email, password: u.password }),
+          (status, body) => status === 200 && typeof (body.tokens as Record<string, unknown> | undefined)?.accessToken === 'string',
+        );
         if (!login) return;
         const tokens = login.tokens as { refreshToken: string };
-        await log.http('POST /auth/refresh', () => app.http().post('/auth/refresh').send({ refreshToken: tokens.refreshToken }),
-          (status, body) => status === 200 && body.sessionId === login.sessionId);
+        await log.http(
+          'POST /auth/refresh',
+          () => app.http().post('/auth/refresh').send({ refreshToken: tokens.refreshToken }),
+          (status, body) => status === 200 && body.sessionId === login.sessionId,
+        );
       }),
       // Sessions made before the restart.
       async () => {
         const u = users[2];
-        await log.http('GET /auth/me', () => app.http().get('/auth/me').set(bearer(u.accessToken)),
-          (status, body) => status === 200 && (body.user as { id?: string } | undefined)?.id === u.id);
+        await log.http(
+          'GET /auth/me',
+          () => app.http().get('/auth/me').set(bearer(u.accessToken)),
+          (status, body) => status === 200 && (body.user as { id?: string } | undefined)?.id === u.id,
+        );
       },
       async () => {
         const u = users[3];
-        await log.rpc('auth.verify (TCP)', () => app.rpc.tcp.send('auth.verify', { accessToken: u.accessToken }),
-          (reply) => reply.userId === u.id && reply.sessionId === u.sessionId);
-        await log.rpc('users.findById (TCP)', () => app.rpc.tcp.send('users.findById', { id: u.id }), (reply) => reply.id === u.id);
+        await log.rpc(
+          'auth.verify (TCP)',
+          () => app.rpc.tcp.send('auth.verify', { accessToken: u.accessToken }),
+          (reply) => reply.userId === u.id && reply.sessionId === u.sessionId,
+        );
+        await log.rpc(
+          'users.findById (TCP)',
+          () => app.rpc.tcp.send('users.findById', { id: u.id }),
+          (reply) => reply.id === u.id,
+        );
       },
     ]);
 
@@ -96,7 +115,10 @@ describe('PostgreSQL restarted under load', () => {
     const slowest = Math.max(...unavailable.map((r) => r.endedAt - r.startedAt));
     const lastFailure = Math.max(...unavailable.map((r) => r.endedAt));
     // A measurement for whoever tunes the bounds; shown with the service logs.
-    if (SHOW_TEST_LOGS) process.stdout.write(`restart under load: ${summary}; slowest 503 ${slowest} ms; last 503 ${lastFailure - backAt} ms after PostgreSQL was back\n`);
+    if (SHOW_TEST_LOGS)
+      process.stdout.write(
+        `restart under load: ${summary}; slowest 503 ${slowest} ms; last 503 ${lastFailure - backAt} ms after PostgreSQL was back\n`,
+      );
     expect(slowest).toBeLessThanOrEqual(OUTAGE_ANSWER_BOUND_MS);
 
     // Within 10 s of PostgreSQL being back, everything succeeds, for every kind of call.
@@ -118,7 +140,10 @@ describe('PostgreSQL restarted under load', () => {
     await app.http().post('/auth/logout').set(bearer(session.accessToken)).expect(204);
     const me = await app.http().get('/auth/me').set(bearer(session.accessToken)).expect(401);
     expect(me.body.code).toBe('UNAUTHORIZED');
-    expect(await app.rpc.tcp.fail('auth.verify', { accessToken: session.accessToken })).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
+    expect(await app.rpc.tcp.fail('auth.verify', { accessToken: session.accessToken })).toMatchObject({
+      statusCode: 401,
+      code: 'UNAUTHORIZED',
+    });
 
     // The outbox worker resumed: a reset mail requested now is delivered.
     await app.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
@@ -143,7 +168,8 @@ describe('the revocation feed while PostgreSQL is down', () => {
     const warn = jest.spyOn(Logger.prototype, 'warn');
     const log = jest.spyOn(Logger.prototype, 'log');
     const attempts = jest.spyOn(Client.prototype, 'connect');
-    const said = (spy: jest.SpyInstance, text: string): number => spy.mock.calls.filter(([message]) => String(message).includes(text)).length;
+    const said = (spy: jest.SpyInstance, text: string): number =>
+      spy.mock.calls.filter(([message]) => String(message).includes(text)).length;
 
     feed = new RevocationFeed(loadConfig({ NODE_ENV: 'test', DATABASE_URL: pg.url() }), new EventEmitter2());
     await feed.onModuleInit();

@@ -1,8 +1,9 @@
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ClientProxyFactory, Transport } from '@nestjs/microservices';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import Redis from 'ioredis';
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
+
 import { createGatehouseApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/platform/config/app-config';
 import { eventually, sleep } from '../support/fault-load';
@@ -20,7 +21,10 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 }
 
 /** Collects what arrives on the given channels of a Redis server. */
-async function listen(url: string, channels: string[]): Promise<{ messages: Array<{ channel: string; body: Record<string, unknown> }>; close(): void }> {
+async function listen(
+  url: string,
+  channels: string[],
+): Promise<{ messages: Array<{ channel: string; body: Record<string, unknown> }>; close(): void }> {
   const sub = new Redis(url, { lazyConnect: true });
   sub.on('error', () => undefined);
   const messages: Array<{ channel: string; body: Record<string, unknown> }> = [];
@@ -67,7 +71,10 @@ describe('Redis down and back', () => {
     expect(ready.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'not ready: redis' });
     expect(ready.body.details).toMatchObject({ redis: { status: 'down' }, database: { status: 'up' }, outbox: { status: 'up' } });
 
-    const login = await app.rpc.tcp.send<{ user: { id: string }; tokens: { accessToken: string } }>('auth.login', { email: user.email, password: user.password });
+    const login = await app.rpc.tcp.send<{ user: { id: string }; tokens: { accessToken: string } }>('auth.login', {
+      email: user.email,
+      password: user.password,
+    });
     expect(login.user.id).toBe(user.id);
     expect(await app.rpc.tcp.send('auth.verify', { accessToken: login.tokens.accessToken })).toMatchObject({ userId: user.id });
     expect(await app.rpc.tcp.send('users.findByEmail', { email: user.email })).toMatchObject({ id: user.id });
@@ -77,7 +84,10 @@ describe('Redis down and back', () => {
     const statuses: number[] = [];
     let refused: request.Response | undefined;
     for (let i = 0; i < 2 * LIMIT + 2; i += 1) {
-      const res = await app.http().post('/auth/password/forgot').send({ email: `nobody${i}-${user.email}` });
+      const res = await app
+        .http()
+        .post('/auth/password/forgot')
+        .send({ email: `nobody${i}-${user.email}` });
       statuses.push(res.status);
       if (res.status === 429) refused ??= res;
     }
@@ -92,7 +102,8 @@ describe('Redis down and back', () => {
     await redis!.start();
 
     const reply = await eventually('a call over the Redis transport', RECONNECT_DEADLINE_MS, () =>
-      within(app.rpc.redis.send<{ id: string }>('users.findById', { id: user.id }), 2_000));
+      within(app.rpc.redis.send<{ id: string }>('users.findById', { id: user.id }), 2_000),
+    );
     expect(reply.id).toBe(user.id);
     await eventually('ready', RECONNECT_DEADLINE_MS, async () => (await app.http().get('/health/ready')).status === 200);
 
@@ -128,8 +139,16 @@ describe('started while Redis is down', () => {
   it('starts and serves HTTP and TCP, not ready; once Redis is up, serves over Redis and is ready', async () => {
     const rpcPort = await freePort();
     const config = loadConfig({
-      NODE_ENV: 'test', LOG_LEVEL: 'error', HOST: '127.0.0.1', PORT: '0', RPC_HOST: '127.0.0.1', RPC_PORT: String(rpcPort),
-      DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: '3', REDIS_URL: redis!.url, REQUIRE_EMAIL_VERIFICATION: 'false',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'error',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      RPC_HOST: '127.0.0.1',
+      RPC_PORT: String(rpcPort),
+      DATABASE_URL: testDatabaseUrl(),
+      DATABASE_POOL_SIZE: '3',
+      REDIS_URL: redis!.url,
+      REQUIRE_EMAIL_VERIFICATION: 'false',
     });
     ({ app } = await createGatehouseApp({ config, logDestination: testLogDestination() }));
     await app.startAllMicroservices();
@@ -149,7 +168,8 @@ describe('started while Redis is down', () => {
       const client = ClientProxyFactory.create({ transport: Transport.REDIS, options: { host: '127.0.0.1', port: redis!.port } });
       try {
         const found = await eventually('a call over the Redis transport', RECONNECT_DEADLINE_MS, () =>
-          within(firstValueFrom(client.send<{ id: string } | null>('users.findByEmail', { email: u.email })), 2_000));
+          within(firstValueFrom(client.send<{ id: string } | null>('users.findByEmail', { email: u.email })), 2_000),
+        );
         expect(found?.id).toBe(registered.user.id);
       } finally {
         await client.close();
@@ -187,7 +207,11 @@ describe('a Redis outage in the logs, and a shutdown during one (gatehouse as it
     // Several reconnection attempts of every connection (they back off to 2 s).
     await sleep(7_000);
     // What was logged meanwhile, request lines aside, by component and message (numbers blanked).
-    const lines = p.output().slice(before).split('\n').filter(Boolean)
+    const lines = p
+      .output()
+      .slice(before)
+      .split('\n')
+      .filter(Boolean)
       .map((line) => JSON.parse(line) as { context?: string; msg?: string; req?: unknown; rpc?: unknown })
       .filter((entry) => entry.req === undefined && entry.rpc === undefined);
     const byText = new Map<string, number>();

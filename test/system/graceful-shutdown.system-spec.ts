@@ -1,8 +1,9 @@
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
-import { Agent, IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest, IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
+import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Client } from 'pg';
 import { firstValueFrom } from 'rxjs';
+
 import { registerUser } from '../support/accounts';
 import { GatehouseProcess, startGatehouseProcess } from '../support/gatehouse-process';
 import { OwnRedis } from '../support/own-servers';
@@ -27,7 +28,14 @@ function send(agent: Agent, baseUrl: string, method: string, path: string, body?
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined, reusedSocket: req.reusedSocket }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text ? JSON.parse(text) : undefined,
+            reusedSocket: req.reusedSocket,
+          }),
+        );
       },
     );
     req.on('error', reject);
@@ -66,7 +74,8 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
   let gh: GatehouseProcess | undefined;
 
   const waitingOnLock = async (): Promise<number> =>
-    (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0].n;
+    (await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))
+      .rows[0].n;
 
   /** Runs the statement in a transaction left open; the returned function rolls it back. */
   async function holdLock(sql: string, params: unknown[] = []): Promise<() => Promise<void>> {
@@ -89,7 +98,8 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     return holdLock(`INSERT INTO login_attempts (key, failures) VALUES ($1, 0)`, [`user:${rows[0].id}`]);
   };
 
-  const start = (env: Record<string, string> = {}): Promise<GatehouseProcess> => startGatehouseProcess({ REDIS_URL: ownRedis!.url, ...env });
+  const start = (env: Record<string, string> = {}): Promise<GatehouseProcess> =>
+    startGatehouseProcess({ REDIS_URL: ownRedis!.url, ...env });
 
   beforeAll(async () => {
     await sink.start();
@@ -137,7 +147,9 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     const unlockSessions = await lockSessions();
     // The Redis call is held longer than the rest: the shutdown must wait for it on its own account.
     const unlockRedisLogin = await lockLoginsOf(viaRedis.email);
-    const redisLogin = firstValueFrom(redisClient.send<{ user: { email: string } }>('auth.login', { email: viaRedis.email, password: viaRedis.password }));
+    const redisLogin = firstValueFrom(
+      redisClient.send<{ user: { email: string } }>('auth.login', { email: viaRedis.email, password: viaRedis.password }),
+    );
     const inFlight = Promise.all([
       send(busyAgent, p.baseUrl, 'POST', '/auth/login', { email: viaKeepAlive.email, password: viaKeepAlive.password }),
       p.http().post('/auth/login').send({ email: viaHttp1.email, password: viaHttp1.password }),
@@ -154,7 +166,9 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     await until('TCP listener closed', () => refused(p.rpcPort));
     // A new message on a TCP connection opened before the shutdown is answered, not dropped.
     expect(await p.rpcFail('users.findByEmail', { email: viaTcp.email })).toEqual({
-      statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'the service is shutting down',
+      statusCode: 503,
+      code: 'SERVICE_UNAVAILABLE',
+      message: 'the service is shutting down',
     });
     expect(await waitingOnLock()).toBe(5);
 
@@ -226,10 +240,14 @@ describe('graceful shutdown (gatehouse as its own process)', () => {
     const p = gh;
     const u = await registerUser(p, 'deadline');
     await lockSessions();
-    const stuck = p.http().post('/auth/login').send({ email: u.email, password: u.password }).then(
-      (res) => res.status,
-      (error: Error) => error.message,
-    );
+    const stuck = p
+      .http()
+      .post('/auth/login')
+      .send({ email: u.email, password: u.password })
+      .then(
+        (res) => res.status,
+        (error: Error) => error.message,
+      );
     await until('the login waiting to write its session', async () => (await waitingOnLock()) === 1);
     const signalledAt = Date.now();
     p.kill('SIGTERM');

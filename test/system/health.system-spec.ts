@@ -95,13 +95,20 @@ describe('health: the outbox backlog', () => {
     const res = await t.http().get('/health/ready').expect(503);
     expect(res.body).toMatchObject({ statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'not ready: outbox', status: 'error' });
     expect(res.body.details.outbox).toEqual({
-      status: 'down', pending: 2, oldestDueSeconds: expect.any(Number), message: expect.stringMatching(/^due mail has waited \d+ s for a worker \(limit 600 s\)$/),
+      status: 'down',
+      pending: 2,
+      oldestDueSeconds: expect.any(Number),
+      message: expect.stringMatching(/^due mail has waited \d+ s for a worker \(limit 600 s\)$/),
     });
     expect(res.body.details.database.status).toBe('up');
 
     // A worker takes it (the row leaves the backlog): ready again.
     await t.db.query(`UPDATE mail_outbox SET status = 'sent', sent_at = now(), text_body = NULL, html_body = NULL`);
-    expect((await t.http().get('/health/ready').expect(200)).body.details.outbox).toEqual({ status: 'up', pending: 0, oldestDueSeconds: 0 });
+    expect((await t.http().get('/health/ready').expect(200)).body.details.outbox).toEqual({
+      status: 'up',
+      pending: 0,
+      oldestDueSeconds: 0,
+    });
   });
 });
 
@@ -124,7 +131,12 @@ describe('health: a hung dependency', () => {
     await redis?.destroy();
   });
 
-  async function timedReady(): Promise<{ status: number; body: { details: Record<string, { status: string }> }; text: string; ms: number }> {
+  async function timedReady(): Promise<{
+    status: number;
+    body: { details: Record<string, { status: string }> };
+    text: string;
+    ms: number;
+  }> {
     const started = Date.now();
     const res = await t!.http().get('/health/ready');
     return { status: res.status, body: res.body, text: res.text, ms: Date.now() - started };

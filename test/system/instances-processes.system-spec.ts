@@ -1,6 +1,7 @@
 import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Client } from 'pg';
 import { firstValueFrom } from 'rxjs';
+
 import { signedInUser } from '../support/accounts';
 import { GatehouseProcess, runKeysCli, startGatehouseProcess } from '../support/gatehouse-process';
 import { OwnRedis } from '../support/own-servers';
@@ -113,7 +114,9 @@ describe('two gatehouse processes on one database and one Redis', () => {
 
     const sessions = await db.query(`SELECT id, revoked_at FROM sessions WHERE user_id = $1`, [s.id]);
     expect(sessions.rows).toEqual([{ id: s.sessionId, revoked_at: null }]);
-    const live = await db.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL`, [s.sessionId]);
+    const live = await db.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1 AND rotated_at IS NULL`, [
+      s.sessionId,
+    ]);
     expect(live.rows[0].n).toBe(1);
 
     // The winner's token carries on, on either instance.
@@ -123,7 +126,11 @@ describe('two gatehouse processes on one database and one Redis', () => {
 
   it('mail queued on either instance is delivered exactly once, though both workers run', async () => {
     const users = Array.from({ length: 10 }, (_, i) => ({ ...uniqueUser('procmail'), via: i % 2 ? a : b }));
-    await Promise.all(users.map((u) => u.via.http().post('/auth/register').send({ email: u.email, username: u.username, password: u.password }).expect(201)));
+    await Promise.all(
+      users.map((u) =>
+        u.via.http().post('/auth/register').send({ email: u.email, username: u.username, password: u.password }).expect(201),
+      ),
+    );
     await Promise.all(users.map((u) => (u.via === a ? b : a).http().post('/auth/password/forgot').send({ email: u.email }).expect(202)));
     const recipients = users.map((u) => u.email);
 
@@ -172,8 +179,14 @@ describe('two gatehouse processes on one database and one Redis', () => {
     expect(newKid).not.toBe(oldKid);
 
     const kidOfLoginOn = async (p: GatehouseProcess): Promise<unknown> =>
-      decodeJwt((await p.http().post('/auth/login').send({ email: s.email, password: 'correct horse battery staple' }).expect(200)).body.tokens.accessToken).header.kid;
-    await until('both instances signing with the new key', async () => (await kidOfLoginOn(a)) === newKid && (await kidOfLoginOn(b)) === newKid);
+      decodeJwt(
+        (await p.http().post('/auth/login').send({ email: s.email, password: 'correct horse battery staple' }).expect(200)).body.tokens
+          .accessToken,
+      ).header.kid;
+    await until(
+      'both instances signing with the new key',
+      async () => (await kidOfLoginOn(a)) === newKid && (await kidOfLoginOn(b)) === newKid,
+    );
 
     const [ka, kb] = await Promise.all([jwks(a), jwks(b)]);
     expect(kb).toEqual(ka);
@@ -220,7 +233,10 @@ describe('instances starting together on a new database', () => {
 });
 
 /** Repeats the request until it is refused with 401, for at most `ms`; the refusal's response. */
-async function refusedWithin(ms: number, request: () => Promise<{ status: number; body: { code?: string } }>): Promise<{ status: number; body: { code?: string } }> {
+async function refusedWithin(
+  ms: number,
+  request: () => Promise<{ status: number; body: { code?: string } }>,
+): Promise<{ status: number; body: { code?: string } }> {
   const start = performance.now();
   for (;;) {
     const res = await request();

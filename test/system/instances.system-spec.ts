@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+
 import { RevocationFeed } from '../../src/sessions/revocation-feed.service';
 import { signedInUser } from '../support/accounts';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -30,7 +31,9 @@ describe('two instances on one database: the revocation listener', () => {
     const auth = { authorization: `Bearer ${s.accessToken}` };
     await b.http().get('/auth/me').set(auth).expect(200);
     // Kill every listener connection of this test database (a's and b's).
-    await a.db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse-listener' AND datname = current_database()`);
+    await a.db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'gatehouse-listener' AND datname = current_database()`,
+    );
     for (let i = 0; i < 50 && b.app.get(RevocationFeed).generation !== undefined; i += 1) await sleep(10);
     // The revocation's notification has nobody to reach on b; b must ask the database instead.
     await a.http().post('/auth/logout').set(auth).expect(204);

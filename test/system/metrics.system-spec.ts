@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import { verifiedUser } from '../support/accounts';
 import { requestHandedOver } from '../support/raw-http';
 import { ownDatabase } from '../support/services';
@@ -36,8 +37,9 @@ class Scrape {
   /** The value of the series with exactly these labels; undefined when there is none. */
   value(name: string, labels: Record<string, string> = {}): number | undefined {
     const wanted = Object.entries(labels);
-    const sample = this.samples.find((s) => s.name === name && Object.keys(s.labels).length === wanted.length
-      && wanted.every(([k, v]) => s.labels[k] === v));
+    const sample = this.samples.find(
+      (s) => s.name === name && Object.keys(s.labels).length === wanted.length && wanted.every(([k, v]) => s.labels[k] === v),
+    );
     return sample?.value;
   }
 
@@ -71,7 +73,6 @@ async function eventually(assertion: () => Promise<void>, ms = 10_000): Promise<
   }
 }
 
-
 const LOGIN_FAILURES = 'gatehouse_login_failures_total';
 const RPC_REQUESTS = 'gatehouse_rpc_requests_total';
 
@@ -85,8 +86,13 @@ describe('GET /metrics', () => {
     db = await ownDatabase('metrics');
     // No Redis transport: requests other apps publish on a shared Redis would be counted here too.
     t = await startTestApp({
-      DATABASE_URL: db.url, REDIS_URL: '', SMTP_URL: sink.url, REQUIRE_EMAIL_VERIFICATION: 'true',
-      LOCKOUT_THRESHOLD: '2', LOCKOUT_DURATION: '600', REFRESH_REUSE_INTERVAL: '0',
+      DATABASE_URL: db.url,
+      REDIS_URL: '',
+      SMTP_URL: sink.url,
+      REQUIRE_EMAIL_VERIFICATION: 'true',
+      LOCKOUT_THRESHOLD: '2',
+      LOCKOUT_DURATION: '600',
+      REFRESH_REUSE_INTERVAL: '0',
     });
   });
   afterAll(async () => {
@@ -97,8 +103,15 @@ describe('GET /metrics', () => {
 
   it('answers in the Prometheus text format with runtime and database pool metrics', async () => {
     const m = await scrape(t);
-    for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p50_seconds', 'nodejs_eventloop_lag_p99_seconds',
-      'nodejs_heap_size_used_bytes', 'process_resident_memory_bytes', 'nodejs_active_handles_total', 'process_cpu_seconds_total']) {
+    for (const name of [
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_eventloop_lag_p50_seconds',
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_heap_size_used_bytes',
+      'process_resident_memory_bytes',
+      'nodejs_active_handles_total',
+      'process_cpu_seconds_total',
+    ]) {
       expect(m.series(name).length).toBeGreaterThan(0);
     }
     expect(m.text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
@@ -135,7 +148,10 @@ describe('GET /metrics', () => {
     // No such route.
     await t.http().get(`/no-such-route/${id}`).expect(404);
     // Refused by the body limit before any handler runs.
-    const huge = await t.http().post('/auth/login').set('content-type', 'application/json')
+    const huge = await t
+      .http()
+      .post('/auth/login')
+      .set('content-type', 'application/json')
       .send(JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(70 * 1024) }));
     expect(huge.status).toBe(413);
     await t.http().get('/health/live').expect(200);
@@ -154,9 +170,25 @@ describe('GET /metrics', () => {
     for (const reason of ['invalid_credentials', 'error']) expect(after.delta(before, LOGIN_FAILURES, { reason })).toBe(0);
 
     // The histogram: cumulative buckets ending in +Inf, and a count and a sum per label set.
-    const buckets = after.series('gatehouse_http_request_duration_seconds_bucket')
+    const buckets = after
+      .series('gatehouse_http_request_duration_seconds_bucket')
       .filter((s) => s.labels.route === '/users/:id' && s.labels.status_code === '401' && s.labels.method === 'GET');
-    expect(buckets.map((b) => b.labels.le)).toEqual(['0.001', '0.0025', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
+    expect(buckets.map((b) => b.labels.le)).toEqual([
+      '0.001',
+      '0.0025',
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2.5',
+      '5',
+      '10',
+      '+Inf',
+    ]);
     for (let i = 1; i < buckets.length; i += 1) expect(buckets[i].value).toBeGreaterThanOrEqual(buckets[i - 1].value);
     expect(after.delta(before, 'gatehouse_http_request_duration_seconds_bucket', { ...users, le: '+Inf' })).toBe(2);
     expect(after.delta(before, 'gatehouse_http_request_duration_seconds_count', users)).toBe(2);
@@ -165,11 +197,16 @@ describe('GET /metrics', () => {
 
   it('counts a request whose client left before the answer once, as 499, and URLs the router refuses', async () => {
     const before = await scrape(t);
-    const socket = await requestHandedOver(t.baseUrl,
-      'POST /auth/login HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\nContent-Length: 100\r\n');
+    const socket = await requestHandedOver(
+      t.baseUrl,
+      'POST /auth/login HTTP/1.1\r\nHost: gatehouse\r\nContent-Type: application/json\r\nContent-Length: 100\r\n',
+    );
     socket.end('{"email":', () => socket.destroy());
     await t.http().get('/users/%E0%A4%A').expect(400);
-    await t.http().get(`/users/${'a'.repeat(150)}`).expect(404);
+    await t
+      .http()
+      .get(`/users/${'a'.repeat(150)}`)
+      .expect(404);
     const left = { method: 'POST', route: '/auth/login', status_code: '499' };
     await eventually(async () => expect((await scrape(t)).delta(before, 'gatehouse_http_requests_total', left)).toBe(1));
     const after = await scrape(t);
@@ -196,7 +233,9 @@ describe('GET /metrics', () => {
     // Refused by validation: not an attempt.
     await t.http().post('/auth/login').send({ password: ok.password }).expect(400);
     // A session for a user without a password is not a password login.
-    await t.rpc.tcp.send('auth.loginWithUser', { userId: (await t.rpc.tcp.send<{ id: string }>('users.findByEmail', { email: ok.email })).id });
+    await t.rpc.tcp.send('auth.loginWithUser', {
+      userId: (await t.rpc.tcp.send<{ id: string }>('users.findByEmail', { email: ok.email })).id,
+    });
     const after = await scrape(t);
 
     expect(after.delta(before, 'gatehouse_login_successes_total')).toBe(2);
@@ -204,8 +243,12 @@ describe('GET /metrics', () => {
     expect(after.delta(before, LOGIN_FAILURES, { reason: 'unverified' })).toBe(1);
     expect(after.delta(before, LOGIN_FAILURES, { reason: 'inactive' })).toBe(1);
     for (const reason of ['locked', 'rate_limited', 'error']) expect(after.delta(before, LOGIN_FAILURES, { reason })).toBe(0);
-    expect(after.series(LOGIN_FAILURES).map((s) => s.labels.reason).sort())
-      .toEqual(['error', 'inactive', 'invalid_credentials', 'locked', 'rate_limited', 'unverified']);
+    expect(
+      after
+        .series(LOGIN_FAILURES)
+        .map((s) => s.labels.reason)
+        .sort(),
+    ).toEqual(['error', 'inactive', 'invalid_credentials', 'locked', 'rate_limited', 'unverified']);
   });
 
   it('counts a lockout once, when the account becomes locked, and the refused attempts as locked', async () => {
@@ -255,8 +298,13 @@ describe('GET /metrics', () => {
     const after = await scrape(t);
 
     const calls: Array<[string, string, number]> = [
-      ['auth.login', 'ok', 1], ['auth.login', 'INVALID_CREDENTIALS', 1], ['auth.login', 'VALIDATION_FAILED', 1],
-      ['auth.verify', 'ok', 1], ['auth.verify', 'UNAUTHORIZED', 1], ['auth.logout', 'UNAUTHORIZED', 1], ['users.findById', 'ok', 1],
+      ['auth.login', 'ok', 1],
+      ['auth.login', 'INVALID_CREDENTIALS', 1],
+      ['auth.login', 'VALIDATION_FAILED', 1],
+      ['auth.verify', 'ok', 1],
+      ['auth.verify', 'UNAUTHORIZED', 1],
+      ['auth.logout', 'UNAUTHORIZED', 1],
+      ['users.findById', 'ok', 1],
     ];
     for (const [pattern, outcome, n] of calls) {
       const labels = { pattern, transport: 'tcp', outcome };
@@ -305,7 +353,9 @@ describe('GET /metrics', () => {
     expect(after.delta(before, 'gatehouse_mail_send_failures_total', { final: 'true' })).toBe(0);
     // Every failed attempt was counted: the attempts beyond the successful one of each mail.
     const rows: Array<{ failed: number }> = await t.db.query(
-      `SELECT sum(attempts - 1)::int AS failed FROM mail_outbox WHERE recipient = ANY($1)`, [[u.email, late.email]]);
+      `SELECT sum(attempts - 1)::int AS failed FROM mail_outbox WHERE recipient = ANY($1)`,
+      [[u.email, late.email]],
+    );
     expect(after.delta(before, 'gatehouse_mail_send_failures_total', { final: 'false' })).toBe(rows[0].failed);
   });
 });
@@ -347,7 +397,10 @@ describe('GET /metrics: rate-limited logins, mail given up, and an unreachable d
   it('counts failed sends, and the final one when a mail is given up', async () => {
     const deadPort = await freePort();
     t = await startTestApp({
-      DATABASE_URL: db.url, REDIS_URL: '', SMTP_URL: `smtp://127.0.0.1:${deadPort}`, OUTBOX_MAX_ATTEMPTS: '2',
+      DATABASE_URL: db.url,
+      REDIS_URL: '',
+      SMTP_URL: `smtp://127.0.0.1:${deadPort}`,
+      OUTBOX_MAX_ATTEMPTS: '2',
     });
     const u = uniqueUser('mfail');
     await t.http().post('/auth/register').send(u).expect(201);

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
 import { eventually } from '../support/fault-load';
 
 /** Whether something accepts connections on the port. */
@@ -30,7 +31,9 @@ describe('servers of the tests own', () => {
 
   it.each(['SIGINT', 'SIGKILL'] as const)('stop, their directories removed, when the test process dies by %s', async (signal) => {
     const script = join(scratch, `start-${signal}.ts`);
-    writeFileSync(script, `
+    writeFileSync(
+      script,
+      `
       import { OwnPostgres, OwnRedis } from ${JSON.stringify(resolve(__dirname, '../support/own-servers.ts'))};
       async function main(): Promise<void> {
         const pg = await OwnPostgres.create();
@@ -42,7 +45,8 @@ describe('servers of the tests own', () => {
         setInterval(() => undefined, 1000);
       }
       void main();
-    `);
+    `,
+    );
     const child = spawn(process.execPath, ['--require', resolve(__dirname, '../support/ts-register.js'), script], {
       cwd: resolve(__dirname, '../..'),
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -50,7 +54,9 @@ describe('servers of the tests own', () => {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<void>((resolvePromise) => child.once('exit', () => resolvePromise()));
-    const started = await eventually('the servers started', 60_000, () => (output.includes('\n') ? (JSON.parse(output) as Started) : undefined));
+    const started = await eventually('the servers started', 60_000, () =>
+      output.includes('\n') ? (JSON.parse(output) as Started) : undefined,
+    );
     expect(await listening(started.pg.port)).toBe(true);
     expect(await listening(started.redis.port)).toBe(true);
     expect(existsSync(started.pg.dir)).toBe(true);

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
+
 import { adminQuery, databaseUrlFor } from '../support/services';
-import { createServer } from 'node:net';
 import { freePort, testDatabaseUrl, testDataDir } from '../support/test-app';
 
 const ROOT = resolve(__dirname, '../..');
@@ -12,7 +13,13 @@ const ROOT = resolve(__dirname, '../..');
 async function runUntilExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const child = spawn(
     process.execPath,
-    ['--require', join(__dirname, '../support/ts-register.js'), '--require', join(__dirname, '../support/exit-with-parent.js'), join(ROOT, 'src/main.ts')],
+    [
+      '--require',
+      join(__dirname, '../support/ts-register.js'),
+      '--require',
+      join(__dirname, '../support/exit-with-parent.js'),
+      join(ROOT, 'src/main.ts'),
+    ],
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let output = '';

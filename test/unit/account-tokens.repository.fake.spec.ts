@@ -7,17 +7,19 @@ describe('InMemoryAccountTokensRepository', () => {
   let users = new InMemoryUsersRepository();
   let repository = new InMemoryAccountTokensRepository(users);
 
-  describeAccountTokensRepository(() => Promise.resolve({
-    get repository() {
-      return repository;
-    },
-    transactions: new InMemoryTransactions(),
-    reset: () => {
-      users = new InMemoryUsersRepository();
-      repository = new InMemoryAccountTokensRepository(users);
-      return Promise.resolve();
-    },
-    givenUser: async (email: string, username: string | null) =>
-      (await users.insert({ email, username, passwordHash: 'hash', emailVerified: false, roles: ['user'] })).id,
-  }));
+  describeAccountTokensRepository(() =>
+    Promise.resolve({
+      get repository() {
+        return repository;
+      },
+      transactions: new InMemoryTransactions(),
+      reset: () => {
+        users = new InMemoryUsersRepository();
+        repository = new InMemoryAccountTokensRepository(users);
+        return Promise.resolve();
+      },
+      givenUser: async (email: string, username: string | null) =>
+        (await users.insert({ email, username, passwordHash: 'hash', emailVerified: false, roles: ['user'] })).id,
+    }),
+  );
 });

@@ -4,9 +4,11 @@ import { InMemoryTransactions } from '../fakes/transactions.fake';
 
 describe('InMemoryAuditRepository', () => {
   // A fresh fake per test is already empty.
-  describeAuditRepository(() => Promise.resolve({
-    repository: new InMemoryAuditRepository(),
-    transactions: new InMemoryTransactions(),
-    reset: () => Promise.resolve(),
-  }));
+  describeAuditRepository(() =>
+    Promise.resolve({
+      repository: new InMemoryAuditRepository(),
+      transactions: new InMemoryTransactions(),
+      reset: () => Promise.resolve(),
+    }),
+  );
 });

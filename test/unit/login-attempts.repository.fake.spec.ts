@@ -4,9 +4,11 @@ import { InMemoryTransactions } from '../fakes/transactions.fake';
 
 describe('InMemoryLoginAttemptsRepository', () => {
   // A fresh fake per test is already empty.
-  describeLoginAttemptsRepository(() => Promise.resolve({
-    repository: new InMemoryLoginAttemptsRepository(),
-    transactions: new InMemoryTransactions(),
-    reset: () => Promise.resolve(),
-  }));
+  describeLoginAttemptsRepository(() =>
+    Promise.resolve({
+      repository: new InMemoryLoginAttemptsRepository(),
+      transactions: new InMemoryTransactions(),
+      reset: () => Promise.resolve(),
+    }),
+  );
 });

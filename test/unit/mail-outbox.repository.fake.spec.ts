@@ -4,9 +4,11 @@ import { InMemoryTransactions } from '../fakes/transactions.fake';
 
 describe('InMemoryMailOutboxRepository', () => {
   // A fresh fake per test is already empty.
-  describeMailOutboxRepository(() => Promise.resolve({
-    repository: new InMemoryMailOutboxRepository(),
-    transactions: new InMemoryTransactions(),
-    reset: () => Promise.resolve(),
-  }));
+  describeMailOutboxRepository(() =>
+    Promise.resolve({
+      repository: new InMemoryMailOutboxRepository(),
+      transactions: new InMemoryTransactions(),
+      reset: () => Promise.resolve(),
+    }),
+  );
 });

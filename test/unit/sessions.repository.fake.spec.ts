@@ -5,15 +5,17 @@ import { InMemoryTransactions } from '../fakes/transactions.fake';
 describe('InMemorySessionsRepository', () => {
   let repository = new InMemorySessionsRepository();
 
-  describeSessionsRepository(() => Promise.resolve({
-    get repository() {
-      return repository;
-    },
-    transactions: new InMemoryTransactions(),
-    reset: () => {
-      repository = new InMemorySessionsRepository();
-      return Promise.resolve();
-    },
-    givenUser: (user) => Promise.resolve(repository.givenUser(user)),
-  }));
+  describeSessionsRepository(() =>
+    Promise.resolve({
+      get repository() {
+        return repository;
+      },
+      transactions: new InMemoryTransactions(),
+      reset: () => {
+        repository = new InMemorySessionsRepository();
+        return Promise.resolve();
+      },
+      givenUser: (user) => Promise.resolve(repository.givenUser(user)),
+    }),
+  );
 });

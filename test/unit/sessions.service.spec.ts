@@ -1,15 +1,16 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { InMemorySessionsRepository } from '../fakes/sessions.repository.fake';
-import { IN_MEMORY_TX, InMemoryTransactions } from '../fakes/transactions.fake';
+
 import { SESSION_REVOKED, type SessionRevokedEvent } from '../../src/events/auth-changes';
 import { DomainEvents } from '../../src/events/domain-events.service';
 import { USER_DEACTIVATED } from '../../src/events/events';
 import type { AppConfig } from '../../src/platform/config/app-config';
 import { MetricsService } from '../../src/platform/observability/metrics/metrics.service';
-import { sha256Hex } from '../../src/shared/crypto';
-import { ErrorCode } from '../../src/shared/errors/app-error';
 import type { RevocationFeed } from '../../src/sessions/revocation-feed.service';
 import { SessionsService } from '../../src/sessions/sessions.service';
+import { sha256Hex } from '../../src/shared/crypto';
+import { ErrorCode } from '../../src/shared/errors/app-error';
+import { InMemorySessionsRepository } from '../fakes/sessions.repository.fake';
+import { IN_MEMORY_TX, InMemoryTransactions } from '../fakes/transactions.fake';
 
 class RecordingFeed {
   readonly awaited: string[][] = [];
@@ -29,9 +30,14 @@ describe('SessionsService', () => {
   let service: SessionsService;
   const sessionsConfig = { defaultTtl: 600, maxTtl: 900, refreshReuseInterval: 3600 };
 
-  const build = (): SessionsService => new SessionsService(
-    repository, { sessions: sessionsConfig } as AppConfig, feed as unknown as RevocationFeed, new DomainEvents(emitter), metrics,
-  );
+  const build = (): SessionsService =>
+    new SessionsService(
+      repository,
+      { sessions: sessionsConfig } as AppConfig,
+      feed as unknown as RevocationFeed,
+      new DomainEvents(emitter),
+      metrics,
+    );
 
   beforeEach(() => {
     repository = new InMemorySessionsRepository();
@@ -50,7 +56,11 @@ describe('SessionsService', () => {
     return issued;
   };
 
-  const codeOf = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => 'resolved', (error: { code?: string }) => error.code);
+  const codeOf = (promise: Promise<unknown>): Promise<unknown> =>
+    promise.then(
+      () => 'resolved',
+      (error: { code?: string }) => error.code,
+    );
 
   describe('create', () => {
     it('stores only the hash of the refresh token it hands out, and where the call came from', async () => {
@@ -88,7 +98,9 @@ describe('SessionsService', () => {
       expect(rotated?.refreshToken).not.toBe(refreshToken);
       expect(repository.tokenHashesOf(session.id)).toEqual([sha256Hex(refreshToken), sha256Hex(rotated!.refreshToken)]);
       expect(await transactions.run((tx) => service.rotateRefreshToken(tx, refreshToken))).toBeNull();
-      expect(await transactions.run((tx) => service.rotateRefreshToken(tx, rotated!.refreshToken))).toMatchObject({ session: { id: session.id } });
+      expect(await transactions.run((tx) => service.rotateRefreshToken(tx, rotated!.refreshToken))).toMatchObject({
+        session: { id: session.id },
+      });
     });
 
     it('refuse an unknown token, and a token reused within the interval without ending the session', async () => {
@@ -163,10 +175,12 @@ describe('SessionsService', () => {
       const { session: held } = await login(target, { impersonator: { userId: admin, sessionId: current.id } });
 
       await service.revokeOthers({ userId: admin, sessionId: current.id, isImpersonated: false });
-      expect(byId(revokedEvents)).toEqual(byId([
-        { userId: admin, sessionId: other.id, reason: 'revoked_by_user' },
-        { userId: target, sessionId: held.id, reason: 'revoked_by_user' },
-      ]));
+      expect(byId(revokedEvents)).toEqual(
+        byId([
+          { userId: admin, sessionId: other.id, reason: 'revoked_by_user' },
+          { userId: target, sessionId: held.id, reason: 'revoked_by_user' },
+        ]),
+      );
       expect((await service.listLive(admin, current.id)).map((s) => [s.id, s.current])).toEqual([[current.id, true]]);
     });
 
@@ -179,10 +193,12 @@ describe('SessionsService', () => {
       expect(revokedEvents).toEqual([]);
       expect(feed.awaited).toEqual([]);
       await service.announceRevoked(revoked);
-      expect(byId(revokedEvents)).toEqual(byId([
-        { userId: admin, sessionId: session.id, reason: 'password_reset' },
-        { userId: target, sessionId: impersonation.id, reason: 'password_reset' },
-      ]));
+      expect(byId(revokedEvents)).toEqual(
+        byId([
+          { userId: admin, sessionId: session.id, reason: 'password_reset' },
+          { userId: target, sessionId: impersonation.id, reason: 'password_reset' },
+        ]),
+      );
       expect(feed.awaited.map((keys) => [...keys].sort())).toEqual([[`session:${session.id}`, `session:${impersonation.id}`].sort()]);
     });
   });
@@ -195,10 +211,12 @@ describe('SessionsService', () => {
       const { session: impersonation } = await login(target, { impersonator: { userId: admin, sessionId: session.id } });
       const { session: targetOwn } = await login(target);
       await service.onUserDeactivated({ type: USER_DEACTIVATED, at: new Date().toISOString(), userId: admin });
-      expect(byId(revokedEvents)).toEqual(byId([
-        { userId: admin, sessionId: session.id, reason: 'user_deactivated' },
-        { userId: target, sessionId: impersonation.id, reason: 'user_deactivated' },
-      ]));
+      expect(byId(revokedEvents)).toEqual(
+        byId([
+          { userId: admin, sessionId: session.id, reason: 'user_deactivated' },
+          { userId: target, sessionId: impersonation.id, reason: 'user_deactivated' },
+        ]),
+      );
       expect(await repository.findLive(targetOwn.id, target)).not.toBeNull();
     });
 
@@ -222,12 +240,26 @@ describe('SessionsService', () => {
     const { session: held } = await login(target, { impersonator: { userId: admin, sessionId: session.id } });
     expect(await service.listLive(admin, session.id)).toEqual([
       {
-        id: held.id, createdAt: held.createdAt.toISOString(), lastUsedAt: held.lastUsedAt.toISOString(), expiresAt: held.expiresAt.toISOString(),
-        ip: null, userAgent: null, current: false, impersonatorId: admin, impersonatedUserId: target,
+        id: held.id,
+        createdAt: held.createdAt.toISOString(),
+        lastUsedAt: held.lastUsedAt.toISOString(),
+        expiresAt: held.expiresAt.toISOString(),
+        ip: null,
+        userAgent: null,
+        current: false,
+        impersonatorId: admin,
+        impersonatedUserId: target,
       },
       {
-        id: session.id, createdAt: session.createdAt.toISOString(), lastUsedAt: session.lastUsedAt.toISOString(), expiresAt: session.expiresAt.toISOString(),
-        ip: '10.0.0.1', userAgent: 'agent/1', current: true, impersonatorId: null, impersonatedUserId: null,
+        id: session.id,
+        createdAt: session.createdAt.toISOString(),
+        lastUsedAt: session.lastUsedAt.toISOString(),
+        expiresAt: session.expiresAt.toISOString(),
+        ip: '10.0.0.1',
+        userAgent: 'agent/1',
+        current: true,
+        impersonatorId: null,
+        impersonatedUserId: null,
       },
     ]);
   });

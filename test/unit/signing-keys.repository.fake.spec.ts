@@ -5,14 +5,16 @@ import { InMemoryTransactions } from '../fakes/transactions.fake';
 describe('InMemorySigningKeysRepository', () => {
   let repository = new InMemorySigningKeysRepository();
 
-  describeSigningKeysRepository(() => Promise.resolve({
-    get repository() {
-      return repository;
-    },
-    transactions: new InMemoryTransactions(),
-    reset: () => {
-      repository = new InMemorySigningKeysRepository();
-      return Promise.resolve();
-    },
-  }));
+  describeSigningKeysRepository(() =>
+    Promise.resolve({
+      get repository() {
+        return repository;
+      },
+      transactions: new InMemoryTransactions(),
+      reset: () => {
+        repository = new InMemorySigningKeysRepository();
+        return Promise.resolve();
+      },
+    }),
+  );
 });

@@ -1,11 +1,12 @@
-import { Logger } from '@nestjs/common';
 import { createSecretKey } from 'node:crypto';
-import { InMemorySigningKeysRepository } from '../fakes/signing-keys.repository.fake';
+import { Logger } from '@nestjs/common';
+
 import type { AppConfig } from '../../src/platform/config/app-config';
 import type { DatabaseConnection } from '../../src/platform/database/database-connection';
 import { ErrorCode } from '../../src/shared/errors/app-error';
 import { generateSigningKey } from '../../src/tokens/signing-key-material';
 import { SigningKeysService } from '../../src/tokens/signing-keys.service';
+import { InMemorySigningKeysRepository } from '../fakes/signing-keys.repository.fake';
 
 /** Runs the deferred start-up work when told to, as the database connecting would. */
 class DeferredConnection {
@@ -27,7 +28,11 @@ describe('SigningKeysService', () => {
   const services: SigningKeysService[] = [];
 
   const start = async (jwt: Partial<AppConfig['jwt']> = {}): Promise<SigningKeysService> => {
-    const service = new SigningKeysService({ jwt: { algorithm: 'ES256', ...jwt } } as AppConfig, repository, connection as unknown as DatabaseConnection);
+    const service = new SigningKeysService(
+      { jwt: { algorithm: 'ES256', ...jwt } } as AppConfig,
+      repository,
+      connection as unknown as DatabaseConnection,
+    );
     services.push(service);
     await service.onModuleInit();
     await connection.connect();
@@ -53,7 +58,9 @@ describe('SigningKeysService', () => {
     expect(stored).toHaveLength(1);
     expect(service.signingKey()).toMatchObject({ kid: stored[0].kid, algorithm: 'ES256' });
     expect(service.jwks().keys).toEqual([expect.objectContaining({ kid: stored[0].kid, alg: 'ES256', use: 'sig', kty: 'EC' })]);
-    expect(logged.mock.calls.map(([message]) => String(message))).toEqual([`generated ES256 signing key ${stored[0].kid} and stored it in the database`]);
+    expect(logged.mock.calls.map(([message]) => String(message))).toEqual([
+      `generated ES256 signing key ${stored[0].kid} and stored it in the database`,
+    ]);
   });
 
   it('signs with the stored current key, and every instance with the same one', async () => {
@@ -67,7 +74,11 @@ describe('SigningKeysService', () => {
   });
 
   it('answers SERVICE_UNAVAILABLE until the database has given the keys', async () => {
-    const service = new SigningKeysService({ jwt: { algorithm: 'ES256' } } as AppConfig, repository, connection as unknown as DatabaseConnection);
+    const service = new SigningKeysService(
+      { jwt: { algorithm: 'ES256' } } as AppConfig,
+      repository,
+      connection as unknown as DatabaseConnection,
+    );
     services.push(service);
     await service.onModuleInit();
     expect(() => service.signingKey()).toThrow(expect.objectContaining({ code: ErrorCode.SERVICE_UNAVAILABLE }));

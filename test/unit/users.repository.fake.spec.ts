@@ -5,14 +5,16 @@ import { InMemoryUsersRepository } from '../fakes/users.repository.fake';
 describe('InMemoryUsersRepository', () => {
   let repository = new InMemoryUsersRepository();
 
-  describeUsersRepository(() => Promise.resolve({
-    get repository() {
-      return repository;
-    },
-    transactions: new InMemoryTransactions(),
-    reset: () => {
-      repository = new InMemoryUsersRepository();
-      return Promise.resolve();
-    },
-  }));
+  describeUsersRepository(() =>
+    Promise.resolve({
+      get repository() {
+        return repository;
+      },
+      transactions: new InMemoryTransactions(),
+      reset: () => {
+        repository = new InMemoryUsersRepository();
+        return Promise.resolve();
+      },
+    }),
+  );
 });

@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Provider } from '@nestjs/common';
+
 import { GatehouseGuard } from './auth.guard.js';
-import { AUTH_CLIENT_OPTIONS, type AuthClientOptions, checkOptions } from './client-options.js';
+import { AUTH_CLIENT_OPTIONS, checkOptions, type AuthClientOptions } from './client-options.js';
 import { GuardCoverage } from './guard-coverage.js';
 import { JwksKeyStore } from './jwks-key-store.js';
 import { TokenVerifier } from './token-verifier.js';

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+
 import { HttpException, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/internal';
 import { RpcException } from '@nestjs/microservices';
+
 import { AuthGuard, GatehouseGuard } from './auth.guard.js';
 import { requireCaller } from './caller.js';
 import type { AuthClientOptions, AuthenticatedUser } from './client-options.js';
@@ -28,7 +30,14 @@ class Handlers {
   open(): void {}
 }
 
-const ALICE: AuthenticatedUser = { userId: 'alice', sessionId: 's1', roles: ['user'], isImpersonated: false, impersonatorId: null, claims: {} };
+const ALICE: AuthenticatedUser = {
+  userId: 'alice',
+  sessionId: 's1',
+  roles: ['user'],
+  isImpersonated: false,
+  impersonatorId: null,
+  claims: {},
+};
 const GOOD = 'good.token.value';
 
 function setup(options: Partial<AuthClientOptions> = {}): { guard: GatehouseGuard; verifier: TokenVerifier } {
@@ -46,13 +55,18 @@ function context(type: string, args: unknown[], handler: keyof Handlers = 'plain
   host.setType(type);
   return host;
 }
-const httpRequest = (headers: Record<string, string> = {}, method = 'GET') => ({ headers, method }) as { headers: Record<string, string>; method: string; user?: unknown };
-const http = (headers: Record<string, string> = {}, handler: keyof Handlers = 'plain', method = 'GET') => context('http', [httpRequest(headers, method), {}, () => undefined], handler);
+const httpRequest = (headers: Record<string, string> = {}, method = 'GET') =>
+  ({ headers, method }) as { headers: Record<string, string>; method: string; user?: unknown };
+const http = (headers: Record<string, string> = {}, handler: keyof Handlers = 'plain', method = 'GET') =>
+  context('http', [httpRequest(headers, method), {}, () => undefined], handler);
 const rpc = (data: unknown, handler: keyof Handlers = 'plain') => context('rpc', [data, { transport: 'tcp' }], handler);
 const bearer = { authorization: `Bearer ${GOOD}` };
 
 async function refusal(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(() => undefined, (error: unknown) => error);
+  return promise.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 }
 
 describe('GatehouseGuard', () => {
@@ -75,7 +89,7 @@ describe('GatehouseGuard', () => {
       expect(ctx.switchToHttp().getRequest<{ user?: unknown }>().user).toBe(ALICE);
     });
 
-    it('refuses with gatehouse\'s body as an HttpException', async () => {
+    it("refuses with gatehouse's body as an HttpException", async () => {
       const { guard } = setup();
       const error = await refusal(guard.canActivate(http({ authorization: 'Bearer forged.token.value' })));
       expect(error).toBeInstanceOf(HttpException);
@@ -121,7 +135,11 @@ describe('GatehouseGuard', () => {
       const cookie = `gh_access=${GOOD}; gh_csrf=c5rf`;
       await expect(guard.canActivate(http({ cookie }))).resolves.toBe(true);
       const error = await refusal(guard.canActivate(http({ cookie }, 'plain', 'POST')));
-      expect((error as HttpException).getResponse()).toMatchObject({ statusCode: 403, code: 'FORBIDDEN', message: expect.stringContaining('X-CSRF-Token') });
+      expect((error as HttpException).getResponse()).toMatchObject({
+        statusCode: 403,
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('X-CSRF-Token'),
+      });
       expect(verifier.refusals().csrf).toBe(1);
       await expect(guard.canActivate(http({ cookie, 'x-csrf-token': 'c5rf' }, 'plain', 'POST'))).resolves.toBe(true);
       // Only the default source: the cookie is not a token.
@@ -131,7 +149,7 @@ describe('GatehouseGuard', () => {
   });
 
   describe('over RPC', () => {
-    it('takes the payload\'s accessToken and keeps the caller per message', async () => {
+    it("takes the payload's accessToken and keeps the caller per message", async () => {
       const { guard } = setup();
       const ctx = rpc({ accessToken: GOOD });
       await expect(guard.canActivate(ctx)).resolves.toBe(true);
@@ -140,7 +158,7 @@ describe('GatehouseGuard', () => {
       expect(() => requireCaller(rpc(ctx.switchToRpc().getData()))).toThrow(RpcException);
     });
 
-    it('refuses with gatehouse\'s body as an RpcException', async () => {
+    it("refuses with gatehouse's body as an RpcException", async () => {
       const { guard } = setup();
       const error = await refusal(guard.canActivate(rpc({})));
       expect(error).toBeInstanceOf(RpcException);
@@ -148,28 +166,32 @@ describe('GatehouseGuard', () => {
     });
   });
 
-  describe('over WebSocket (\'ws\')', () => {
+  describe("over WebSocket ('ws')", () => {
     const ws = (data: unknown, handler: keyof Handlers = 'plain') => context('ws', [{ id: 'socket' }, data, 'orders.watch'], handler);
 
-    it('takes the message\'s accessToken, and keeps the caller per message', async () => {
+    it("takes the message's accessToken, and keeps the caller per message", async () => {
       const { guard } = setup();
       const ctx = ws({ accessToken: GOOD });
       await expect(guard.canActivate(ctx)).resolves.toBe(true);
       expect(requireCaller(ctx)).toBe(ALICE);
     });
 
-    it('refuses with an AuthClientError carrying gatehouse\'s body (WsException is not the client\'s to throw)', async () => {
+    it("refuses with an AuthClientError carrying gatehouse's body (WsException is not the client's to throw)", async () => {
       const { guard } = setup();
       const error = await refusal(guard.canActivate(ws({})));
       expect(error).toBeInstanceOf(AuthClientError);
       expect((error as AuthClientError).body).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', message: 'authentication required' });
     });
 
-    it('refuses a message that is not an object with a clear setup error naming \'ws\', never a TypeError', async () => {
+    it("refuses a message that is not an object with a clear setup error naming 'ws', never a TypeError", async () => {
       const { guard } = setup();
       const error = await refusal(guard.canActivate(ws('just a string')));
       expect(error).toBeInstanceOf(AuthClientError);
-      expect((error as AuthClientError).body).toMatchObject({ statusCode: 500, code: 'INTERNAL_ERROR', message: expect.stringContaining('\'ws\'') });
+      expect((error as AuthClientError).body).toMatchObject({
+        statusCode: 500,
+        code: 'INTERNAL_ERROR',
+        message: expect.stringContaining("'ws'"),
+      });
     });
   });
 
@@ -188,10 +210,14 @@ describe('GatehouseGuard', () => {
     it('answers 401 when the context has no request (a subscription), and a setup error without a context: never a TypeError', async () => {
       const { guard } = setup();
       const missing = await refusal(guard.canActivate(gql({ connectionParams: {} })));
-      expect((missing as HttpException).getResponse()).toEqual({ statusCode: 401, code: 'UNAUTHORIZED', message: 'authentication required' });
+      expect((missing as HttpException).getResponse()).toEqual({
+        statusCode: 401,
+        code: 'UNAUTHORIZED',
+        message: 'authentication required',
+      });
       const noContext = await refusal(guard.canActivate(gql(undefined)));
       expect(noContext).toBeInstanceOf(HttpException);
-      expect((noContext as HttpException).getResponse()).toMatchObject({ statusCode: 500, message: expect.stringContaining('\'graphql\'') });
+      expect((noContext as HttpException).getResponse()).toMatchObject({ statusCode: 500, message: expect.stringContaining("'graphql'") });
     });
 
     it('@OptionalAuth(): null without a token', async () => {
@@ -207,7 +233,9 @@ describe('GatehouseGuard', () => {
     const error = await refusal(guard.canActivate(context('kafka-streams', [{ accessToken: GOOD }])));
     expect(error).toBeInstanceOf(AuthClientError);
     expect((error as AuthClientError).body).toEqual({
-      statusCode: 500, code: 'INTERNAL_ERROR', message: expect.stringContaining('cannot guard \'kafka-streams\' handlers'),
+      statusCode: 500,
+      code: 'INTERNAL_ERROR',
+      message: expect.stringContaining("cannot guard 'kafka-streams' handlers"),
     });
     await expect(guard.canActivate(context('kafka-streams', [], 'open'))).resolves.toBe(true);
   });

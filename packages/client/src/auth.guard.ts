@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+
 import { carrierOf, noteGuarded, PUBLIC_HANDLER, setCaller, transportError } from './caller.js';
 import { IS_OPTIONAL_AUTH, IS_PUBLIC_ROUTE, REQUIRED_ROLES } from './decorators.js';
 import { AuthClientError } from './refusals.js';

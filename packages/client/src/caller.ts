@@ -1,5 +1,6 @@
-import { type ExecutionContext, HttpException, Logger } from '@nestjs/common';
+import { HttpException, Logger, type ExecutionContext } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
+
 import type { AuthenticatedUser } from './client-options.js';
 import { AuthClientError, setupError } from './refusals.js';
 import { httpRequestOf } from './token-sources.js';
@@ -38,7 +39,7 @@ export function carrierOf(context: ExecutionContext): object {
     }
     case 'ws':
       carrier = context.switchToWs().getData();
-      if (!isObject(carrier)) throw setupError('a \'ws\' message must carry an object (with its accessToken) for GatehouseGuard to guard it');
+      if (!isObject(carrier)) throw setupError("a 'ws' message must carry an object (with its accessToken) for GatehouseGuard to guard it");
       break;
     case 'graphql':
       carrier = context.getArgs()[2];
@@ -102,10 +103,12 @@ export function requireCaller(context: ExecutionContext): AuthenticatedUser | nu
   if (handler && !warnedHandlers.has(handler)) {
     warnedHandlers.add(handler);
     const name = `${context.getClass?.()?.name ?? '?'}.${handler.name}`;
-    logger.warn(state === PUBLIC_HANDLER
-      ? `${name} is @Public() but asks for @CurrentUser(): refused with 401. Use @OptionalAuth() for a caller who may be anonymous.`
-      : `${name} (${context.getType()}) asks for @CurrentUser() but GatehouseGuard did not run for it: refused with 401. Register GatehouseGuard as APP_GUARD and, `
-        + 'in a hybrid app, connect each microservice with app.connectMicroservice(options, { inheritAppConfig: true }); or add @UseGuards(GatehouseGuard).');
+    logger.warn(
+      state === PUBLIC_HANDLER
+        ? `${name} is @Public() but asks for @CurrentUser(): refused with 401. Use @OptionalAuth() for a caller who may be anonymous.`
+        : `${name} (${context.getType()}) asks for @CurrentUser() but GatehouseGuard did not run for it: refused with 401. Register GatehouseGuard as APP_GUARD and, ` +
+            'in a hybrid app, connect each microservice with app.connectMicroservice(options, { inheritAppConfig: true }); or add @UseGuards(GatehouseGuard).',
+    );
   }
   throw transportError(context, AuthClientError.of('missing'));
 }

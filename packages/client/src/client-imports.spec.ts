@@ -16,7 +16,9 @@ describe('gatehouse/client imports', () => {
   });
 
   it('imports only the client itself, Nest, rxjs, ioredis and node built-ins', () => {
-    const foreign = imports.flatMap(({ file, specifiers }) => specifiers.filter((s) => !ALLOWED.some((p) => p.test(s))).map((s) => `${file}: ${s}`));
+    const foreign = imports.flatMap(({ file, specifiers }) =>
+      specifiers.filter((s) => !ALLOWED.some((p) => p.test(s))).map((s) => `${file}: ${s}`),
+    );
     expect(foreign).toEqual([]);
   });
 });

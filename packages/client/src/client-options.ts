@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+
 import type { ClientTlsOptions } from './redis-connection.js';
 import type { AuthErrorBody, Refusal } from './refusals.js';
 
@@ -98,7 +99,8 @@ export interface AuthenticatedUser {
 export function checkOptions(options: AuthClientOptions): AuthClientOptions {
   const fail = (problem: string): Error => new Error(`gatehouse/client: ${problem}`);
   if (!options || typeof options !== 'object') throw fail('AuthClientModule needs options ({ issuer, jwksUrl })');
-  if (typeof options.issuer !== 'string' || !options.issuer) throw fail('issuer is required: the iss of gatehouse\'s tokens (its JWT_ISSUER)');
+  if (typeof options.issuer !== 'string' || !options.issuer)
+    throw fail("issuer is required: the iss of gatehouse's tokens (its JWT_ISSUER)");
   if (!options.live && (typeof options.jwksUrl !== 'string' || !options.jwksUrl)) {
     throw fail('jwksUrl is required unless live mode is configured: set it to <gatehouse>/.well-known/jwks.json');
   }

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+
 import { HttpException, Logger } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { ExecutionContextHost } from '@nestjs/core/internal';
 import { RpcException } from '@nestjs/microservices';
+
 import { PUBLIC_HANDLER, requireCaller, setCaller } from './caller.js';
 import type { AuthenticatedUser } from './client-options.js';
 import { CurrentUser } from './decorators.js';
@@ -44,7 +46,7 @@ describe('@CurrentUser() fails closed', () => {
     expect(requireCaller(ctx)).toBe(ALICE);
   });
 
-  it('refuses over RPC with an RpcException of gatehouse\'s body when the guard never ran (no inheritAppConfig), and warns once per handler', () => {
+  it("refuses over RPC with an RpcException of gatehouse's body when the guard never ran (no inheritAppConfig), and warns once per handler", () => {
     for (let i = 0; i < 3; i += 1) {
       const error = thrown(() => requireCaller(context('rpc', [{ accessToken: 'a.valid.token' }, {}], 'purge')));
       expect(error).toBeInstanceOf(RpcException);
@@ -80,7 +82,10 @@ describe('@CurrentUser() fails closed', () => {
     class Handlers {
       list(@CurrentUser() _user: AuthenticatedUser): void {}
     }
-    const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, Handlers, 'list') as Record<string, { factory: (data: unknown, ctx: unknown) => unknown }>;
+    const args = Reflect.getMetadata(ROUTE_ARGS_METADATA, Handlers, 'list') as Record<
+      string,
+      { factory: (data: unknown, ctx: unknown) => unknown }
+    >;
     const { factory } = Object.values(args)[0];
     const ctx = context('rpc', [{}, {}]);
     expect(thrown(() => factory(undefined, ctx))).toBeInstanceOf(RpcException);

@@ -1,4 +1,5 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+
 import { requireCaller } from './caller.js';
 
 export const IS_PUBLIC_ROUTE = 'gatehouse-client:public';

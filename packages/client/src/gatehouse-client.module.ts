@@ -1,4 +1,5 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+
 import { GatehouseClient, type GatehouseClientOptions } from './gatehouse-client.js';
 
 export const GATEHOUSE_CLIENT_OPTIONS = Symbol('GATEHOUSE_CLIENT_OPTIONS');
@@ -27,7 +28,11 @@ export class GatehouseClientModule {
       providers: [
         { provide: GATEHOUSE_CLIENT_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] },
         // Nest calls the instance's onApplicationShutdown, which closes the connection.
-        { provide: GatehouseClient, useFactory: (o: GatehouseClientOptions) => GatehouseClient.connect(o), inject: [GATEHOUSE_CLIENT_OPTIONS] },
+        {
+          provide: GatehouseClient,
+          useFactory: (o: GatehouseClientOptions) => GatehouseClient.connect(o),
+          inject: [GATEHOUSE_CLIENT_OPTIONS],
+        },
       ],
       exports: [GatehouseClient],
     };

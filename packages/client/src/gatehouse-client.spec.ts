@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { Test } from '@nestjs/testing';
-import { NEVER, type Observable, of, throwError } from 'rxjs';
+import { NEVER, of, throwError, type Observable } from 'rxjs';
+
 import { GatehouseClient, GatehouseClientError, type GatehouseClientOptions } from './gatehouse-client.js';
 import { GatehouseClientModule } from './gatehouse-client.module.js';
 
@@ -38,7 +39,7 @@ describe('GatehouseClient', () => {
   afterEach(() => create.mockRestore());
 
   describe('pattern names', () => {
-    it('sends gatehouse\'s own pattern names with their payloads', async () => {
+    it("sends gatehouse's own pattern names with their payloads", async () => {
       const client = await GatehouseClient.connect(REDIS);
       await client.verify('a.b.c');
       await client.findUserById('u-1');
@@ -52,23 +53,31 @@ describe('GatehouseClient', () => {
       ]);
     });
 
-    it('puts the Redis prefix (gatehouse\'s REDIS_PATTERN_PREFIX) before every pattern', async () => {
+    it("puts the Redis prefix (gatehouse's REDIS_PATTERN_PREFIX) before every pattern", async () => {
       const client = await GatehouseClient.connect({ ...REDIS, prefix: 'blue' });
       await client.verify('a.b.c');
       await client.findUserById('u-1');
       await client.findUserByEmail('a@example.com');
       await client.revokeSession('s-1');
       await client.send('sessions.list', { userId: 'u-1' });
-      expect(proxy.sent.map((s) => s.pattern)).toEqual(['blue.auth.verify', 'blue.users.findById', 'blue.users.findByEmail', 'blue.sessions.revoke', 'blue.sessions.list']);
+      expect(proxy.sent.map((s) => s.pattern)).toEqual([
+        'blue.auth.verify',
+        'blue.users.findById',
+        'blue.users.findByEmail',
+        'blue.sessions.revoke',
+        'blue.sessions.list',
+      ]);
     });
 
-    it('takes an empty prefix as none (gatehouse\'s default)', async () => {
+    it("takes an empty prefix as none (gatehouse's default)", async () => {
       await (await GatehouseClient.connect({ ...REDIS, prefix: '' })).verify('t');
       expect(proxy.sent[0]?.pattern).toBe('auth.verify');
     });
 
-    it('refuses a prefix over TCP, where gatehouse\'s patterns have none', async () => {
-      await expect(GatehouseClient.connect({ ...TCP, prefix: 'blue' } as unknown as GatehouseClientOptions)).rejects.toThrow(/Redis transport only/);
+    it("refuses a prefix over TCP, where gatehouse's patterns have none", async () => {
+      await expect(GatehouseClient.connect({ ...TCP, prefix: 'blue' } as unknown as GatehouseClientOptions)).rejects.toThrow(
+        /Redis transport only/,
+      );
     });
   });
 
@@ -78,7 +87,12 @@ describe('GatehouseClient', () => {
       await GatehouseClient.connect({ ...TCP, tls: { ca: 'CA PEM', servername: 'gatehouse.internal' } });
       expect(create.mock.calls).toEqual([
         [{ transport: Transport.TCP, options: { host: '127.0.0.1', port: 4000 } }],
-        [{ transport: Transport.TCP, options: { host: '127.0.0.1', port: 4000, tlsOptions: { ca: 'CA PEM', servername: 'gatehouse.internal' } } }],
+        [
+          {
+            transport: Transport.TCP,
+            options: { host: '127.0.0.1', port: 4000, tlsOptions: { ca: 'CA PEM', servername: 'gatehouse.internal' } },
+          },
+        ],
       ]);
     });
 
@@ -109,17 +123,28 @@ describe('GatehouseClient', () => {
   });
 
   describe('errors', () => {
-    const rejection = async (answer: () => Observable<unknown>, options: Partial<GatehouseClientOptions> = {}): Promise<GatehouseClientError> => {
+    const rejection = async (
+      answer: () => Observable<unknown>,
+      options: Partial<GatehouseClientOptions> = {},
+    ): Promise<GatehouseClientError> => {
       useProxy(fakeProxy(answer));
       const client = await GatehouseClient.connect({ ...TCP, ...options } as GatehouseClientOptions);
-      const error: unknown = await client.verify('t').then(() => undefined, (e: unknown) => e);
+      const error: unknown = await client.verify('t').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(GatehouseClientError);
       return error as GatehouseClientError;
     };
     const UNAVAILABLE = { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: expect.any(String) };
 
-    it('carries gatehouse\'s error body, validation details included', async () => {
-      const body = { statusCode: 400, code: 'VALIDATION_FAILED', message: 'validation failed', errors: [{ field: 'accessToken', messages: ['required'] }] };
+    it("carries gatehouse's error body, validation details included", async () => {
+      const body = {
+        statusCode: 400,
+        code: 'VALIDATION_FAILED',
+        message: 'validation failed',
+        errors: [{ field: 'accessToken', messages: ['required'] }],
+      };
       const error = await rejection(() => throwError(() => body));
       expect(error.body).toEqual(body);
       expect(error.message).toBe('validation failed');
@@ -133,7 +158,7 @@ describe('GatehouseClient', () => {
       expect(error.cause).toBe(cause);
     });
 
-    it('answers 503 for a reply without gatehouse\'s error shape', async () => {
+    it("answers 503 for a reply without gatehouse's error shape", async () => {
       expect((await rejection(() => throwError(() => ({ status: 'error', message: 'Internal server error' })))).body).toEqual(UNAVAILABLE);
     });
 

@@ -1,6 +1,7 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { type ClientProxy, ClientProxyFactory } from '@nestjs/microservices';
+import { ClientProxyFactory, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, from, timeout, TimeoutError } from 'rxjs';
+
 import { clientProxyOptions, patternName } from './gatehouse-connection.js';
 import type { ClientTlsOptions } from './redis-connection.js';
 
@@ -101,7 +102,8 @@ export class GatehouseClient implements OnApplicationShutdown {
     this.proxy = ClientProxyFactory.create(clientProxyOptions(options));
     this.timeoutMs = timeoutMs;
     this.prefix = prefix ?? '';
-    if (options.tls?.rejectUnauthorized === false) this.logger.warn('TLS certificate verification is off, so anyone on the path can pose as gatehouse');
+    if (options.tls?.rejectUnauthorized === false)
+      this.logger.warn('TLS certificate verification is off, so anyone on the path can pose as gatehouse');
   }
 
   /**
@@ -166,6 +168,7 @@ export class GatehouseClient implements OnApplicationShutdown {
 function describe(error: unknown): string {
   // A refused dual-stack connect is an AggregateError without a message: its code says more.
   if (error instanceof Error) return error.message || (error as { code?: string }).code || error.name;
-  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string') return (error as { message: string }).message;
+  if (error && typeof error === 'object' && typeof (error as { message?: unknown }).message === 'string')
+    return (error as { message: string }).message;
   return String(error);
 }

@@ -1,5 +1,6 @@
-import { type ClientOptions, Transport } from '@nestjs/microservices';
-import { type ClientTlsOptions, redisConnectionOptions } from './redis-connection.js';
+import { Transport, type ClientOptions } from '@nestjs/microservices';
+
+import { redisConnectionOptions, type ClientTlsOptions } from './redis-connection.js';
 
 /**
  * Where gatehouse's message patterns are reached. TCP: its listener, over TLS when `tls` is given
@@ -8,8 +9,7 @@ import { type ClientTlsOptions, redisConnectionOptions } from './redis-connectio
  * with `[user]:password@` and the database index honoured.
  */
 export type GatehouseConnection =
-  | { transport: 'tcp'; host: string; port: number; tls?: ClientTlsOptions }
-  | { transport: 'redis'; url: string; tls?: ClientTlsOptions };
+  { transport: 'tcp'; host: string; port: number; tls?: ClientTlsOptions } | { transport: 'redis'; url: string; tls?: ClientTlsOptions };
 
 /**
  * The Nest ClientProxy options of a connection. Throws on a bad Redis URL or an unknown transport,
@@ -25,7 +25,9 @@ export function clientProxyOptions(connection: GatehouseConnection): ClientOptio
       return { transport: Transport.REDIS, options: redisConnectionOptions(connection.url, connection.tls) };
     default:
       // Reachable from plain JavaScript or untyped configuration.
-      throw new Error(`gatehouse/client: transport must be 'tcp' or 'redis' (got ${JSON.stringify((connection as { transport?: unknown }).transport)})`);
+      throw new Error(
+        `gatehouse/client: transport must be 'tcp' or 'redis' (got ${JSON.stringify((connection as { transport?: unknown }).transport)})`,
+      );
   }
 }
 

@@ -1,8 +1,10 @@
 import 'reflect-metadata';
+
 import { Logger } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/internal';
 import { Transport } from '@nestjs/microservices';
+
 import { GatehouseGuard } from './auth.guard.js';
 import { noteGuarded } from './caller.js';
 import { GuardCoverage } from './guard-coverage.js';
@@ -22,7 +24,7 @@ const message = (pattern: string) => ({ getPattern: () => pattern });
 
 function app(appGuard: boolean, servers: FakeServer[]): GuardCoverage {
   const modules = new ModulesContainer();
-  const instance = appGuard ? Object.create(GatehouseGuard.prototype) as GatehouseGuard : { canActivate: () => true };
+  const instance = appGuard ? (Object.create(GatehouseGuard.prototype) as GatehouseGuard) : { canActivate: () => true };
   modules.set('AppModule', { providers: new Map([['APP_GUARD (UUID: 1)', { instance }]]) } as never);
   for (const server of servers) modules.addRpcTarget(server);
   const coverage = new GuardCoverage(modules);
@@ -43,7 +45,7 @@ describe('GuardCoverage: a message handled without the global GatehouseGuard', (
   });
   afterEach(() => warn.mockRestore());
 
-  it('warns once, naming the message and inheritAppConfig, and keeps the app\'s own end hook running', () => {
+  it("warns once, naming the message and inheritAppConfig, and keeps the app's own end hook running", () => {
     const server = new FakeServer(Transport.TCP);
     const previous = jest.fn();
     server.setOnProcessingEndHook(previous);
@@ -62,7 +64,9 @@ describe('GuardCoverage: a message handled without the global GatehouseGuard', (
 
   it('watches microservices connected after start too', () => {
     const modules = new ModulesContainer();
-    modules.set('AppModule', { providers: new Map([['APP_GUARD (UUID: 1)', { instance: Object.create(GatehouseGuard.prototype) as GatehouseGuard }]]) } as never);
+    modules.set('AppModule', {
+      providers: new Map([['APP_GUARD (UUID: 1)', { instance: Object.create(GatehouseGuard.prototype) as GatehouseGuard }]]),
+    } as never);
     new GuardCoverage(modules).onApplicationBootstrap();
     const late = new FakeServer(Transport.REDIS);
     modules.addRpcTarget(late);

@@ -2,6 +2,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { ModulesContainer } from '@nestjs/core';
 import { Transport } from '@nestjs/microservices';
 import type { Subscription } from 'rxjs';
+
 import { GatehouseGuard } from './auth.guard.js';
 import { wasGuarded } from './caller.js';
 
@@ -67,9 +68,11 @@ export class GuardCoverage implements OnApplicationBootstrap, OnApplicationShutd
     server.setOnProcessingEndHook((transportId, context) => {
       if (!this.warned && !wasGuarded(context)) {
         this.warned = true;
-        this.logger.warn(`the message "${patternOf(context)}" was handled without GatehouseGuard, the app's global guard (unless another guard refused it first): `
-          + 'a hybrid app\'s global guards reach message patterns only when each microservice is connected with '
-          + 'app.connectMicroservice(options, { inheritAppConfig: true }). @CurrentUser() refuses such messages with 401, but handlers that do not ask for the caller run unguarded.');
+        this.logger.warn(
+          `the message "${patternOf(context)}" was handled without GatehouseGuard, the app's global guard (unless another guard refused it first): ` +
+            "a hybrid app's global guards reach message patterns only when each microservice is connected with " +
+            'app.connectMicroservice(options, { inheritAppConfig: true }). @CurrentUser() refuses such messages with 401, but handlers that do not ask for the caller run unguarded.',
+        );
       }
       previous?.call(server, transportId, context);
     });

@@ -1,6 +1,14 @@
 export { AuthClientModule, type AuthClientAsyncOptions } from './auth-client.module.js';
 export { AuthGuard, GatehouseGuard } from './auth.guard.js';
-export type { AuthClientOptions, AuthenticatedUser, AuthErrorBody, ClientTlsOptions, LiveOptions, TokenExtractor, TokenSource } from './client-options.js';
+export type {
+  AuthClientOptions,
+  AuthenticatedUser,
+  AuthErrorBody,
+  ClientTlsOptions,
+  LiveOptions,
+  TokenExtractor,
+  TokenSource,
+} from './client-options.js';
 export { CurrentUser, OptionalAuth, Public, Roles } from './decorators.js';
 export { AuthClientError, type Refusal, type RefusalReason } from './refusals.js';
 export { TokenVerifier } from './token-verifier.js';

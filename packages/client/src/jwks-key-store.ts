@@ -1,5 +1,6 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+
 import { AUTH_CLIENT_OPTIONS, type AuthClientOptions } from './client-options.js';
 
 export interface PublicKeyEntry {

@@ -21,7 +21,13 @@ describe('redisConnectionOptions', () => {
   });
 
   it('turns TLS on for rediss://, with the TLS options given', () => {
-    expect(redisConnectionOptions('rediss://:pw@cache.internal:6380/1')).toEqual({ host: 'cache.internal', port: 6380, db: 1, password: 'pw', tls: {} });
+    expect(redisConnectionOptions('rediss://:pw@cache.internal:6380/1')).toEqual({
+      host: 'cache.internal',
+      port: 6380,
+      db: 1,
+      password: 'pw',
+      tls: {},
+    });
     const tls = { ca: 'CA PEM', cert: 'CERT PEM', key: 'KEY PEM', servername: 'redis.internal', rejectUnauthorized: true };
     const options = redisConnectionOptions('rediss://u:pw@10.0.0.5:6380', tls);
     expect(options).toEqual({ host: '10.0.0.5', port: 6380, db: 0, username: 'u', password: 'pw', tls });

@@ -44,8 +44,22 @@ export type RefusalReason =
   | 'unavailable';
 
 export const REFUSAL_REASONS: readonly RefusalReason[] = [
-  'missing', 'malformed', 'type', 'issuer', 'audience', 'claims', 'expired', 'notYetValid', 'kid', 'algorithm',
-  'signature', 'revoked', 'rejected', 'role', 'csrf', 'unavailable',
+  'missing',
+  'malformed',
+  'type',
+  'issuer',
+  'audience',
+  'claims',
+  'expired',
+  'notYetValid',
+  'kid',
+  'algorithm',
+  'signature',
+  'revoked',
+  'rejected',
+  'role',
+  'csrf',
+  'unavailable',
 ];
 
 const INVALID: AuthErrorBody = { statusCode: 401, code: 'UNAUTHORIZED', message: 'invalid access token' };

@@ -1,8 +1,9 @@
+import { createPublicKey } from 'node:crypto';
+import { Socket } from 'node:net';
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { createPublicKey } from 'node:crypto';
-import { Socket } from 'node:net';
+
 import { AuthClientModule } from './auth-client.module.js';
 import { AuthGuard } from './auth.guard.js';
 import type { AuthClientOptions, AuthenticatedUser } from './client-options.js';
@@ -26,11 +27,14 @@ class OrdersController {
 }
 
 const decode = (token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } => {
-  const [header, payload] = token.split('.').slice(0, 2).map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+  const [header, payload] = token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
   return { header, payload };
 };
 
-describe('@gatehouse/client/testing: a sibling app\'s tests without gatehouse', () => {
+describe("@gatehouse/client/testing: a sibling app's tests without gatehouse", () => {
   const ISSUER = 'https://gatehouse.example';
   let gh: TestIssuer;
   let app: NestFastifyApplication;
@@ -78,17 +82,24 @@ describe('@gatehouse/client/testing: a sibling app\'s tests without gatehouse', 
 
   it('has an expired token refused', async () => {
     const expired = gh.token({ sub: 'user-1', expiresIn: -60 });
-    expect(await get(app, '/orders', expired)).toEqual({ status: 401, body: { statusCode: 401, code: 'UNAUTHORIZED', message: 'access token expired' } });
+    expect(await get(app, '/orders', expired)).toEqual({
+      status: 401,
+      body: { statusCode: 401, code: 'UNAUTHORIZED', message: 'access token expired' },
+    });
   });
 
   it('has a token without the required role refused, and one with it accepted', async () => {
     expect(await get(app, '/admin/report', gh.token({ sub: 'user-1' }))).toEqual({
-      status: 403, body: { statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) },
+      status: 403,
+      body: { statusCode: 403, code: 'FORBIDDEN', message: expect.any(String) },
     });
-    expect(await get(app, '/admin/report', gh.token({ sub: 'admin-1', roles: ['admin'] }))).toEqual({ status: 200, body: { reportBy: 'admin-1' } });
+    expect(await get(app, '/admin/report', gh.token({ sub: 'admin-1', roles: ['admin'] }))).toEqual({
+      status: 200,
+      body: { reportBy: 'admin-1' },
+    });
   });
 
-  it('is really checked: another issuer\'s key, another iss and no token are refused', async () => {
+  it("is really checked: another issuer's key, another iss and no token are refused", async () => {
     const stranger = await createTestIssuer({ issuer: ISSUER });
     const elsewhere = await createTestIssuer({ issuer: 'https://elsewhere.example' });
     for (const token of [stranger.token({ sub: 'user-1' }), elsewhere.token({ sub: 'user-1' }), undefined]) {
@@ -96,13 +107,21 @@ describe('@gatehouse/client/testing: a sibling app\'s tests without gatehouse', 
     }
   });
 
-  it('mints tokens shaped like gatehouse\'s', async () => {
+  it("mints tokens shaped like gatehouse's", async () => {
     const withAudience = await createTestIssuer({ issuer: ISSUER, audience: 'orders' });
     const token = withAudience.token({ sub: 'user-1', sid: 'session-1', claims: { tenant: 't-1', sub: 'forged', exp: 0 } });
     const { header, payload } = decode(token);
     expect(header).toEqual({ alg: 'ES256', typ: 'at+jwt', kid: withAudience.kid });
     expect(Object.keys(payload)).toEqual(['tenant', 'iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'roles', 'isImpersonated']);
-    expect(payload).toMatchObject({ iss: ISSUER, aud: 'orders', sub: 'user-1', sid: 'session-1', roles: ['user'], isImpersonated: false, tenant: 't-1' });
+    expect(payload).toMatchObject({
+      iss: ISSUER,
+      aud: 'orders',
+      sub: 'user-1',
+      sid: 'session-1',
+      roles: ['user'],
+      isImpersonated: false,
+      tenant: 't-1',
+    });
     expect(payload.exp).toBe((payload.iat as number) + 900);
     expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
     // The kid is the key's RFC 7638 thumbprint, as gatehouse's.
@@ -125,7 +144,10 @@ describe('@gatehouse/client/testing: a sibling app\'s tests without gatehouse', 
     process.env.TEST_GATEHOUSE_JWKS_URL = withAudience.jwksUrl;
     const configured = await siblingApp(() => ({ issuer: ISSUER, audience: 'orders', jwksUrl: process.env.TEST_GATEHOUSE_JWKS_URL ?? '' }));
     try {
-      expect(await get(configured, '/orders', withAudience.token({ sub: 'user-2' }))).toMatchObject({ status: 200, body: { userId: 'user-2' } });
+      expect(await get(configured, '/orders', withAudience.token({ sub: 'user-2' }))).toMatchObject({
+        status: 200,
+        body: { userId: 'user-2' },
+      });
       expect(await get(configured, '/orders', gh.token({ sub: 'user-2' }))).toMatchObject({ status: 401 });
     } finally {
       delete process.env.TEST_GATEHOUSE_JWKS_URL;

@@ -1,5 +1,6 @@
-import { createHash, generateKeyPair, type JsonWebKey, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { createHash, generateKeyPair, randomUUID, sign, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
+
 import type { AuthClientOptions } from './client-options.js';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
@@ -55,7 +56,9 @@ const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).to
 
 /** RFC 7638 thumbprint, as gatehouse derives its kids. */
 function thumbprint(jwk: JsonWebKey): string {
-  return createHash('sha256').update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest('base64url');
+  return createHash('sha256')
+    .update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }))
+    .digest('base64url');
 }
 
 /**

@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+
 import { ExecutionContextHost } from '@nestjs/core/internal';
+
 import type { TokenSource } from './client-options.js';
 import { cookieValue, findToken, passesCsrfCheck } from './token-sources.js';
 
@@ -45,12 +47,13 @@ describe('findToken', () => {
   });
 
   it('asks a function, which gets the ExecutionContext', () => {
-    const fn: TokenSource = (ctx) => (ctx.getType() === 'http' ? ctx.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-token'] : undefined);
+    const fn: TokenSource = (ctx) =>
+      ctx.getType() === 'http' ? ctx.switchToHttp().getRequest<{ headers: Record<string, string> }>().headers['x-token'] : undefined;
     expect(findToken(http({ 'x-token': token }), [fn])).toEqual({ token, from: 'function' });
     expect(findToken(http({}), [fn, 'header'])).toEqual({ token: undefined });
   });
 
-  it('takes the payload\'s accessToken over RPC and WebSocket, then the functions', () => {
+  it("takes the payload's accessToken over RPC and WebSocket, then the functions", () => {
     const fn: TokenSource = () => 'from-function';
     expect(findToken(context('rpc', [{ accessToken: token }, {}]), ['header'])).toEqual({ token, from: 'payload' });
     expect(findToken(context('ws', [{}, { accessToken: token }]), ['header'])).toEqual({ token, from: 'payload' });
@@ -59,7 +62,7 @@ describe('findToken', () => {
     expect(findToken(context('ws', [{}, 'not an object']), [])).toEqual({ token: undefined });
   });
 
-  it('reads a GraphQL resolver\'s request (Apollo req, Mercurius reply.request), and none without one', () => {
+  it("reads a GraphQL resolver's request (Apollo req, Mercurius reply.request), and none without one", () => {
     const req = { headers: { authorization: `Bearer ${token}` } };
     expect(findToken(context('graphql', [{}, {}, { req }, {}]), ['header'])).toEqual({ token, from: 'header' });
     expect(findToken(context('graphql', [{}, {}, { reply: { request: req } }, {}]), ['header'])).toEqual({ token, from: 'header' });
@@ -75,7 +78,10 @@ describe('findToken', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toMatchObject({ name: 'AuthClientError', body: { statusCode: 500, code: 'INTERNAL_ERROR', message: expect.stringContaining('\'rpc\'') } });
+    expect(error).toMatchObject({
+      name: 'AuthClientError',
+      body: { statusCode: 500, code: 'INTERNAL_ERROR', message: expect.stringContaining("'rpc'") },
+    });
   });
 });
 

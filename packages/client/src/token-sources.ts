@@ -1,5 +1,6 @@
-import type { ExecutionContext } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
+import type { ExecutionContext } from '@nestjs/common';
+
 import type { TokenSource } from './client-options.js';
 import { setupError } from './refusals.js';
 
@@ -79,7 +80,11 @@ function payloadToken(context: ExecutionContext, type: string): string | undefin
   return typeof token === 'string' && token ? token : undefined;
 }
 
-function ask(source: (context: ExecutionContext) => string | null | undefined, context: ExecutionContext, type: string): string | undefined {
+function ask(
+  source: (context: ExecutionContext) => string | null | undefined,
+  context: ExecutionContext,
+  type: string,
+): string | undefined {
   let token: unknown;
   try {
     token = source(context);

@@ -1,5 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { generateKeyPairSync, sign } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+
 import type { AuthClientOptions } from './client-options.js';
 import type { JwksKeyStore, PublicKeyEntry } from './jwks-key-store.js';
 import { REFUSAL_REASONS, type Refusal, type RefusalReason } from './refusals.js';
@@ -33,7 +34,13 @@ function verifier(options: Partial<AuthClientOptions> = {}, keys: PublicKeyEntry
 
 const now = (): number => Math.floor(Date.now() / 1000);
 const claims = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  iss: ISSUER, sub: 'user-1', sid: 'session-1', iat: now(), exp: now() + 900, roles: ['user'], ...extra,
+  iss: ISSUER,
+  sub: 'user-1',
+  sid: 'session-1',
+  iat: now(),
+  exp: now() + 900,
+  roles: ['user'],
+  ...extra,
 });
 const without = (name: string): Record<string, unknown> => Object.fromEntries(Object.entries(claims()).filter(([k]) => k !== name));
 const refused = (statusCode = 401) => ({ body: expect.objectContaining({ statusCode }) });
@@ -41,7 +48,11 @@ const refused = (statusCode = 401) => ({ body: expect.objectContaining({ statusC
 describe('TokenVerifier (offline)', () => {
   it('accepts a well-formed token and says who it speaks for', async () => {
     await expect(verifier().verify(token(claims({ act: { sub: 'admin-1' }, isImpersonated: true })))).resolves.toMatchObject({
-      userId: 'user-1', sessionId: 'session-1', roles: ['user'], isImpersonated: true, impersonatorId: 'admin-1',
+      userId: 'user-1',
+      sessionId: 'session-1',
+      roles: ['user'],
+      isImpersonated: true,
+      impersonatorId: 'admin-1',
     });
   });
 
@@ -66,7 +77,9 @@ describe('TokenVerifier (offline)', () => {
   });
 
   it('refuses exp in the past beyond the leeway, and accepts it within', async () => {
-    await expect(verifier().verify(token(claims({ exp: now() - 31 })))).rejects.toMatchObject({ body: { statusCode: 401, message: 'access token expired' } });
+    await expect(verifier().verify(token(claims({ exp: now() - 31 })))).rejects.toMatchObject({
+      body: { statusCode: 401, message: 'access token expired' },
+    });
     await expect(verifier().verify(token(claims({ exp: now() - 20 })))).resolves.toMatchObject({ userId: 'user-1' });
   });
 
@@ -74,10 +87,12 @@ describe('TokenVerifier (offline)', () => {
     await expect(verifier().verify(token(claims({ iss: 'https://elsewhere.example' })))).rejects.toMatchObject(refused());
     await expect(verifier({ audience: 'orders' }).verify(token(claims()))).rejects.toMatchObject(refused());
     await expect(verifier({ audience: 'orders' }).verify(token(claims({ aud: 'billing' })))).rejects.toMatchObject(refused());
-    await expect(verifier({ audience: 'orders' }).verify(token(claims({ aud: ['billing', 'orders'] })))).resolves.toMatchObject({ userId: 'user-1' });
+    await expect(verifier({ audience: 'orders' }).verify(token(claims({ aud: ['billing', 'orders'] })))).resolves.toMatchObject({
+      userId: 'user-1',
+    });
   });
 
-  it('refuses another typ, another algorithm than the key\'s, an unknown kid and a bad signature', async () => {
+  it("refuses another typ, another algorithm than the key's, an unknown kid and a bad signature", async () => {
     await expect(verifier().verify(token(claims(), { typ: 'JWT' }))).rejects.toMatchObject(refused());
     await expect(verifier().verify(token(claims(), { alg: 'RS256' }))).rejects.toMatchObject(refused());
     await expect(verifier().verify(token(claims(), { kid: 'k2' }))).rejects.toMatchObject(refused());
@@ -94,13 +109,20 @@ describe('TokenVerifier connection settings', () => {
   it('refuses a bad Redis URL at start, before fetching keys, without repeating the password', async () => {
     const v = verifier({ revocations: { redisUrl: 'redis://:hunter2@h/x' } });
     await expect(v.onModuleInit()).rejects.toThrow(/database index/);
-    await expect(verifier({ live: { transport: 'redis', url: 'redis://:hunter2@h', tls: { ca: 'CA' } } }).onModuleInit()).rejects.toThrow(/rediss:\/\//);
+    await expect(verifier({ live: { transport: 'redis', url: 'redis://:hunter2@h', tls: { ca: 'CA' } } }).onModuleInit()).rejects.toThrow(
+      /rediss:\/\//,
+    );
   });
 });
 
 describe('TokenVerifier refusals: one message per reason, counted and logged for operators', () => {
   const refusalOf = async (v: TokenVerifier, t: string | undefined): Promise<{ reason?: RefusalReason; body: unknown }> =>
-    v.verify(t).then(() => { throw new Error('expected a refusal'); }, (error: { reason?: RefusalReason; body: unknown }) => ({ reason: error.reason, body: error.body }));
+    v.verify(t).then(
+      () => {
+        throw new Error('expected a refusal');
+      },
+      (error: { reason?: RefusalReason; body: unknown }) => ({ reason: error.reason, body: error.body }),
+    );
   const body = (statusCode: number, code: string, message: string) => ({ statusCode, code, message });
   const [h, p, s] = token(claims()).split('.');
 
@@ -109,13 +131,23 @@ describe('TokenVerifier refusals: one message per reason, counted and logged for
     ['two parts', 'malformed', () => `${h}.${p}`, body(401, 'UNAUTHORIZED', 'invalid access token')],
     ['a header that is not JSON', 'malformed', () => `bm90IGpzb24.${p}.${s}`, body(401, 'UNAUTHORIZED', 'invalid access token')],
     ['typ JWT', 'type', () => token(claims(), { typ: 'JWT' }), body(401, 'UNAUTHORIZED', 'invalid access token')],
-    ['another issuer', 'issuer', () => token(claims({ iss: 'https://elsewhere.example' })), body(401, 'UNAUTHORIZED', 'invalid access token')],
+    [
+      'another issuer',
+      'issuer',
+      () => token(claims({ iss: 'https://elsewhere.example' })),
+      body(401, 'UNAUTHORIZED', 'invalid access token'),
+    ],
     ['no sid', 'claims', () => token(without('sid')), body(401, 'UNAUTHORIZED', 'invalid access token')],
     ['an expired token', 'expired', () => token(claims({ exp: now() - 60 })), body(401, 'UNAUTHORIZED', 'access token expired')],
     ['nbf in the future', 'notYetValid', () => token(claims({ nbf: now() + 120 })), body(401, 'UNAUTHORIZED', 'invalid access token')],
     ['an unknown kid', 'kid', () => token(claims(), { kid: 'k9' }), body(401, 'UNAUTHORIZED', 'invalid access token')],
     ['another algorithm', 'algorithm', () => token(claims(), { alg: 'RS256' }), body(401, 'UNAUTHORIZED', 'invalid access token')],
-    ['a bad signature', 'signature', () => `${h}.${p}.${(s[0] === 'A' ? 'B' : 'A') + s.slice(1)}`, body(401, 'UNAUTHORIZED', 'invalid access token')],
+    [
+      'a bad signature',
+      'signature',
+      () => `${h}.${p}.${(s[0] === 'A' ? 'B' : 'A') + s.slice(1)}`,
+      body(401, 'UNAUTHORIZED', 'invalid access token'),
+    ],
   ])('%s: reason %s', async (_case, reason, make, expected) => {
     const v = verifier();
     expect(await refusalOf(v, make())).toEqual({ reason, body: expected });
@@ -132,7 +164,10 @@ describe('TokenVerifier refusals: one message per reason, counted and logged for
   });
 
   it('no key set: 503 "gatehouse unreachable"', async () => {
-    expect(await refusalOf(verifier({}, []), token(claims()))).toEqual({ reason: 'unavailable', body: body(503, 'SERVICE_UNAVAILABLE', 'gatehouse unreachable') });
+    expect(await refusalOf(verifier({}, []), token(claims()))).toEqual({
+      reason: 'unavailable',
+      body: body(503, 'SERVICE_UNAVAILABLE', 'gatehouse unreachable'),
+    });
   });
 
   it('a token from another issuer is logged at debug level with the expected and actual issuer, never the token, and told to onRefusal', async () => {
@@ -160,7 +195,11 @@ describe('TokenVerifier refusals: one message per reason, counted and logged for
   });
 
   it('keeps answering when onRefusal throws', async () => {
-    const v = verifier({ onRefusal: () => { throw new Error('metrics down'); } });
+    const v = verifier({
+      onRefusal: () => {
+        throw new Error('metrics down');
+      },
+    });
     expect(await refusalOf(v, 'garbage')).toEqual({ reason: 'malformed', body: body(401, 'UNAUTHORIZED', 'invalid access token') });
   });
 });

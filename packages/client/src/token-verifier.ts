@@ -1,9 +1,16 @@
+import { verify as verifySignature } from 'node:crypto';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
-import { verify as verifySignature } from 'node:crypto';
 import { firstValueFrom, timeout } from 'rxjs';
-import { AUTH_CLIENT_OPTIONS, type AuthClientOptions, type AuthenticatedUser, type AuthErrorBody, type TokenSource } from './client-options.js';
+
+import {
+  AUTH_CLIENT_OPTIONS,
+  type AuthClientOptions,
+  type AuthenticatedUser,
+  type AuthErrorBody,
+  type TokenSource,
+} from './client-options.js';
 import { clientProxyOptions } from './gatehouse-connection.js';
 import { JwksKeyStore } from './jwks-key-store.js';
 import { redisConnectionOptions } from './redis-connection.js';
@@ -56,7 +63,12 @@ export function decodeToken(token: string): { parts: string[]; header: Claims; c
  * and nbf. Refusing on these before the signature is checked is safe (nothing is accepted on them
  * alone) and names the useful reason: a token of another issuer reads "issuer", not "unknown kid".
  */
-export function claimsProblem(header: Claims, claims: Claims, options: Pick<AuthClientOptions, 'issuer' | 'audience' | 'clockTolerance'>, now: number): Problem | undefined {
+export function claimsProblem(
+  header: Claims,
+  claims: Claims,
+  options: Pick<AuthClientOptions, 'issuer' | 'audience' | 'clockTolerance'>,
+  now: number,
+): Problem | undefined {
   if (header.typ !== ACCESS_TOKEN_TYPE) return { reason: 'type', detail: `typ ${quote(header.typ)}, expected "${ACCESS_TOKEN_TYPE}"` };
   const { iss, aud, exp, iat, nbf, sub, sid } = claims;
   if (iss !== options.issuer) return { reason: 'issuer', detail: `expected issuer ${quote(options.issuer)}, the token has ${quote(iss)}` };
@@ -67,10 +79,13 @@ export function claimsProblem(header: Claims, claims: Claims, options: Pick<Auth
   // gatehouse always sets exp, iat and sid: a token without one was not minted as an access token.
   if (typeof exp !== 'number' || typeof iat !== 'number') return { reason: 'claims', detail: 'exp and iat must be numbers' };
   const tolerance = (options.clockTolerance ?? 30) * 1000;
-  if (exp * 1000 + tolerance <= now) return { reason: 'expired', detail: `expired at ${iso(exp * 1000)} (now ${iso(now)}, leeway ${tolerance / 1000} s)` };
+  if (exp * 1000 + tolerance <= now)
+    return { reason: 'expired', detail: `expired at ${iso(exp * 1000)} (now ${iso(now)}, leeway ${tolerance / 1000} s)` };
   if (nbf !== undefined && typeof nbf !== 'number') return { reason: 'claims', detail: 'nbf must be a number' };
-  if (nbf !== undefined && nbf * 1000 - tolerance > now) return { reason: 'notYetValid', detail: `not valid before ${iso(nbf * 1000)} (now ${iso(now)}, leeway ${tolerance / 1000} s)` };
-  if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid) return { reason: 'claims', detail: 'sub and sid must be non-empty strings' };
+  if (nbf !== undefined && nbf * 1000 - tolerance > now)
+    return { reason: 'notYetValid', detail: `not valid before ${iso(nbf * 1000)} (now ${iso(now)}, leeway ${tolerance / 1000} s)` };
+  if (typeof sub !== 'string' || !sub || typeof sid !== 'string' || !sid)
+    return { reason: 'claims', detail: 'sub and sid must be non-empty strings' };
   return undefined;
 }
 
@@ -115,8 +130,12 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     const revocations = this.options.revocations;
     const liveOptions = live ? clientProxyOptions(live) : undefined;
     const subscriberOptions = revocations ? redisConnectionOptions(revocations.redisUrl, revocations.tls) : undefined;
-    for (const [what, tls] of [['live mode', live?.tls], ['revocations', revocations?.tls]] as const) {
-      if (tls?.rejectUnauthorized === false) this.logger.warn(`${what}: TLS certificate verification is off, so anyone on the path can pose as the server`);
+    for (const [what, tls] of [
+      ['live mode', live?.tls],
+      ['revocations', revocations?.tls],
+    ] as const) {
+      if (tls?.rejectUnauthorized === false)
+        this.logger.warn(`${what}: TLS certificate verification is off, so anyone on the path can pose as the server`);
     }
     // Live mode asks gatehouse and never reads the key set.
     if (!live) await this.keys.refresh();
@@ -151,7 +170,8 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     // A cached verification holds only while its key is still published (a retired key's tokens stop).
     const user = cached && cached.exp > now && this.keys.isCurrent(cached.kid) ? cached.user : await this.verifyOffline(token, now);
     const revokedUntil = this.revokedSessions.get(user.sessionId);
-    if (revokedUntil !== undefined && revokedUntil > now) throw this.refusal('revoked', `session ${quote(user.sessionId)} was revoked (pushed event)`);
+    if (revokedUntil !== undefined && revokedUntil > now)
+      throw this.refusal('revoked', `session ${quote(user.sessionId)} was revoked (pushed event)`);
     return user;
   }
 
@@ -190,9 +210,10 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     if (header.alg !== key.alg) throw this.refusal('algorithm', `alg ${quote(header.alg)}, but key ${quote(key.kid)} is ${key.alg}`);
     const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
     const signature = Buffer.from(parts[2] ?? '', 'base64url');
-    const ok = key.alg === 'ES256'
-      ? verifySignature('sha256', signed, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
-      : verifySignature('sha256', signed, key.key, signature);
+    const ok =
+      key.alg === 'ES256'
+        ? verifySignature('sha256', signed, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature)
+        : verifySignature('sha256', signed, key.key, signature);
     if (!ok) throw this.refusal('signature', `bad signature for key ${quote(key.kid)}`);
     // Checked by claimsProblem above.
     const { exp, sub, sid } = claims as { exp: number; sub: string; sid: string };
@@ -230,7 +251,10 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     } catch (error) {
       const body = error as Partial<AuthErrorBody> | undefined;
       if (body && body.code === 'UNAUTHORIZED') {
-        throw this.refusal(body.message === GATEHOUSE_REVOKED_MESSAGE ? 'revoked' : 'rejected', `gatehouse answered ${quote(body.message)}`);
+        throw this.refusal(
+          body.message === GATEHOUSE_REVOKED_MESSAGE ? 'revoked' : 'rejected',
+          `gatehouse answered ${quote(body.message)}`,
+        );
       }
       const message = error instanceof Error ? error.message : JSON.stringify(error);
       this.logger.warn(`auth.verify failed: ${message}`);

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+
 import { EVENT_TYPES } from '../../events/events.js';
 import type { AuditEntry } from '../audit.repository.js';
 
@@ -26,7 +27,10 @@ export class AuditEntryResponse implements AuditEntry {
   userAgent: string | null;
 
   @ApiProperty({
-    type: 'object', additionalProperties: true, nullable: true, example: { roles: ['user', 'admin'] },
+    type: 'object',
+    additionalProperties: true,
+    nullable: true,
+    example: { roles: ['user', 'admin'] },
     description: 'What the type records beyond the columns: `roles` for user.roles_changed, `transport` for user.logged_in_by_service.',
   })
   details: Record<string, unknown> | null;

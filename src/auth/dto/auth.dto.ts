@@ -1,15 +1,33 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
-import { ConnectionDto, ConnectionField, IsEmailAddress, IsNewPassword, IsOmittable, IsPasswordInput, NormalizeString } from '../../shared/validation/dto-helpers.js';
-import { LOGIN_IDENTIFIER_REQUIRED } from '../../shared/validation/validation.js';
+
+import {
+  ACCESS_TOKEN_PROPERTY,
+  EMAIL_PROPERTY,
+  NEW_PASSWORD_PROPERTY,
+  PASSWORD_INPUT_PROPERTY,
+  USERNAME_PROPERTY,
+  UUID_PROPERTY,
+} from '../../platform/openapi/property-docs.js';
+import {
+  ConnectionDto,
+  ConnectionField,
+  IsEmailAddress,
+  IsNewPassword,
+  IsOmittable,
+  IsPasswordInput,
+  NormalizeString,
+} from '../../shared/validation/dto-helpers.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../shared/validation/normalize.js';
-import { ACCESS_TOKEN_PROPERTY, EMAIL_PROPERTY, NEW_PASSWORD_PROPERTY, PASSWORD_INPUT_PROPERTY, USERNAME_PROPERTY, UUID_PROPERTY } from '../../platform/openapi/property-docs.js';
+import { LOGIN_IDENTIFIER_REQUIRED } from '../../shared/validation/validation.js';
 
 const USERNAME_MESSAGE = 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"';
 
 export class RegisterDto {
   @ApiProperty(EMAIL_PROPERTY)
-  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
+  @NormalizeString(normalizeEmail)
+  @IsEmailAddress()
+  @MaxLength(254)
   email: string;
 
   @ApiProperty(NEW_PASSWORD_PROPERTY)
@@ -17,7 +35,10 @@ export class RegisterDto {
   password: string;
 
   @ApiPropertyOptional(USERNAME_PROPERTY)
-  @IsOmittable() @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  @IsOmittable()
+  @NormalizeString(normalizeUsername)
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username?: string;
 }
 
@@ -25,13 +46,17 @@ export class LoginDto {
   @ApiPropertyOptional({ ...EMAIL_PROPERTY, description: 'The email, or else `username`: one of the two is required.' })
   @ValidateIf((o: LoginDto) => o.username === undefined || o.email !== undefined)
   @IsDefined({ message: LOGIN_IDENTIFIER_REQUIRED })
-  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
+  @NormalizeString(normalizeEmail)
+  @IsEmailAddress()
+  @MaxLength(254)
   email?: string;
 
   @ApiPropertyOptional({ ...USERNAME_PROPERTY, description: 'The username, when no `email` is sent.' })
   @ValidateIf((o: LoginDto) => o.email === undefined)
   @IsDefined({ message: LOGIN_IDENTIFIER_REQUIRED })
-  @NormalizeString(normalizeUsername) @IsString() @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
+  @NormalizeString(normalizeUsername)
+  @IsString()
+  @Matches(USERNAME_PATTERN, { message: USERNAME_MESSAGE })
   username?: string;
 
   @ApiProperty(PASSWORD_INPUT_PROPERTY)
@@ -39,8 +64,17 @@ export class LoginDto {
   password: string;
 
   /** Session lifetime in seconds, capped at MAX_SESSION_TTL. */
-  @ApiPropertyOptional({ type: 'integer', minimum: 60, maximum: 10 * 365 * 86400, example: 86400, description: 'Lifetime of this session in seconds (default SESSION_TTL), capped at MAX_SESSION_TTL.' })
-  @IsOptional() @IsInt({ message: 'ttl must be a whole number of seconds' }) @Min(60) @Max(10 * 365 * 86400)
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 60,
+    maximum: 10 * 365 * 86400,
+    example: 86400,
+    description: 'Lifetime of this session in seconds (default SESSION_TTL), capped at MAX_SESSION_TTL.',
+  })
+  @IsOptional()
+  @IsInt({ message: 'ttl must be a whole number of seconds' })
+  @Min(60)
+  @Max(10 * 365 * 86400)
   ttl?: number;
 
   /** What passport-local reads as the username field: the email, or else the username. */
@@ -56,15 +90,22 @@ export class RpcLoginDto extends LoginDto {
 
 export class RefreshDto {
   @ApiProperty({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated.' })
-  @MaxLength(512) @IsString()
+  @MaxLength(512)
+  @IsString()
   refreshToken: string;
 }
 
 /** Over REST the refresh token may instead come in the gh_refresh cookie (cookie mode). */
 export class RestRefreshDto {
-  @ApiPropertyOptional({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated. Required, except in cookie mode where the gh_refresh cookie may carry it instead.' })
+  @ApiPropertyOptional({
+    maxLength: 512,
+    description:
+      'The refresh token of the last LoginResult; it is rotated. Required, except in cookie mode where the gh_refresh cookie may carry it instead.',
+  })
   // Checked bottom-up: the type first, so a null or a number is told "must be a string".
-  @IsOmittable() @MaxLength(512) @IsString()
+  @IsOmittable()
+  @MaxLength(512)
+  @IsString()
   refreshToken?: string;
 }
 
@@ -75,7 +116,8 @@ export class RpcRefreshDto extends RefreshDto {
 
 export class AccessTokenDto {
   @ApiProperty(ACCESS_TOKEN_PROPERTY)
-  @IsString() @MaxLength(8192)
+  @IsString()
+  @MaxLength(8192)
   accessToken: string;
 }
 
@@ -90,25 +132,34 @@ export class LoginWithUserDto {
 
 export class TokenDto {
   @ApiProperty({ maxLength: 512, description: 'The token from the link in the mail.' })
-  @IsString() @MaxLength(512)
+  @IsString()
+  @MaxLength(512)
   token: string;
 }
 
 export class VerifyEmailDto extends TokenDto {
-  @ApiPropertyOptional({ ...NEW_PASSWORD_PROPERTY, description: 'Required (400 PASSWORD_REQUIRED without it) when the link is of a contested sign-up; when given, it becomes the account\'s password.' })
-  @IsOmittable() @IsNewPassword()
+  @ApiPropertyOptional({
+    ...NEW_PASSWORD_PROPERTY,
+    description:
+      "Required (400 PASSWORD_REQUIRED without it) when the link is of a contested sign-up; when given, it becomes the account's password.",
+  })
+  @IsOmittable()
+  @IsNewPassword()
   password?: string;
 }
 
 export class EmailDto {
   @ApiProperty(EMAIL_PROPERTY)
-  @NormalizeString(normalizeEmail) @IsEmailAddress() @MaxLength(254)
+  @NormalizeString(normalizeEmail)
+  @IsEmailAddress()
+  @MaxLength(254)
   email: string;
 }
 
 export class ResetPasswordDto {
   @ApiProperty({ maxLength: 512, description: 'The token from the reset link in the mail; works once.' })
-  @IsString() @MaxLength(512)
+  @IsString()
+  @MaxLength(512)
   token: string;
 
   @ApiProperty(NEW_PASSWORD_PROPERTY)
@@ -128,7 +179,8 @@ export class ChangePasswordDto {
 
 export class RpcChangePasswordDto extends ChangePasswordDto {
   @ApiProperty(ACCESS_TOKEN_PROPERTY)
-  @IsString() @MaxLength(8192)
+  @IsString()
+  @MaxLength(8192)
   accessToken: string;
 }
 
@@ -139,7 +191,8 @@ export class ImpersonateDto {
 }
 
 export class RpcImpersonateDto extends ImpersonateDto {
-  @ApiProperty({ ...ACCESS_TOKEN_PROPERTY, description: 'An admin\'s access token.' })
-  @IsString() @MaxLength(8192)
+  @ApiProperty({ ...ACCESS_TOKEN_PROPERTY, description: "An admin's access token." })
+  @IsString()
+  @MaxLength(8192)
   accessToken: string;
 }

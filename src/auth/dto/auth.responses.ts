@@ -1,6 +1,7 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
-import { UserResponse } from '../../users/dto/user.response.js';
+
 import type { AuthContext } from '../../shared/access/auth-context.js';
+import { UserResponse } from '../../users/dto/user.response.js';
 import type { LoginResult } from '../login.service.js';
 
 // Response shapes for the OpenAPI document; the handlers return plain objects of these shapes.
@@ -71,7 +72,10 @@ export class VerificationSent {
   status: 'verification_sent';
 }
 
-@ApiSchema({ name: 'VerifiedAccessToken', description: 'The reply of auth.verify: who the token speaks for, checked against the live session.' })
+@ApiSchema({
+  name: 'VerifiedAccessToken',
+  description: 'The reply of auth.verify: who the token speaks for, checked against the live session.',
+})
 export class VerifiedAccessToken implements Omit<AuthContext, 'impersonatorId'> {
   @ApiProperty({ format: 'uuid' })
   userId: string;
@@ -79,7 +83,7 @@ export class VerifiedAccessToken implements Omit<AuthContext, 'impersonatorId'> 
   @ApiProperty({ format: 'uuid' })
   sessionId: string;
 
-  @ApiProperty({ type: [String], description: 'Current roles (not the token\'s).' })
+  @ApiProperty({ type: [String], description: "Current roles (not the token's)." })
   roles: string[];
 
   @ApiProperty()
@@ -109,4 +113,3 @@ export class ChangedReply {
   @ApiProperty({ enum: [true] })
   changed: true;
 }
-

@@ -1,13 +1,14 @@
 import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../../platform/config/app-config.js';
-import { accessTokenCookie, assertCsrfSafe } from '../auth-cookies.js';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { unauthorized } from '../../shared/errors/app-error.js';
-import { type AuthCarrier, carrierOf } from '../../shared/access/auth-carrier.js';
-import { AuthStateService } from '../auth-state.service.js';
+
+import { APP_CONFIG, type AppConfig } from '../../platform/config/app-config.js';
+import { carrierOf, type AuthCarrier } from '../../shared/access/auth-carrier.js';
 import { IS_PUBLIC } from '../../shared/access/decorators.js';
+import { unauthorized } from '../../shared/errors/app-error.js';
 import { SigningKeysService } from '../../tokens/signing-keys.service.js';
+import { accessTokenCookie, assertCsrfSafe } from '../auth-cookies.js';
+import { AuthStateService } from '../auth-state.service.js';
 import { bearerToken } from '../strategies/jwt.strategy.js';
 import { VerifiedTokensCache } from '../verified-tokens.cache.js';
 

@@ -1,5 +1,6 @@
 import { ExecutionContext, Injectable, ValidationPipe } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
+
 import { invalidCredentials } from '../../shared/errors/app-error.js';
 import { createValidationPipe } from '../../shared/validation/validation.js';
 import { LoginDto } from '../dto/auth.dto.js';

@@ -1,8 +1,9 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
-import { ROLES } from '../../shared/access/decorators.js';
+
 import { authContextOf } from '../../shared/access/auth-carrier.js';
+import { ROLES } from '../../shared/access/decorators.js';
+import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
 
 /**
  * Enforces @Roles() after JwtAuthGuard has identified the caller. The roles are the user's current

@@ -1,14 +1,15 @@
+import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
-import type { IncomingMessage } from 'node:http';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { unauthorized } from '../../shared/errors/app-error.js';
+
 import { APP_CONFIG, type AppConfig } from '../../platform/config/app-config.js';
-import { ACCESS_TOKEN_TYPE } from '../../tokens/access-tokens.service.js';
-import { accessTokenCookie } from '../auth-cookies.js';
 import type { AuthContext } from '../../shared/access/auth-context.js';
-import { AuthStateService } from '../auth-state.service.js';
+import { unauthorized } from '../../shared/errors/app-error.js';
+import { ACCESS_TOKEN_TYPE } from '../../tokens/access-tokens.service.js';
 import { SigningKeysService } from '../../tokens/signing-keys.service.js';
+import { accessTokenCookie } from '../auth-cookies.js';
+import { AuthStateService } from '../auth-state.service.js';
 import { VerifiedTokensCache } from '../verified-tokens.cache.js';
 
 interface DecodedToken {

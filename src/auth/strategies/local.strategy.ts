@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { Strategy } from 'passport-local';
+
 import { connectionOf } from '../../platform/http/http-connection.js';
 import { CredentialsService, type VerifiedUser } from '../credentials.service.js';
 import type { LoginDto } from '../dto/auth.dto.js';

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+
 import { ConfigError, loadConfig, parseRedisUrl } from './app-config';
 
 describe('loadConfig', () => {
@@ -17,7 +18,13 @@ describe('loadConfig', () => {
   });
 
   it('reads values and converts types', () => {
-    const c = loadConfig({ PORT: '8080', TRUST_PROXY: 'true', REQUIRE_EMAIL_VERIFICATION: 'false', APP_URL: 'https://id.example.com/', JWT_AUDIENCE: 'api' });
+    const c = loadConfig({
+      PORT: '8080',
+      TRUST_PROXY: 'true',
+      REQUIRE_EMAIL_VERIFICATION: 'false',
+      APP_URL: 'https://id.example.com/',
+      JWT_AUDIENCE: 'api',
+    });
     expect(c.http.port).toBe(8080);
     expect(c.http.trustProxy).toBe(1);
     expect(c.requireEmailVerification).toBe(false);
@@ -46,8 +53,14 @@ describe('loadConfig', () => {
     [{ CORS_ORIGINS: 'null' }, /^CORS_ORIGINS has "null"/],
     [{ CORS_ORIGINS: 'https://app.example.com/path' }, /^CORS_ORIGINS has/],
     [{ LOCKOUT_THRESHOLD: '0' }, /^LOCKOUT_THRESHOLD must be a whole number/],
-    [{ RPC_TLS_CERT: '-----BEGIN CERTIFICATE-----x', RPC_TLS_KEY: '-----BEGIN PRIVATE KEY-----x' }, /^RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together/],
-    [{ RPC_TLS_CERT: '/no/such/file.pem', RPC_TLS_KEY: '/no/such/key.pem', RPC_TLS_CA: '/no/such/ca.pem' }, /^RPC_TLS_CERT is neither PEM text nor a readable PEM file$/],
+    [
+      { RPC_TLS_CERT: '-----BEGIN CERTIFICATE-----x', RPC_TLS_KEY: '-----BEGIN PRIVATE KEY-----x' },
+      /^RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together/,
+    ],
+    [
+      { RPC_TLS_CERT: '/no/such/file.pem', RPC_TLS_KEY: '/no/such/key.pem', RPC_TLS_CA: '/no/such/ca.pem' },
+      /^RPC_TLS_CERT is neither PEM text nor a readable PEM file$/,
+    ],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
@@ -89,7 +102,13 @@ describe('loadConfig', () => {
 describe('parseRedisUrl', () => {
   it('honours host, port, credentials, database index and TLS', () => {
     expect(parseRedisUrl('rediss://user:p%40ss@cache.internal:6380/3')).toEqual({
-      url: 'rediss://user:p%40ss@cache.internal:6380/3', host: 'cache.internal', port: 6380, db: 3, username: 'user', password: 'p@ss', tls: true,
+      url: 'rediss://user:p%40ss@cache.internal:6380/3',
+      host: 'cache.internal',
+      port: 6380,
+      db: 3,
+      username: 'user',
+      password: 'p@ss',
+      tls: true,
     });
     expect(parseRedisUrl('redis://127.0.0.1')).toMatchObject({ port: 6379, db: 0, tls: false });
     expect(() => parseRedisUrl('redis://h/x')).toThrow(/database index/);

@@ -1,8 +1,9 @@
-import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
 import { createPrivateKey, createSecretKey, KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+
 import { isSimilarToIdentity, normalizeEmail, passwordProblems } from '../../shared/validation/normalize.js';
 import { EnvironmentVariables, JwtAlgorithm, LogLevel } from './env.schema.js';
 
@@ -159,7 +160,10 @@ function trustProxy(value: string): false | number | string[] {
   if (v === 'false' || v === '0') return false;
   if (v === 'true') return 1;
   if (/^\d+$/.test(v)) return Number(v);
-  return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** PEM text, or the path of a file holding it. */
@@ -180,15 +184,22 @@ function readPem(name: string, path: string): string {
 function rpcTls(vars: EnvironmentVariables): AppConfig['rpc']['tls'] {
   const { RPC_TLS_CERT: cert, RPC_TLS_KEY: key, RPC_TLS_CA: ca } = vars;
   if (!cert && !key && !ca) return undefined;
-  if (!cert || !key || !ca) throw new ConfigError('RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together: TLS on the TCP listener always requires client certificates');
+  if (!cert || !key || !ca)
+    throw new ConfigError(
+      'RPC_TLS_CERT, RPC_TLS_KEY and RPC_TLS_CA go together: TLS on the TCP listener always requires client certificates',
+    );
   return { cert: pem('RPC_TLS_CERT', cert), key: pem('RPC_TLS_KEY', key), ca: pem('RPC_TLS_CA', ca) };
 }
 
 function corsOrigins(value: string | undefined): string[] {
-  const origins = (value ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const origins = (value ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   return origins.map((origin) => {
     // An origin is scheme://host[:port]: no path, no wildcard, never "null"; stored as browsers send it.
-    if (!/^https?:\/\/[^/\s*]+$/.test(origin)) throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
+    if (!/^https?:\/\/[^/\s*]+$/.test(origin))
+      throw new ConfigError(`CORS_ORIGINS has "${origin}", which is not an origin like https://app.example.com`);
     return new URL(origin).origin;
   });
 }
@@ -198,13 +209,21 @@ function bootstrapAdmin(vars: EnvironmentVariables): AppConfig['bootstrapAdmin']
   if (!email && !password) return undefined;
   if (!email || !password) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD go together: set both or neither');
   if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new ConfigError('BOOTSTRAP_ADMIN_EMAIL must be an email address');
-  const problem = passwordProblems(password)[0] ?? (isSimilarToIdentity(password, { email }) ? 'is too similar to the email address' : undefined);
+  const problem =
+    passwordProblems(password)[0] ?? (isSimilarToIdentity(password, { email }) ? 'is too similar to the email address' : undefined);
   if (problem) throw new ConfigError(`BOOTSTRAP_ADMIN_PASSWORD: ${problem}`);
   return { email: normalizeEmail(email), password };
 }
 
 /** The ioredis connection options of REDIS_URL (used by the transport, the limiter and the publisher). */
-export function redisClientOptions(r: RedisConnection): { host: string; port: number; db: number; username?: string; password?: string; tls?: object } {
+export function redisClientOptions(r: RedisConnection): {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: object;
+} {
   return { host: r.host, port: r.port, db: r.db, username: r.username, password: r.password, ...(r.tls ? { tls: {} } : {}) };
 }
 

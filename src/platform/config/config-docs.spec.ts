@@ -9,7 +9,8 @@ describe('docs/configuration.md', () => {
   it('is what npm run docs:config makes of src/platform/config/env.schema.ts', () => {
     const wanted = execFileSync(process.execPath, [join(ROOT, 'scripts/config-docs.mjs'), '--print'], { encoding: 'utf8' });
     const current = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
-    if (current !== wanted) throw new Error('docs/configuration.md is out of date with src/platform/config/env.schema.ts: run npm run docs:config');
+    if (current !== wanted)
+      throw new Error('docs/configuration.md is out of date with src/platform/config/env.schema.ts: run npm run docs:config');
     expect(current).toBe(wanted);
   });
 

@@ -10,14 +10,12 @@ const toBool = ({ value }: { value: unknown }): unknown => {
   if (['false', '0', 'no', 'off'].includes(v)) return false;
   return value;
 };
-const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
+const emptyToUndefined = ({ value }: { value: unknown }): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
 export const JWT_ALGORITHMS = ['ES256', 'RS256', 'HS256'] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'verbose'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
 
 /** A whole number in a range, with one message for every way of missing it. */
 function IntRange(min: number, max: number, unit = ''): PropertyDecorator {
@@ -40,11 +38,13 @@ export class EnvironmentVariables {
   PORT = 3000;
 
   /** Address the HTTP listener binds to. */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   HOST = '0.0.0.0';
 
   /** Address of the TCP message-pattern listener (always on; keep it on a private network). */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   RPC_HOST = '127.0.0.1';
 
   /** Port of the TCP message-pattern listener. */
@@ -55,28 +55,35 @@ export class EnvironmentVariables {
    * With `RPC_TLS_KEY` and `RPC_TLS_CA`, all three together: TLS on the TCP listener (PEM text or a
    * file path), serving only clients that present a certificate signed by `RPC_TLS_CA`.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   RPC_TLS_CERT?: string;
 
   /**
    * Private key of the TCP listener's TLS certificate (PEM text or a file path); see
    * `RPC_TLS_CERT`.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   RPC_TLS_KEY?: string;
 
   /**
    * CA that must have signed the certificate a TCP client presents (PEM text or a file path); see
    * `RPC_TLS_CERT`.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   RPC_TLS_CA?: string;
 
   /**
    * `redis://[user:pass@]host:port[/db]` (or `rediss://`); when set, the message patterns are also
    * served over Redis. The database index is honoured.
    */
-  @Transform(emptyToUndefined) @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @Matches(/^rediss?:\/\/[^\s]+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
@@ -88,12 +95,14 @@ export class EnvironmentVariables {
    * `postgres://…`; when unset, the embedded PostgreSQL under `DATA_DIR` is used (development only:
    * one process).
    */
-  @Transform(emptyToUndefined) @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @Matches(/^postgres(ql)?:\/\/[^\s]+$/, { message: 'must be a postgres:// URL' })
   DATABASE_URL?: string;
 
   /** Embedded database files; the development mail outbox (`DATA_DIR/mail`). */
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   DATA_DIR = './.data';
 
   /**
@@ -107,12 +116,15 @@ export class EnvironmentVariables {
    * `smtp://user:pass@host:port` or `smtps://…`; when unset, mail is written as `.eml` files under
    * `DATA_DIR/mail` and each link is logged (development only).
    */
-  @Transform(emptyToUndefined) @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsOptional()
   @Matches(/^smtps?:\/\/[^\s]+$/, { message: 'must be an smtp:// or smtps:// URL' })
   SMTP_URL?: string;
 
   /** Sender, `address` or `Name <address>`; never CR or LF (header injection). */
-  @Matches(/^(?:[^\r\n<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, { message: 'must be an email address, optionally as "Name <address>"' })
+  @Matches(/^(?:[^\r\n<>]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/, {
+    message: 'must be an email address, optionally as "Name <address>"',
+  })
   MAIL_FROM = 'no-reply@localhost';
 
   /** Password-reset token lifetime, seconds. */
@@ -157,13 +169,17 @@ export class EnvironmentVariables {
    * With `BOOTSTRAP_ADMIN_PASSWORD`, both or neither: that user exists at every start with role
    * `admin` and a verified email (see docs/operations.md#bootstrap-admin).
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   BOOTSTRAP_ADMIN_EMAIL?: string;
 
   /**
    * The bootstrap admin's password; it must meet the password rules. See `BOOTSTRAP_ADMIN_EMAIL`.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   BOOTSTRAP_ADMIN_PASSWORD?: string;
 
   /**
@@ -187,11 +203,14 @@ export class EnvironmentVariables {
   /**
    * Comma-separated exact origins (`https://app.example.com`); unset means no cross-origin access.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   CORS_ORIGINS?: string;
 
   /** Also deliver tokens as cookies and accept them, with CSRF defence (see docs/security.md). */
-  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  @Transform(toBool)
+  @IsBoolean({ message: 'must be true or false' })
   AUTH_COOKIES = false;
 
   /** Algorithm that signs access tokens. */
@@ -203,23 +222,33 @@ export class EnvironmentVariables {
    * When unset (and not HS256), a key pair is generated once and stored in the database, so every
    * instance signs with the same key.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   JWT_PRIVATE_KEY?: string;
 
   /**
    * HS256 only, at least 32 bytes; a placeholder-looking secret is refused when
    * `NODE_ENV=production`.
    */
-  @Transform(emptyToUndefined) @IsOptional() @IsString()
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
   @MinLength(32, { message: 'must be at least 32 characters' })
   JWT_SECRET?: string;
 
   /** `iss` claim, checked on every verification; unset: `APP_URL`. */
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(512)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
   JWT_ISSUER?: string;
 
   /** `aud` claim, checked on every verification; unset: no `aud`. */
-  @Transform(emptyToUndefined) @IsOptional() @IsString() @MaxLength(512)
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
   JWT_AUDIENCE?: string;
 
   /** Access-token lifetime, seconds (never past its session's end). */
@@ -242,7 +271,8 @@ export class EnvironmentVariables {
   REFRESH_REUSE_INTERVAL = 10;
 
   /** A user whose email is not verified cannot log in. */
-  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  @Transform(toBool)
+  @IsBoolean({ message: 'must be true or false' })
   REQUIRE_EMAIL_VERIFICATION = true;
 
   /**
@@ -250,11 +280,14 @@ export class EnvironmentVariables {
    * addresses/CIDRs (`10.0.0.0/8,127.0.0.1`); the client address is then the one the nearest
    * trusted proxy appended to `X-Forwarded-For`, never entries the client wrote itself.
    */
-  @Matches(/^(true|false|\d{1,2}|[0-9a-fA-F:./]+(\s*,\s*[0-9a-fA-F:./]+)*)$/, { message: 'must be false, true, a number of proxy hops, or proxy addresses' })
+  @Matches(/^(true|false|\d{1,2}|[0-9a-fA-F:./]+(\s*,\s*[0-9a-fA-F:./]+)*)$/, {
+    message: 'must be false, true, a number of proxy hops, or proxy addresses',
+  })
   TRUST_PROXY = 'false';
 
   /** Run pending migrations at start; `false` for deployments that run `npm run migration:run`. */
-  @Transform(toBool) @IsBoolean({ message: 'must be true or false' })
+  @Transform(toBool)
+  @IsBoolean({ message: 'must be true or false' })
   MIGRATIONS_RUN = true;
 
   /** PostgreSQL connections per instance. */

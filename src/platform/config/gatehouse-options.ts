@@ -1,6 +1,7 @@
 import type { DestinationStream } from 'pino';
-import type { AppConfig } from './app-config.js';
+
 import type { PublicUser } from '../../shared/access/auth-context.js';
+import type { AppConfig } from './app-config.js';
 
 /** The registered claims of an access token, which a payload hook can read but never override. */
 export interface RegisteredClaims {

@@ -1,4 +1,5 @@
 import type { DataSourceOptions } from 'typeorm';
+
 import { InitialSchema1763800000000 } from './migrations/1763800000000-initial-schema.js';
 import { MailAndRecovery1763900000000 } from './migrations/1763900000000-mail-and-recovery.js';
 import { AuditLog1764000000000 } from './migrations/1764000000000-audit-log.js';
@@ -7,14 +8,25 @@ import { LoginAttempts1764200000000 } from './migrations/1764200000000-login-att
 import { VerificationPendingPassword1764300000000 } from './migrations/1764300000000-verification-pending-password.js';
 import { AccountIntegrity1764400000000 } from './migrations/1764400000000-account-integrity.js';
 
-export const MIGRATIONS = [InitialSchema1763800000000, MailAndRecovery1763900000000, AuditLog1764000000000, SigningKeySuperseded1764100000000, LoginAttempts1764200000000, VerificationPendingPassword1764300000000, AccountIntegrity1764400000000];
+export const MIGRATIONS = [
+  InitialSchema1763800000000,
+  MailAndRecovery1763900000000,
+  AuditLog1764000000000,
+  SigningKeySuperseded1764100000000,
+  LoginAttempts1764200000000,
+  VerificationPendingPassword1764300000000,
+  AccountIntegrity1764400000000,
+];
 
 /**
  * The one set of DataSource options, used by the app and by the TypeORM CLI (ormconfig.ts). The app
  * registers each feature's entities through its module (TypeOrmModule.forFeature, autoLoadEntities);
  * the CLI names them, so that this plumbing imports no feature.
  */
-export function dataSourceOptions(url: string, opts: { poolSize?: number; migrationsRun?: boolean; entities?: DataSourceOptions['entities'] } = {}): DataSourceOptions {
+export function dataSourceOptions(
+  url: string,
+  opts: { poolSize?: number; migrationsRun?: boolean; entities?: DataSourceOptions['entities'] } = {},
+): DataSourceOptions {
   return {
     type: 'postgres',
     url,

@@ -1,9 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
+
 import { isDatabaseUnavailable } from '../../shared/errors/error-mapping.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 
 /**
  * connecting: no connection yet, retrying; starting: connected (migrations done), running what was
@@ -138,7 +139,11 @@ export class DatabaseConnection implements BeforeApplicationShutdown, OnApplicat
 
   /** A session-level advisory lock held on a connection of its own (not the pool's) while migrating. */
   private async lockMigrations(): Promise<() => Promise<void>> {
-    const client = new Client({ connectionString: this.config.database.url, connectionTimeoutMillis: 3000, application_name: 'gatehouse-migrations' });
+    const client = new Client({
+      connectionString: this.config.database.url,
+      connectionTimeoutMillis: 3000,
+      application_name: 'gatehouse-migrations',
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -170,7 +175,7 @@ export class DatabaseConnection implements BeforeApplicationShutdown, OnApplicat
     }
     this.logger.log('connected to the database');
     this.current = 'starting';
-    for (let attempt = 1; this.deferred.length > 0; ) {
+    for (let attempt = 1; this.deferred.length > 0;) {
       if (this.stopped) return;
       const task = this.deferred[0];
       try {

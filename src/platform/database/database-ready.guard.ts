@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+
 import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
 import { DatabaseConnection } from './database-connection.js';
 

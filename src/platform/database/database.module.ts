@@ -2,12 +2,13 @@ import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { getDataSourceToken, TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
+
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { dataSourceOptions } from './data-source-options.js';
-import { TypeOrmLogger } from './typeorm-logger.js';
 import { DatabaseConnection } from './database-connection.js';
 import { DatabaseReadyGuard } from './database-ready.guard.js';
 import { Transactions } from './transactions.js';
+import { TypeOrmLogger } from './typeorm-logger.js';
 
 /** Available to every module: services defer their start-up work on it, health and errors read its state. */
 @Global()

@@ -1,6 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Logger } from '@nestjs/common';
 
 export interface EmbeddedPostgres {
   url: string;

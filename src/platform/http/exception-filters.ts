@@ -1,9 +1,10 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Optional, RpcExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable, throwError } from 'rxjs';
+
 import { ErrorCode } from '../../shared/errors/app-error.js';
-import { DatabaseConnection } from '../database/database-connection.js';
 import { toAppError } from '../../shared/errors/error-mapping.js';
+import { DatabaseConnection } from '../database/database-connection.js';
 
 type ErrorContext = Parameters<typeof toAppError>[1];
 

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+
 import { normalizeIp, type ConnectionInfo } from '../../shared/connection.js';
 
 // Node's HTTP parser lets tabs and latin-1 C1 bytes (0x80-0x9f: NEL, CSI…) through in header values.
@@ -11,5 +12,8 @@ const CONTROL_RUNS = /\p{Cc}+/gu;
  */
 export function connectionOf(request: FastifyRequest): ConnectionInfo {
   const agent = request.headers['user-agent'];
-  return { ip: normalizeIp(request.ip), userAgent: typeof agent === 'string' ? agent.replace(CONTROL_RUNS, ' ').trim().slice(0, 512) : null };
+  return {
+    ip: normalizeIp(request.ip),
+    userAgent: typeof agent === 'string' ? agent.replace(CONTROL_RUNS, ' ').trim().slice(0, 512) : null,
+  };
 }

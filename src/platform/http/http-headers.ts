@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
 import { DOCS_PATH } from '../openapi/openapi.js';
 import { REQUEST_ID_HEADER } from './http-exchanges.js';
 
@@ -12,8 +13,9 @@ const CLOSED_CSP = "default-src 'none'; frame-ancestors 'none'";
  * The Swagger UI pages alone need their own scripts and styles (and inline styles, data: images).
  * The spec is embedded in the page, so nothing is fetched from elsewhere (the online validator is off).
  */
-const DOCS_UI_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-  + "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const DOCS_UI_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "font-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const isDocsUi = (url: string): boolean => url === DOCS_PATH || url.startsWith(`${DOCS_PATH}/`) || url.startsWith(`${DOCS_PATH}?`);
 

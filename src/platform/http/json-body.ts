@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+
 import { unsupportedMediaType } from '../../shared/errors/app-error.js';
 import { assertJsonDepth } from '../../shared/validation/json-depth.js';
 

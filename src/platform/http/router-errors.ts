@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+
 import { AppError, ErrorCode, validationFailed } from '../../shared/errors/app-error.js';
 import { toAppError } from '../../shared/errors/error-mapping.js';
 import { reportHttpExchange } from './http-exchanges.js';
@@ -12,10 +13,13 @@ import { setResponseHeaders } from './http-headers.js';
  * a request line and the metrics.
  */
 export function answerRouterError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const answer = error.code === 'FST_ERR_BAD_URL'
-    ? validationFailed('malformed URL', [])
-    // No id that long names anything.
-    : error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new AppError(ErrorCode.NOT_FOUND, 'not found') : toAppError(error);
+  const answer =
+    error.code === 'FST_ERR_BAD_URL'
+      ? validationFailed('malformed URL', [])
+      : // No id that long names anything.
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? new AppError(ErrorCode.NOT_FOUND, 'not found')
+        : toAppError(error);
   reply.raw.once('finish', () => reportHttpExchange(request, reply));
   setResponseHeaders(request, reply);
   void reply.status(answer.statusCode).send(answer.toBody());

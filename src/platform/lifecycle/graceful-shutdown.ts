@@ -1,7 +1,7 @@
-import { Logger } from '@nestjs/common';
-import type { INestApplication } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:http';
+import { Logger, type INestApplication } from '@nestjs/common';
+import type { FastifyInstance } from 'fastify';
+
 import { InFlightWork } from './in-flight-work.js';
 
 /** A listener that a graceful shutdown closes to new work before waiting for the work it accepted. */

@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiResponse, ApiSchema } from '@nestjs/swagger';
+
 import { AppError, CONTRACT_ERROR_CODES, ErrorCode, type FieldError } from '../../shared/errors/app-error.js';
 
 export const BEARER_SCHEME = 'bearer';
@@ -27,32 +28,65 @@ export class ErrorBodyResponse {
   @ApiPropertyOptional({ type: [FieldErrorBody], description: 'Only with VALIDATION_FAILED: what is wrong, per field.' })
   errors?: FieldErrorBody[];
 
-  @ApiPropertyOptional({ example: 42, description: 'Only over RPC with TOO_MANY_REQUESTS: seconds to wait (REST sends the Retry-After header instead).' })
+  @ApiPropertyOptional({
+    example: 42,
+    description: 'Only over RPC with TOO_MANY_REQUESTS: seconds to wait (REST sends the Retry-After header instead).',
+  })
   retryAfter?: number;
 }
 
 /** When each code is answered, and a message it is answered with, for the document. */
 const DEFAULTS: Record<ErrorCode, { when: string; message: string }> = {
-  [ErrorCode.VALIDATION_FAILED]: { when: 'the body, query or payload fails validation; `errors` lists the fields', message: 'validation failed' },
+  [ErrorCode.VALIDATION_FAILED]: {
+    when: 'the body, query or payload fails validation; `errors` lists the fields',
+    message: 'validation failed',
+  },
   [ErrorCode.INVALID_CREDENTIALS]: { when: 'unknown user or wrong password, indistinguishable', message: 'login failed' },
-  [ErrorCode.UNAUTHORIZED]: { when: 'missing, malformed, expired or revoked access token, or its session ended', message: 'authentication required' },
-  [ErrorCode.INVALID_REFRESH_TOKEN]: { when: 'unknown, expired or revoked refresh token, or one rotated out less than REFRESH_REUSE_INTERVAL ago (the session lives on)', message: 'invalid refresh token' },
-  [ErrorCode.REFRESH_TOKEN_REUSED]: { when: 'a refresh token rotated out longer than REFRESH_REUSE_INTERVAL ago: the whole session is revoked', message: 'refresh token reuse detected; the session is revoked' },
-  [ErrorCode.EMAIL_NOT_VERIFIED]: { when: 'correct password, but the address is not verified and REQUIRE_EMAIL_VERIFICATION is on', message: 'the email address is not verified' },
-  [ErrorCode.USER_DEACTIVATED]: { when: 'the account is deactivated (told only after a correct password)', message: 'this account is deactivated' },
-  [ErrorCode.FORBIDDEN]: { when: 'authenticated, but not allowed: lacking the admin role, or as the route says', message: 'insufficient role' },
+  [ErrorCode.UNAUTHORIZED]: {
+    when: 'missing, malformed, expired or revoked access token, or its session ended',
+    message: 'authentication required',
+  },
+  [ErrorCode.INVALID_REFRESH_TOKEN]: {
+    when: 'unknown, expired or revoked refresh token, or one rotated out less than REFRESH_REUSE_INTERVAL ago (the session lives on)',
+    message: 'invalid refresh token',
+  },
+  [ErrorCode.REFRESH_TOKEN_REUSED]: {
+    when: 'a refresh token rotated out longer than REFRESH_REUSE_INTERVAL ago: the whole session is revoked',
+    message: 'refresh token reuse detected; the session is revoked',
+  },
+  [ErrorCode.EMAIL_NOT_VERIFIED]: {
+    when: 'correct password, but the address is not verified and REQUIRE_EMAIL_VERIFICATION is on',
+    message: 'the email address is not verified',
+  },
+  [ErrorCode.USER_DEACTIVATED]: {
+    when: 'the account is deactivated (told only after a correct password)',
+    message: 'this account is deactivated',
+  },
+  [ErrorCode.FORBIDDEN]: {
+    when: 'authenticated, but not allowed: lacking the admin role, or as the route says',
+    message: 'insufficient role',
+  },
   [ErrorCode.NOT_FOUND]: { when: 'unknown id, or a resource of another user', message: 'not found' },
   [ErrorCode.EMAIL_TAKEN]: { when: 'the address is registered already', message: 'email is already registered' },
   [ErrorCode.USERNAME_TAKEN]: { when: 'the username is taken', message: 'username is taken' },
   [ErrorCode.INVALID_TOKEN]: { when: 'unknown, expired or used verification or reset token', message: 'invalid or expired token' },
-  [ErrorCode.PASSWORD_REQUIRED]: { when: 'the verification link is of a contested sign-up: the clicker must choose the password (`password`)', message: 'choose a password to verify this address' },
+  [ErrorCode.PASSWORD_REQUIRED]: {
+    when: 'the verification link is of a contested sign-up: the clicker must choose the password (`password`)',
+    message: 'choose a password to verify this address',
+  },
   [ErrorCode.PAYLOAD_TOO_LARGE]: { when: 'the request body is over 64 KB', message: 'request body too large' },
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: {
     when: 'the request has a body that is not declared `application/json` (UTF-8): forms, multipart, text, none at all',
     message: 'request bodies must be JSON in UTF-8 (Content-Type: application/json)',
   },
-  [ErrorCode.TOO_MANY_REQUESTS]: { when: 'rate limit per client address, or account lockout; `Retry-After` header in seconds (REST), `retryAfter` in the body (RPC)', message: 'too many requests; try again later' },
-  [ErrorCode.SERVICE_UNAVAILABLE]: { when: 'the database cannot be reached right now; retry later', message: 'service temporarily unavailable' },
+  [ErrorCode.TOO_MANY_REQUESTS]: {
+    when: 'rate limit per client address, or account lockout; `Retry-After` header in seconds (REST), `retryAfter` in the body (RPC)',
+    message: 'too many requests; try again later',
+  },
+  [ErrorCode.SERVICE_UNAVAILABLE]: {
+    when: 'the database cannot be reached right now; retry later',
+    message: 'service temporarily unavailable',
+  },
   [ErrorCode.INTERNAL_ERROR]: { when: 'an unexpected failure; the body never carries details', message: 'internal error' },
 };
 
@@ -68,7 +102,8 @@ export interface ErrorDoc {
 
 /** The status, body code and example body of a documented error, as the HTTP filter would answer it. */
 export function describeError(error: DocumentedError): ErrorDoc {
-  const spec: { code: ErrorCode; when?: string; message?: string; errors?: FieldError[] } = typeof error === 'string' ? { code: error } : error;
+  const spec: { code: ErrorCode; when?: string; message?: string; errors?: FieldError[] } =
+    typeof error === 'string' ? { code: error } : error;
   const defaults = DEFAULTS[spec.code];
   const body = new AppError(spec.code, spec.message ?? defaults.message).toBody();
   const example: ErrorDoc['body'] = { statusCode: body.statusCode, code: body.code, message: body.message };
@@ -91,8 +126,15 @@ export function ApiErrors(...errors: DocumentedError[]): MethodDecorator & Class
         status,
         type: ErrorBodyResponse,
         description: docs.map((d) => `\`${d.code}\`: ${d.when}`).join('\n\n'),
-        ...(status === 429 ? { headers: { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } } } : {}),
-        examples: Object.fromEntries(docs.map((d, i) => [docs.filter((o) => o.code === d.code).length > 1 ? `${d.code}_${i + 1}` : d.code, { summary: `${d.code}: ${d.when}`, value: d.body }])),
+        ...(status === 429
+          ? { headers: { 'Retry-After': { description: 'Seconds to wait before trying again.', schema: { type: 'integer' } } } }
+          : {}),
+        examples: Object.fromEntries(
+          docs.map((d, i) => [
+            docs.filter((o) => o.code === d.code).length > 1 ? `${d.code}_${i + 1}` : d.code,
+            { summary: `${d.code}: ${d.when}`, value: d.body },
+          ]),
+        ),
       }),
     ),
   );
@@ -104,11 +146,20 @@ export const ApiAuthenticated = (): MethodDecorator & ClassDecorator =>
 
 /** A route for admins: authenticated, and refused with FORBIDDEN to other callers. */
 export const ApiAdmin = (): MethodDecorator & ClassDecorator =>
-  applyDecorators(ApiAuthenticated(), ApiErrors({ code: ErrorCode.FORBIDDEN, when: 'authenticated, but the caller does not have the `admin` role (now: a demoted admin is refused at once)' }));
+  applyDecorators(
+    ApiAuthenticated(),
+    ApiErrors({
+      code: ErrorCode.FORBIDDEN,
+      when: 'authenticated, but the caller does not have the `admin` role (now: a demoted admin is refused at once)',
+    }),
+  );
 
 /** The errors any route taking a JSON body can answer before its handler runs. */
 export const BODY_ERRORS: DocumentedError[] = [
-  { code: ErrorCode.VALIDATION_FAILED, when: 'the body fails validation (`errors` lists the fields), is malformed JSON, or nests deeper than 32 levels' },
+  {
+    code: ErrorCode.VALIDATION_FAILED,
+    when: 'the body fails validation (`errors` lists the fields), is malformed JSON, or nests deeper than 32 levels',
+  },
   ErrorCode.PAYLOAD_TOO_LARGE,
   ErrorCode.UNSUPPORTED_MEDIA_TYPE,
 ];

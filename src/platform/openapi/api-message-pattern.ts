@@ -1,4 +1,5 @@
 import type { Type } from '@nestjs/common';
+
 import type { DocumentedError } from './api-errors.js';
 
 export const MESSAGE_PATTERN_DOC = 'gatehouse:messagePatternDoc';
@@ -19,7 +20,9 @@ export interface MessagePatternDoc {
  * Documents a message pattern for the OpenAPI document's `x-message-patterns` list (message patterns
  * are not HTTP, so they have no paths of their own).
  */
-export const ApiMessagePattern = (doc: MessagePatternDoc): MethodDecorator => (_target, _key, descriptor) => {
-  Reflect.defineMetadata(MESSAGE_PATTERN_DOC, doc, descriptor.value as object);
-  return descriptor;
-};
+export const ApiMessagePattern =
+  (doc: MessagePatternDoc): MethodDecorator =>
+  (_target, _key, descriptor) => {
+    Reflect.defineMetadata(MESSAGE_PATTERN_DOC, doc, descriptor.value as object);
+    return descriptor;
+  };

@@ -1,15 +1,25 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import { dirname, join } from 'node:path';
 import type { INestApplication, Type } from '@nestjs/common';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { PATTERN_METADATA } from '@nestjs/microservices/constants.js';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, getSchemaPath, SwaggerModule } from '@nestjs/swagger';
-import type { OpenAPIObject, OperationObject, PathItemObject, ReferenceObject, ResponseObject, SchemaObject } from '@nestjs/swagger';
-import { existsSync, readFileSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
-import { dirname, join } from 'node:path';
+import {
+  DocumentBuilder,
+  getSchemaPath,
+  SwaggerModule,
+  type OpenAPIObject,
+  type OperationObject,
+  type PathItemObject,
+  type ReferenceObject,
+  type ResponseObject,
+  type SchemaObject,
+} from '@nestjs/swagger';
+
 import { IS_PUBLIC, ROLES } from '../../shared/access/decorators.js';
 import { CONTRACT_ERROR_CODES, ErrorCode } from '../../shared/errors/app-error.js';
-import { BEARER_SCHEME, describeError, type DocumentedError, ErrorBodyResponse } from './api-errors.js';
+import { BEARER_SCHEME, describeError, ErrorBodyResponse, type DocumentedError } from './api-errors.js';
 import { MESSAGE_PATTERN_DOC, type MessagePatternDoc, type MessageReply } from './api-message-pattern.js';
 
 export const DOCS_PATH = '/docs';
@@ -56,13 +66,17 @@ export function buildOpenApiDocument(app: INestApplication, contributions: OpenA
     .setDescription(description(patterns, contributions))
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The accessToken of a LoginResult.' }, BEARER_SCHEME)
     .addTag('auth', 'Registration, login, tokens, email verification and passwords')
-    .addTag('sessions', 'The caller\'s sessions')
+    .addTag('sessions', "The caller's sessions")
     .addTag('users (admin)', 'User administration: the admin role')
     .addTag('audit (admin)', 'The audit log of domain events: the admin role')
     .addTag('keys', 'Public keys for verifying access tokens')
     .addTag('operations', 'Probes and metrics');
   for (const c of contributions) c.configure?.(builder);
-  const extraModels = [ErrorBodyResponse, ...contributions.flatMap((c) => c.extraModels ?? []), ...patterns.flatMap((p) => [p.payload, ...replyModels(p.doc.reply)])];
+  const extraModels = [
+    ErrorBodyResponse,
+    ...contributions.flatMap((c) => c.extraModels ?? []),
+    ...patterns.flatMap((p) => [p.payload, ...replyModels(p.doc.reply)]),
+  ];
   const document = SwaggerModule.createDocument(app, builder.build(), { extraModels: [...new Set(extraModels)] });
   documentOperationsRoutes(document);
   forEachOperation(document, (path, method, operation) => {
@@ -110,8 +124,10 @@ function messagePatterns(app: INestApplication): PatternInfo[] {
         if (key === 'constructor' || typeof handler !== 'function') continue;
         const names = Reflect.getMetadata(PATTERN_METADATA, handler) as unknown[] | undefined;
         if (!names) continue;
-        const doc = (Reflect.getMetadata(MESSAGE_PATTERN_DOC, handler) as MessagePatternDoc | undefined)
-          ?? { summary: '', reply: Object as Type };
+        const doc = (Reflect.getMetadata(MESSAGE_PATTERN_DOC, handler) as MessagePatternDoc | undefined) ?? {
+          summary: '',
+          reply: Object as Type,
+        };
         const params = Reflect.getMetadata('design:paramtypes', proto, key) as Type[] | undefined;
         const payload = doc.payload ?? params?.[0] ?? Object;
         // Read as the guards read them.
@@ -141,17 +157,21 @@ function replySchema(reply: MessageReply): SchemaObject | ReferenceObject {
 
 const ACCESS_TEXT: Record<PatternInfo['access'], string> = {
   trusted: 'trusted callers (the private network); no token',
-  token: 'the payload\'s accessToken, verified as a bearer token is over REST',
-  admin: 'the payload\'s accessToken, which must be an admin\'s',
+  token: "the payload's accessToken, verified as a bearer token is over REST",
+  admin: "the payload's accessToken, which must be an admin's",
 };
 
 function patternErrors(info: PatternInfo): Array<{ code: string; statusCode: number; when: string }> {
-  const errors: DocumentedError[] = [{ code: ErrorCode.VALIDATION_FAILED, when: 'the payload fails validation; `errors` lists the fields' }];
-  if (info.access !== 'trusted') errors.push({ code: ErrorCode.UNAUTHORIZED, when: 'the accessToken is missing, invalid, expired or its session ended' });
-  if (info.access === 'admin') errors.push({ code: ErrorCode.FORBIDDEN, when: 'the accessToken is not an admin\'s' });
+  const errors: DocumentedError[] = [
+    { code: ErrorCode.VALIDATION_FAILED, when: 'the payload fails validation; `errors` lists the fields' },
+  ];
+  if (info.access !== 'trusted')
+    errors.push({ code: ErrorCode.UNAUTHORIZED, when: 'the accessToken is missing, invalid, expired or its session ended' });
+  if (info.access === 'admin') errors.push({ code: ErrorCode.FORBIDDEN, when: "the accessToken is not an admin's" });
   errors.push(...(info.doc.errors ?? []));
   const seen = new Set<string>();
-  return errors.map(describeError)
+  return errors
+    .map(describeError)
     .filter((e) => !seen.has(`${e.code} ${e.when}`) && seen.add(`${e.code} ${e.when}`))
     .map((e) => ({ code: e.code, statusCode: e.status, when: e.when }));
 }
@@ -219,7 +239,10 @@ const OPERATIONS_ROUTES: Record<string, OperationDoc> = {
     description: 'Take the instance out of a load balancer while this answers 503.',
     responses: {
       200: { description: 'Ready.', content: jsonSchema(STATUS_SCHEMA) },
-      503: { description: 'Not ready: a dependency is down (`SERVICE_UNAVAILABLE` or a per-dependency report).', content: jsonSchema({ type: 'object', additionalProperties: true }) },
+      503: {
+        description: 'Not ready: a dependency is down (`SERVICE_UNAVAILABLE` or a per-dependency report).',
+        content: jsonSchema({ type: 'object', additionalProperties: true }),
+      },
     },
   },
   '/metrics': {
@@ -232,14 +255,23 @@ const OPERATIONS_ROUTES: Record<string, OperationDoc> = {
 const DOCUMENT_ROUTES: Record<string, PathItemObject> = {
   [DOCS_PATH]: {
     get: {
-      tags: ['operations'], summary: 'This reference, in the Swagger UI', operationId: 'docsUi',
+      tags: ['operations'],
+      summary: 'This reference, in the Swagger UI',
+      operationId: 'docsUi',
       responses: { 200: { description: 'The UI page.', content: { 'text/html': { schema: { type: 'string' } } } } },
     },
   },
   [DOCS_JSON_PATH]: {
     get: {
-      tags: ['operations'], summary: 'This OpenAPI document', operationId: 'docsJson',
-      responses: { 200: { description: 'OpenAPI 3 document, with the message patterns in `x-message-patterns`.', content: { 'application/json': { schema: { type: 'object' } } } } },
+      tags: ['operations'],
+      summary: 'This OpenAPI document',
+      operationId: 'docsJson',
+      responses: {
+        200: {
+          description: 'OpenAPI 3 document, with the message patterns in `x-message-patterns`.',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+      },
     },
   },
 };
@@ -260,35 +292,42 @@ function documentOperationsRoutes(document: OpenAPIObject): void {
 }
 
 function description(patterns: PatternInfo[], contributions: OpenApiContribution[]): string {
-  const codes = CONTRACT_ERROR_CODES
-    .map((c) => describeError(c))
-    .map((e) => `| \`${e.code}\` | ${e.status} | ${e.when} |`);
+  const codes = CONTRACT_ERROR_CODES.map((c) => describeError(c)).map((e) => `| \`${e.code}\` | ${e.status} | ${e.when} |`);
   const rows = patterns.map((p) => {
-    const reply = replyModels(p.doc.reply).map((m) => `\`${schemaName(m)}\``).join(' or ');
-    const shape = typeof p.doc.reply === 'function' ? reply : 'arrayOf' in p.doc.reply ? `array of ${reply}` : 'nullable' in p.doc.reply ? `${reply} or null` : reply;
+    const reply = replyModels(p.doc.reply)
+      .map((m) => `\`${schemaName(m)}\``)
+      .join(' or ');
+    const shape =
+      typeof p.doc.reply === 'function'
+        ? reply
+        : 'arrayOf' in p.doc.reply
+          ? `array of ${reply}`
+          : 'nullable' in p.doc.reply
+            ? `${reply} or null`
+            : reply;
     return `| \`${p.pattern}\` | \`${schemaName(p.payload)}\` | ${shape} | ${p.access === 'trusted' ? 'trusted' : p.access === 'admin' ? 'admin token' : 'token'} | ${p.doc.summary} |`;
   });
   return [
     'Accounts and authentication: users, passwords, sessions, JWT access tokens with rotating refresh tokens, over REST and message patterns.',
     '',
     '## Authentication',
-    'Send `Authorization: Bearer <accessToken>` (from a LoginResult) on authenticated routes. Access tokens are JWTs verifiable with `GET /.well-known/jwks.json`.'
-      + contributions.map((c) => c.authentication ?? '').join(''),
+    'Send `Authorization: Bearer <accessToken>` (from a LoginResult) on authenticated routes. Access tokens are JWTs verifiable with `GET /.well-known/jwks.json`.' +
+      contributions.map((c) => c.authentication ?? '').join(''),
     '',
     '## Errors',
-    'Every error, on every route and message pattern, has the body `{ statusCode, code, message, errors? }` (schema `ErrorBody`); `code` is stable. '
-      + 'Validation errors add `errors: [{ field, messages }]`. No error carries a stack trace, SQL or an internal class name.',
+    'Every error, on every route and message pattern, has the body `{ statusCode, code, message, errors? }` (schema `ErrorBody`); `code` is stable. ' +
+      'Validation errors add `errors: [{ field, messages }]`. No error carries a stack trace, SQL or an internal class name.',
     '',
     '| code | status | when |',
     '| --- | --- | --- |',
     ...codes,
     '',
     '## Message patterns',
-    'The same operations for services on the private network: string patterns over TCP (always) and Redis (when REDIS_URL is set), '
-      + 'e.g. with a Nest `ClientProxy`: `client.send(\'auth.login\', { email, password })`. A failure rejects with the error body above '
-      + '(over RPC, TOO_MANY_REQUESTS carries `retryAfter` seconds). Message patterns are not rate-limited, but login obeys the account lockout. '
-      + 'Payload and reply schemas are in `components.schemas`; the machine-readable list, with each pattern\'s errors, is the `x-message-patterns` '
-      + 'extension of this document.',
+    'The same operations for services on the private network: string patterns over TCP (always) and Redis (when REDIS_URL is set), ' +
+      "e.g. with a Nest `ClientProxy`: `client.send('auth.login', { email, password })`. A failure rejects with the error body above " +
+      '(over RPC, TOO_MANY_REQUESTS carries `retryAfter` seconds). Message patterns are not rate-limited, but login obeys the account lockout. ' +
+      "Payload and reply schemas are in `components.schemas`; the machine-readable list, with each pattern's errors, is the `x-message-patterns` " +
+      'extension of this document.',
     '',
     '| pattern | payload | reply | access | what |',
     '| --- | --- | --- | --- | --- |',

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+
 import { BoundedJsonSocket } from './bounded-json-socket.js';
 
 /** The parts of a net.Socket the JSON socket uses. */
@@ -36,7 +37,12 @@ const packet = (id: string, pad = ''): string => JSON.stringify({ pattern: 'user
 function open(options: { maxMessageBytes?: number; maxSkippedLength?: number; stallTimeoutMs?: number } = {}) {
   const raw = new FakeSocket();
   const warnings: string[] = [];
-  const socket = new BoundedJsonSocket(raw as unknown as Socket, { maxMessageBytes: 100, maxSkippedLength: 1000, ...options, warn: (line) => warnings.push(line) });
+  const socket = new BoundedJsonSocket(raw as unknown as Socket, {
+    maxMessageBytes: 100,
+    maxSkippedLength: 1000,
+    ...options,
+    warn: (line) => warnings.push(line),
+  });
   const messages: unknown[] = [];
   socket.on('message', (message) => messages.push(message));
   const send = (data: string | Buffer): void => {
@@ -82,7 +88,9 @@ describe('BoundedJsonSocket', () => {
     send(frame(accented));
     expect(messages).toEqual([]);
     expect(replies()).toEqual([{ id: 'acc-1', err: TOO_LARGE, isDisposed: true }]);
-    expect(warnings).toEqual([`TCP message of ${Buffer.byteLength(accented)} bytes from 10.0.0.9 refused unparsed (limit 100 bytes); answered 413`]);
+    expect(warnings).toEqual([
+      `TCP message of ${Buffer.byteLength(accented)} bytes from 10.0.0.9 refused unparsed (limit 100 bytes); answered 413`,
+    ]);
   });
 
   it('closes the connection on a request over the limit without an id at its end, and reads no further', () => {
@@ -93,14 +101,18 @@ describe('BoundedJsonSocket', () => {
     expect(raw.destroyed).toBe(true);
     expect(messages).toEqual([]);
     expect(replies()).toEqual([]);
-    expect(warnings).toEqual([`TCP message of ${anonymous.length} characters from 10.0.0.9 refused unparsed (limit 100 bytes); no request id at its end, connection closed`]);
+    expect(warnings).toEqual([
+      `TCP message of ${anonymous.length} characters from 10.0.0.9 refused unparsed (limit 100 bytes); no request id at its end, connection closed`,
+    ]);
   });
 
   it('closes the connection as soon as the length of a message too long to read through is known', () => {
     const { raw, send, warnings } = open();
     send(`30000000#{"pattern":"p","data":"`);
     expect(raw.destroyed).toBe(true);
-    expect(warnings).toEqual(['TCP message of 30000000 characters from 10.0.0.9 refused unparsed (limit 100 bytes); not read, connection closed']);
+    expect(warnings).toEqual([
+      'TCP message of 30000000 characters from 10.0.0.9 refused unparsed (limit 100 bytes); not read, connection closed',
+    ]);
   });
 
   it('closes the connection on a length header that does not end', () => {

@@ -1,7 +1,8 @@
-import { JsonSocket } from '@nestjs/microservices';
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { JsonSocket } from '@nestjs/microservices';
+
 import { FrameGate } from './frame-gate.js';
 import { exceedsMessageLimit, MAX_MESSAGE_BYTES, messageTooLarge, trailingRequestId } from './message-limits.js';
 

@@ -58,12 +58,18 @@ describe('ClaimingRedisServer', () => {
     const server = new ClaimingRedisServer({}, 'test', work);
     const handler = jest.fn(() => Promise.resolve({}));
     server.addHandler('users.findById', handler);
-    const warn = jest.spyOn((server as unknown as { logger: { warn(line: string): void } }).logger, 'warn').mockImplementation(() => undefined);
+    const warn = jest
+      .spyOn((server as unknown as { logger: { warn(line: string): void } }).logger, 'warn')
+      .mockImplementation(() => undefined);
     const parse = jest.spyOn(JSON, 'parse');
     const set = jest.fn();
     const published: unknown[] = [];
     const pub = { set, publish: (...args: unknown[]) => published.push(args) } as never;
-    const oversize = JSON.stringify({ id: 'request-2', pattern: 'users.findById', data: { id: 'u1', pad: 'é'.repeat(MAX_MESSAGE_BYTES / 2) } });
+    const oversize = JSON.stringify({
+      id: 'request-2',
+      pattern: 'users.findById',
+      data: { id: 'u1', pad: 'é'.repeat(MAX_MESSAGE_BYTES / 2) },
+    });
 
     try {
       await server.handleMessage('users.findById', oversize, pub, 'users.findById');
@@ -75,6 +81,8 @@ describe('ClaimingRedisServer', () => {
     expect(handler).not.toHaveBeenCalled();
     expect(published).toEqual([]);
     expect(work.size).toBe(0);
-    expect(warn.mock.calls).toEqual([[`Redis message of ${Buffer.byteLength(oversize)} bytes on users.findById dropped unparsed (limit ${MAX_MESSAGE_BYTES} bytes)`]]);
+    expect(warn.mock.calls).toEqual([
+      [`Redis message of ${Buffer.byteLength(oversize)} bytes on users.findById dropped unparsed (limit ${MAX_MESSAGE_BYTES} bytes)`],
+    ]);
   });
 });

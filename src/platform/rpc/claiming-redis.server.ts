@@ -1,8 +1,8 @@
-import { RedisOptions, ServerRedis } from '@nestjs/microservices';
-import type { BaseRpcContext, RedisStatus, WritePacket } from '@nestjs/microservices';
+import { Buffer } from 'node:buffer';
+import { RedisOptions, ServerRedis, type BaseRpcContext, type RedisStatus, type WritePacket } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import type { Observable } from 'rxjs';
-import { Buffer } from 'node:buffer';
+
 import type { InFlightWork } from '../lifecycle/in-flight-work.js';
 import { exceedsMessageLimit, MAX_MESSAGE_BYTES } from './message-limits.js';
 import { RpcIntake, trackCall } from './rpc-intake.js';
@@ -57,7 +57,9 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
         callback?.();
       },
       (error: unknown) => {
-        this.logger.warn(`Redis transport not connected (${error instanceof Error ? error.message : String(error)}): it subscribes once Redis answers`);
+        this.logger.warn(
+          `Redis transport not connected (${error instanceof Error ? error.message : String(error)}): it subscribes once Redis answers`,
+        );
         callback?.();
       },
     );
@@ -90,18 +92,20 @@ export class ClaimingRedisServer extends ServerRedis implements RpcIntake {
    */
   override async close(): Promise<void> {
     this.isManuallyClosed = true;
-    await Promise.all([this.pubClient as Redis | undefined, this.subClient as Redis | undefined].map(async (client) => {
-      if (!client) return;
-      if (client.status === 'ready') {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
-        });
-        await Promise.race([client.quit().catch(() => undefined), late]);
-        clearTimeout(timer);
-      }
-      client.disconnect();
-    }));
+    await Promise.all(
+      [this.pubClient as Redis | undefined, this.subClient as Redis | undefined].map(async (client) => {
+        if (!client) return;
+        if (client.status === 'ready') {
+          let timer: NodeJS.Timeout | undefined;
+          const late = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, QUIT_TIMEOUT_MS);
+          });
+          await Promise.race([client.quit().catch(() => undefined), late]);
+          clearTimeout(timer);
+        }
+        client.disconnect();
+      }),
+    );
     this.pendingEventListeners = [];
   }
 

@@ -1,7 +1,7 @@
-import { ServerTCP } from '@nestjs/microservices';
-import type { BaseRpcContext, TcpOptions, TcpSocket, WritePacket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
+import { ServerTCP, type BaseRpcContext, type TcpOptions, type TcpSocket, type WritePacket } from '@nestjs/microservices';
 import type { Observable } from 'rxjs';
+
 import type { InFlightWork } from '../lifecycle/in-flight-work.js';
 import { BoundedJsonSocket } from './bounded-json-socket.js';
 import { MAX_MESSAGE_BYTES } from './message-limits.js';

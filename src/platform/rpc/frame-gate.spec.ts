@@ -55,7 +55,11 @@ describe('FrameGate', () => {
   });
 
   it('names no id when the frame does not end with one', () => {
-    for (const body of [JSON.stringify({ id: 'first', data: 'z'.repeat(60) }), JSON.stringify({ pad: 'z'.repeat(60), data: { id: 'nested' } }), 'q'.repeat(100)]) {
+    for (const body of [
+      JSON.stringify({ id: 'first', data: 'z'.repeat(60) }),
+      JSON.stringify({ pad: 'z'.repeat(60), data: { id: 'nested' } }),
+      'q'.repeat(100),
+    ]) {
       expect(run([frame(body)]).others).toEqual([{ kind: 'oversize', length: body.length, skipped: true, id: undefined }]);
     }
   });

@@ -1,4 +1,5 @@
 import { Buffer } from 'node:buffer';
+
 import { AppError, ErrorCode, type ErrorBody } from '../../shared/errors/app-error.js';
 
 /** The largest message-pattern request taken, in UTF-8 bytes of its JSON, over TCP and Redis alike. */

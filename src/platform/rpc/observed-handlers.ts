@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { MessageHandler, Server, Transport } from '@nestjs/microservices';
 import { isObservable, Observable, of, tap } from 'rxjs';
+
 import { rpcErrorCode } from '../../shared/errors/app-error.js';
 
 export type MessageTransport = 'tcp' | 'redis';
@@ -24,7 +25,9 @@ const TRANSPORTS: Partial<Record<Transport, MessageTransport>> = { [Transport.TC
  * are all seen. Plain wrapping, no async context: call after connecting the microservices.
  */
 export function observeMessageHandlers(app: INestApplication, observers: MessageObserver[]): void {
-  for (const microservice of (app as INestApplication & { getMicroservices?(): Array<{ getTransportServer(): unknown }> }).getMicroservices?.() ?? []) {
+  for (const microservice of (
+    app as INestApplication & { getMicroservices?(): Array<{ getTransportServer(): unknown }> }
+  ).getMicroservices?.() ?? []) {
     const server = microservice.getTransportServer();
     if (!(server instanceof Server)) continue;
     const transport = server.transportId === undefined ? undefined : TRANSPORTS[server.transportId as Transport];
@@ -32,7 +35,11 @@ export function observeMessageHandlers(app: INestApplication, observers: Message
   }
 }
 
-export function observeServer(server: Pick<Server, 'getHandlers' | 'addHandler'>, transport: MessageTransport, observers: MessageObserver[]): void {
+export function observeServer(
+  server: Pick<Server, 'getHandlers' | 'addHandler'>,
+  transport: MessageTransport,
+  observers: MessageObserver[],
+): void {
   for (const [pattern, handler] of [...server.getHandlers()]) {
     if (handler.isEventHandler) continue;
     const report = (outcome: string, seconds: number): void => {

@@ -1,8 +1,9 @@
 import type { WritePacket } from '@nestjs/microservices';
 import type { Observable } from 'rxjs';
+
 import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
-import type { InFlightWork, WorkKind } from '../lifecycle/in-flight-work.js';
 import type { RpcIntake } from '../lifecycle/graceful-shutdown.js';
+import type { InFlightWork, WorkKind } from '../lifecycle/in-flight-work.js';
 
 export type { RpcIntake };
 

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+
 import type { PublicSession } from '../sessions.service.js';
 
 @ApiSchema({ name: 'Session', description: 'A live session of the caller (or, over RPC, of the user asked about).' })
@@ -27,7 +28,12 @@ export class SessionResponse implements PublicSession {
   @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'The admin, for an impersonation session.' })
   impersonatorId: string | null;
 
-  @ApiProperty({ type: String, format: 'uuid', nullable: true, description: 'For an impersonation session the caller (an admin) holds: the user it acts as. Null for the caller\'s own sessions.' })
+  @ApiProperty({
+    type: String,
+    format: 'uuid',
+    nullable: true,
+    description: "For an impersonation session the caller (an admin) holds: the user it acts as. Null for the caller's own sessions.",
+  })
   impersonatedUserId: string | null;
 }
 

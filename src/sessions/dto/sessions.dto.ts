@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsUUID } from 'class-validator';
+
 import { UUID_PROPERTY } from '../../platform/openapi/property-docs.js';
 
 export class SessionsOfUserDto {

@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+
 import { unauthorized } from '../errors/app-error.js';
 import type { AuthContext } from './auth-context.js';
 

@@ -90,8 +90,7 @@ export class AppError extends Error {
 }
 
 export const invalidCredentials = (): AppError => new AppError(ErrorCode.INVALID_CREDENTIALS, 'login failed');
-export const unauthorized = (message = 'authentication required'): AppError =>
-  new AppError(ErrorCode.UNAUTHORIZED, message);
+export const unauthorized = (message = 'authentication required'): AppError => new AppError(ErrorCode.UNAUTHORIZED, message);
 export const notFound = (message = 'not found'): AppError => new AppError(ErrorCode.NOT_FOUND, message);
 export const validationFailed = (message: string, errors: FieldError[]): AppError =>
   new AppError(ErrorCode.VALIDATION_FAILED, message, { errors });

@@ -1,16 +1,35 @@
 import { HttpException, Logger } from '@nestjs/common';
+
 import { AppError, ErrorCode, unsupportedMediaType, validationFailed } from './app-error.js';
 
 const logger = new Logger('Errors');
 
 // Driver and socket failures that mean "the database cannot be reached right now".
 const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN',
-  '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08004', '08006',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
 ]);
 const UNAVAILABLE_MESSAGES = [
-  'Connection terminated', 'timeout exceeded when trying to connect', 'Client has encountered a connection error',
-  'Connection is not established', 'connect ECONNREFUSED', 'Cannot use a pool after calling end',
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error',
+  'Connection is not established',
+  'connect ECONNREFUSED',
+  'Cannot use a pool after calling end',
   // TypeORM, when a transaction's connection broke under it (seen once during a PostgreSQL restart).
   'query runner was already released',
 ];

@@ -7,6 +7,6 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 let common: Set<string> | undefined;
 
 export function isCommonPassword(normalizedPassword: string): boolean {
-  common ??= new Set((dictionary['passwords-common']).map((p) => p.toLowerCase()));
+  common ??= new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
   return common.has(normalizedPassword.toLowerCase());
 }

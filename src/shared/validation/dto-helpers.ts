@@ -1,6 +1,18 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { isEmail, IsIP, IsOptional, IsString, Matches, MaxLength, registerDecorator, ValidateIf, ValidateNested, ValidationOptions } from 'class-validator';
+import {
+  isEmail,
+  IsIP,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  registerDecorator,
+  ValidateIf,
+  ValidateNested,
+  ValidationOptions,
+} from 'class-validator';
+
 import { PASSWORD_MAX_BYTES, passwordProblems } from './normalize.js';
 
 /** Applies a string normaliser before validation; other types pass through to fail validation. */
@@ -33,7 +45,8 @@ export function IsEmailAddress(options?: ValidationOptions): PropertyDecorator {
       propertyName: String(propertyName),
       options: { message: EMAIL_MESSAGE, ...options },
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && !EMAIL_REFUSED.test(value) && isEmail(value, { allow_display_name: false, allow_ip_domain: false }),
+        validate: (value: unknown) =>
+          typeof value === 'string' && !EMAIL_REFUSED.test(value) && isEmail(value, { allow_display_name: false, allow_ip_domain: false }),
       },
     });
 }
@@ -48,7 +61,8 @@ export function IsNewPassword(options?: ValidationOptions): PropertyDecorator {
       options,
       validator: {
         validate: (value: unknown) => typeof value === 'string' && passwordProblems(value).length === 0,
-        defaultMessage: (args) => (typeof args?.value === 'string' ? passwordProblems(args.value)[0] : undefined) ?? 'password must be a string',
+        defaultMessage: (args) =>
+          (typeof args?.value === 'string' ? passwordProblems(args.value)[0] : undefined) ?? 'password must be a string',
       },
     });
 }
@@ -62,28 +76,37 @@ export function IsPasswordInput(options?: ValidationOptions): PropertyDecorator 
       propertyName: String(propertyName),
       options,
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= PASSWORD_MAX_BYTES,
-        defaultMessage: (args) => (typeof args?.value === 'string' && args.value.length > 0
-          ? `password must be at most ${PASSWORD_MAX_BYTES} bytes`
-          : 'password must be a non-empty string'),
+        validate: (value: unknown) =>
+          typeof value === 'string' && value.length > 0 && Buffer.byteLength(value, 'utf8') <= PASSWORD_MAX_BYTES,
+        defaultMessage: (args) =>
+          typeof args?.value === 'string' && args.value.length > 0
+            ? `password must be at most ${PASSWORD_MAX_BYTES} bytes`
+            : 'password must be a non-empty string',
       },
     });
 }
 
 /** Where an RPC caller's end user connects from; recorded on the session. */
 export class ConnectionDto {
-  @ApiPropertyOptional({ example: '203.0.113.7', description: 'The end user\'s IP address.' })
-  @IsOptional() @IsIP(undefined, { message: 'ip must be an IP address' })
+  @ApiPropertyOptional({ example: '203.0.113.7', description: "The end user's IP address." })
+  @IsOptional()
+  @IsIP(undefined, { message: 'ip must be an IP address' })
   ip?: string;
 
-  @ApiPropertyOptional({ maxLength: 512, description: 'The end user\'s User-Agent; control characters are refused.' })
-  @IsOptional() @IsString() @MaxLength(512) @HasNoControlCharacters('userAgent')
+  @ApiPropertyOptional({ maxLength: 512, description: "The end user's User-Agent; control characters are refused." })
+  @IsOptional()
+  @IsString()
+  @MaxLength(512)
+  @HasNoControlCharacters('userAgent')
   userAgent?: string;
 }
 
 /** For RPC payloads: an optional `connection` object. */
 export const ConnectionField = (): PropertyDecorator => (target, key) => {
-  ApiPropertyOptional({ type: () => ConnectionDto, description: 'Where the end user connects from; recorded on the session.' })(target, key);
+  ApiPropertyOptional({ type: () => ConnectionDto, description: 'Where the end user connects from; recorded on the session.' })(
+    target,
+    key,
+  );
   IsOptional()(target, key);
   ValidateNested()(target, key);
   Type(() => ConnectionDto)(target, key);

@@ -46,7 +46,9 @@ describe('assertJsonDepth', () => {
     }
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).toBody()).toEqual({
-      statusCode: 400, code: 'VALIDATION_FAILED', message: 'JSON nested deeper than 32 levels',
+      statusCode: 400,
+      code: 'VALIDATION_FAILED',
+      message: 'JSON nested deeper than 32 levels',
       errors: [{ field: 'refreshToken', messages: ['refreshToken is nested deeper than 32 levels'] }],
     });
   });

@@ -33,8 +33,9 @@ export function passwordProblems(password: string): string[] {
 export function isSimilarToIdentity(password: string, identity: { email?: string | null; username?: string | null }): boolean {
   const p = normalizePassword(password).toLowerCase();
   const letters = (s: string): string => s.replace(/[^\p{L}\p{N}]/gu, '');
-  const candidates = [identity.email?.split('@')[0], identity.username].filter((s): s is string => !!s).map((s) => letters(s.toLowerCase()));
+  const candidates = [identity.email?.split('@')[0], identity.username]
+    .filter((s): s is string => !!s)
+    .map((s) => letters(s.toLowerCase()));
   const core = letters(p);
   return candidates.some((c) => c.length >= 4 && (core.includes(c) || (core.length >= 4 && c.includes(core))));
 }
-

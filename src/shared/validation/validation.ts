@@ -1,4 +1,5 @@
 import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
+
 import { FieldError, validationFailed } from '../errors/app-error.js';
 import { assertJsonDepth } from './json-depth.js';
 

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiSchema } from '@nestjs/swagger';
+
 import type { PublicUser } from '../user.mapper.js';
 
 // Response shapes for the OpenAPI document; the handlers return plain objects of these shapes.

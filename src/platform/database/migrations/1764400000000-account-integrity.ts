@@ -17,7 +17,9 @@ export class AccountIntegrity1764400000000 implements MigrationInterface {
     await q.query(`ALTER TABLE password_reset_tokens ADD COLUMN email text`);
     // The admin session an impersonation was started from: ending it ends the impersonation.
     await q.query(`ALTER TABLE sessions ADD COLUMN impersonator_session_id uuid REFERENCES sessions (id) ON DELETE SET NULL`);
-    await q.query(`CREATE INDEX sessions_impersonator_session_idx ON sessions (impersonator_session_id) WHERE impersonator_session_id IS NOT NULL`);
+    await q.query(
+      `CREATE INDEX sessions_impersonator_session_idx ON sessions (impersonator_session_id) WHERE impersonator_session_id IS NOT NULL`,
+    );
     await q.query(`CREATE INDEX sessions_impersonator_idx ON sessions (impersonator_id) WHERE impersonator_id IS NOT NULL`);
     // What an entry needs beyond its columns (the roles granted, the transport of a trusted login).
     await q.query(`ALTER TABLE audit_log ADD COLUMN details jsonb`);

@@ -2,9 +2,10 @@ import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/commo
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
+
 import { Public } from '../../../shared/access/decorators.js';
-import { WithoutDatabase } from '../../database/database-ready.guard.js';
 import { ErrorCode } from '../../../shared/errors/app-error.js';
+import { WithoutDatabase } from '../../database/database-ready.guard.js';
 import { ReadinessChecks } from './readiness-checks.js';
 
 /** The 503 of GET /health/ready: the contract's error body with terminus's per-check details. */
@@ -29,10 +30,13 @@ export class HealthController {
 
   @ApiOperation({
     summary: 'Readiness: database, Redis (when REDIS_URL is set) and the mail outbox backlog',
-    description: 'Each check gives up after HEALTH_TIMEOUT_MS. The outbox reports `pending` and `oldestDueSeconds`, and fails only above HEALTH_OUTBOX_MAX_DUE_AGE (when set).',
+    description:
+      'Each check gives up after HEALTH_TIMEOUT_MS. The outbox reports `pending` and `oldestDueSeconds`, and fails only above HEALTH_OUTBOX_MAX_DUE_AGE (when set).',
   })
   @ApiOkResponse({ description: '`{ status: "ok", info, error, details }` with one entry per check' })
-  @ApiServiceUnavailableResponse({ description: '`{ statusCode: 503, code: "SERVICE_UNAVAILABLE", message, status, info, error, details }`' })
+  @ApiServiceUnavailableResponse({
+    description: '`{ statusCode: 503, code: "SERVICE_UNAVAILABLE", message, status, info, error, details }`',
+  })
   @Get('ready')
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult | NotReadyBody> {
     try {

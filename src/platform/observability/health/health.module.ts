@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+
 import { HealthController } from './health.controller.js';
 import { ReadinessChecks } from './readiness-checks.js';
 

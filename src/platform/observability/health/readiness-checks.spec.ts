@@ -1,5 +1,6 @@
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type { DataSource } from 'typeorm';
+
 import type { AppConfig } from '../../config/app-config';
 import type { DatabaseConnection, DatabaseState } from '../../database/database-connection';
 import { ReadinessChecks, type ReadinessCheck } from './readiness-checks';
@@ -58,9 +59,11 @@ describe('ReadinessChecks: the checks features add', () => {
     expect((await entries()).queue).toEqual({ status: 'down', pending: 1, message: 'too old' });
   });
 
-  it('reports a check that throws as unreachable, never with the error\'s text', async () => {
+  it("reports a check that throws as unreachable, never with the error's text", async () => {
     checks.addCheck('queue', () => Promise.reject(new Error('connect ECONNREFUSED 10.0.0.5:5432 password=secret')));
-    checks.addCheck('sync', () => { throw new Error('boom at db.internal'); });
+    checks.addCheck('sync', () => {
+      throw new Error('boom at db.internal');
+    });
     const body = await entries();
     expect(body.queue).toEqual({ status: 'down', message: 'unreachable' });
     expect(body.sync).toEqual({ status: 'down', message: 'unreachable' });
@@ -73,22 +76,22 @@ describe('ReadinessChecks: the checks features add', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
-  it.each<[DatabaseState, string]>([['connecting', 'not connected yet'], ['starting', 'starting']])(
-    'while the database is %s, reports a check that reads it down with that state, without running it',
-    async (state, message) => {
-      database = { state, ready: false };
-      checks = readinessChecks();
-      const reads = jest.fn(() => Promise.resolve({ details: { pending: 0 } }));
-      const other = jest.fn(() => Promise.resolve({ details: { fine: true } }));
-      checks.addCheck('queue', reads, { readsDatabase: true });
-      checks.addCheck('other', other);
-      const body = await entries();
-      expect(body.database).toEqual({ status: 'down', message });
-      expect(body.queue).toEqual({ status: 'down', message });
-      expect(reads).not.toHaveBeenCalled();
-      expect(body.other).toEqual({ status: 'up', fine: true });
-    },
-  );
+  it.each<[DatabaseState, string]>([
+    ['connecting', 'not connected yet'],
+    ['starting', 'starting'],
+  ])('while the database is %s, reports a check that reads it down with that state, without running it', async (state, message) => {
+    database = { state, ready: false };
+    checks = readinessChecks();
+    const reads = jest.fn(() => Promise.resolve({ details: { pending: 0 } }));
+    const other = jest.fn(() => Promise.resolve({ details: { fine: true } }));
+    checks.addCheck('queue', reads, { readsDatabase: true });
+    checks.addCheck('other', other);
+    const body = await entries();
+    expect(body.database).toEqual({ status: 'down', message });
+    expect(body.queue).toEqual({ status: 'down', message });
+    expect(reads).not.toHaveBeenCalled();
+    expect(body.other).toEqual({ status: 'up', fine: true });
+  });
 
   it('refuses a second check under a name already taken', () => {
     checks.addCheck('queue', () => Promise.resolve({ details: {} }));

@@ -3,7 +3,8 @@ import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/term
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
-import { APP_CONFIG, type AppConfig, redisClientOptions } from '../../config/app-config.js';
+
+import { APP_CONFIG, redisClientOptions, type AppConfig } from '../../config/app-config.js';
 import { DatabaseConnection } from '../../database/database-connection.js';
 import { pgPool, queryWithTimeout } from '../../database/sql.js';
 

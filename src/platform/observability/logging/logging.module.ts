@@ -1,18 +1,18 @@
-import { Injectable, type LoggerService, Module, OnModuleInit, RequestMethod } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
-import { Logger, LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
-import { ErrorCode } from '../../../shared/errors/app-error.js';
-import { observeHttpExchanges, REQUEST_ID_HEADER } from '../../http/http-exchanges.js';
-import type { MessageObserver } from '../../rpc/observed-handlers.js';
 import { randomUUID } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import { Injectable, Module, OnModuleInit, RequestMethod, type LoggerService } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { Logger, LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
 import pino, { type DestinationStream, type Level, type LoggerOptions } from 'pino';
+
+import { ErrorCode } from '../../../shared/errors/app-error.js';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import type { LogLevel } from '../../config/env.schema.js';
 import { GATEHOUSE_OPTIONS, type GatehouseOptions } from '../../config/gatehouse-options.js';
-import { redactText, redactUrl, REDACT_PATHS, REDACTED } from './redact.js';
-
+import { observeHttpExchanges, REQUEST_ID_HEADER } from '../../http/http-exchanges.js';
+import type { MessageObserver } from '../../rpc/observed-handlers.js';
+import { REDACT_PATHS, REDACTED, redactText, redactUrl } from './redact.js';
 
 const PINO_LEVELS: Record<LogLevel, Level> = {
   fatal: 'fatal',
@@ -161,7 +161,13 @@ export class HttpRequestLogging implements OnModuleInit {
       const level = statusCode >= 500 ? 'error' : QUIET_PATHS.test(request.url) ? 'debug' : 'info';
       if (!logger?.isLevelEnabled(level)) return;
       logger[level](
-        { reqId: request.id, req: request, res: { statusCode }, responseTime: Math.round(elapsedMs * 10) / 10, ...(aborted ? { aborted } : {}) },
+        {
+          reqId: request.id,
+          req: request,
+          res: { statusCode },
+          responseTime: Math.round(elapsedMs * 10) / 10,
+          ...(aborted ? { aborted } : {}),
+        },
         `${request.method} ${redactUrl(request.url)} ${statusCode}`,
       );
     });

@@ -45,7 +45,9 @@ const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*:)[^@/?#\s]+@/gi;
 export function redactText(text: string): string {
   return text
     .replace(URL_PASSWORD, `$1${REDACTED}@`)
-    .replace(QUERY_PARAM, (param: string, separator: string, name: string) => (SECRET_NAME.test(name) ? `${separator}${name}=${REDACTED}` : param))
+    .replace(QUERY_PARAM, (param: string, separator: string, name: string) =>
+      SECRET_NAME.test(name) ? `${separator}${name}=${REDACTED}` : param,
+    )
     .replace(CREDENTIAL, `$1 ${REDACTED}`)
     .replace(JWT, REDACTED);
 }

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import type { Pool } from 'pg';
 import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
+
 import { MetricsService } from './metrics.service.js';
 
 /**
@@ -19,7 +20,9 @@ export class DatabaseMetrics {
     const pool = (): Pool | undefined => this.pool();
     const poolGauge = (name: string, help: string, read: (pool: Pool) => number): Gauge =>
       new Gauge({
-        name, help, registers,
+        name,
+        help,
+        registers,
         collect(this: Gauge): void {
           const current = pool();
           if (current) this.set(read(current));

@@ -1,6 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
+
 import { observeHttpExchanges } from '../../http/http-exchanges.js';
 import { MetricsService } from './metrics.service.js';
 

@@ -1,6 +1,7 @@
 import { Controller, Get, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+
 import { Public } from '../../../shared/access/decorators.js';
 import { WithoutDatabase } from '../../database/database-ready.guard.js';
 import { MetricsService } from './metrics.service.js';
@@ -14,8 +15,9 @@ export class MetricsController {
 
   @ApiOperation({
     summary: 'Prometheus metrics of this instance',
-    description: 'HTTP and message-pattern traffic, logins, lockouts, refresh-token reuse, mail, the database pool and the Node.js runtime. '
-      + 'Public: expose it to the monitoring network only. Scrapes are not counted in the HTTP metrics.',
+    description:
+      'HTTP and message-pattern traffic, logins, lockouts, refresh-token reuse, mail, the database pool and the Node.js runtime. ' +
+      'Public: expose it to the monitoring network only. Scrapes are not counted in the HTTP metrics.',
   })
   @Get()
   @ApiProduces('text/plain')

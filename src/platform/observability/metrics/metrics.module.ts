@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+
 import { DatabaseMetrics } from './database-metrics.js';
 import { HttpMetrics } from './http-metrics.js';
 import { MetricsController } from './metrics.controller.js';

@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
 import { AppError, ErrorCode } from '../../../shared/errors/app-error.js';
+import type { MessageTransport as RpcTransport } from '../../rpc/observed-handlers.js';
 import { runtimeRegistry } from './runtime-metrics.js';
 
 /** Why a password login was refused; a closed set, so the label stays bounded. */
 export type LoginFailureReason = 'invalid_credentials' | 'locked' | 'inactive' | 'unverified' | 'rate_limited' | 'error';
 
 export type { MessageTransport as RpcTransport } from '../../rpc/observed-handlers.js';
-import type { MessageTransport as RpcTransport } from '../../rpc/observed-handlers.js';
 
 const LOGIN_FAILURE_REASONS: Partial<Record<ErrorCode, LoginFailureReason>> = {
   [ErrorCode.INVALID_CREDENTIALS]: 'invalid_credentials',
@@ -34,8 +35,14 @@ export function settleWithin<T>(promise: Promise<T>, ms: number): Promise<T | un
     const timer = setTimeout(() => resolve(undefined), ms);
     timer.unref();
     promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      () => { clearTimeout(timer); resolve(undefined); },
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
     );
   });
 }
@@ -151,11 +158,18 @@ export class MetricsService {
   addScrapedGauge({ name, help, read }: ScrapedGauge): void {
     let inFlight: Promise<number | undefined> | undefined;
     const readOnce = (): Promise<number | undefined> => {
-      inFlight ??= Promise.resolve().then(read).catch(() => undefined).finally(() => { inFlight = undefined; });
+      inFlight ??= Promise.resolve()
+        .then(read)
+        .catch(() => undefined)
+        .finally(() => {
+          inFlight = undefined;
+        });
       return inFlight;
     };
     new Gauge({
-      name, help, registers: [this.registry],
+      name,
+      help,
+      registers: [this.registry],
       async collect(this: Gauge): Promise<void> {
         const value = await settleWithin(readOnce(), SCRAPE_READ_TIMEOUT_MS);
         if (value === undefined) this.remove();

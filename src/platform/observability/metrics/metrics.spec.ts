@@ -1,5 +1,6 @@
 import { MessageHandler, ServerTCP } from '@nestjs/microservices';
 import { isObservable, lastValueFrom, of, throwError } from 'rxjs';
+
 import { AppError, ErrorCode } from '../../../shared/errors/app-error.js';
 import { loginFailureReason, MetricsService, rpcErrorCode, SCRAPE_READ_TIMEOUT_MS, settleWithin } from './metrics.service.js';
 import { instrumentServer, measured } from './rpc-metrics.js';
@@ -19,7 +20,11 @@ describe('message-pattern measurement', () => {
   it.each<[string, string, MessageHandler]>([
     ['an observable reply', 'ok', () => Promise.resolve(of({ ok: true }))],
     ['a plain reply', 'ok', () => Promise.resolve({ ok: true })],
-    ['an error body from the filter', 'UNAUTHORIZED', () => Promise.resolve(throwError(() => ({ statusCode: 401, code: 'UNAUTHORIZED', message: 'x' })))],
+    [
+      'an error body from the filter',
+      'UNAUTHORIZED',
+      () => Promise.resolve(throwError(() => ({ statusCode: 401, code: 'UNAUTHORIZED', message: 'x' }))),
+    ],
     ['a rejected handler', 'NOT_FOUND', () => Promise.reject(new AppError(ErrorCode.NOT_FOUND, 'x'))],
     ['an error without a contract code', 'INTERNAL_ERROR', () => Promise.resolve(throwError(() => ({ code: 'ECONNRESET' })))],
     ['an unexpected exception', 'INTERNAL_ERROR', () => Promise.reject(new Error('boom'))],
@@ -30,9 +35,23 @@ describe('message-pattern measurement', () => {
   });
 
   it('passes the reply and the error through unchanged', async () => {
-    await expect(reply(measured(() => Promise.resolve(of(42)), () => undefined))).resolves.toBe(42);
+    await expect(
+      reply(
+        measured(
+          () => Promise.resolve(of(42)),
+          () => undefined,
+        ),
+      ),
+    ).resolves.toBe(42);
     const body = { statusCode: 404, code: 'NOT_FOUND', message: 'user not found' };
-    await expect(reply(measured(() => Promise.resolve(throwError(() => body)), () => undefined))).rejects.toBe(body);
+    await expect(
+      reply(
+        measured(
+          () => Promise.resolve(throwError(() => body)),
+          () => undefined,
+        ),
+      ),
+    ).rejects.toBe(body);
   });
 
   it('wraps the request handlers of a transport server, leaving event handlers alone', async () => {
@@ -111,7 +130,9 @@ describe('gauges read at scrape time', () => {
 
   it('reads the value at every scrape', async () => {
     read.mockResolvedValueOnce(4).mockResolvedValueOnce(0);
-    expect(await scrape()).toBe(`# HELP gatehouse_things_waiting ${help}\n# TYPE gatehouse_things_waiting gauge\ngatehouse_things_waiting 4`);
+    expect(await scrape()).toBe(
+      `# HELP gatehouse_things_waiting ${help}\n# TYPE gatehouse_things_waiting gauge\ngatehouse_things_waiting 4`,
+    );
     expect(await scrape()).toContain('\ngatehouse_things_waiting 0');
   });
 

@@ -1,4 +1,5 @@
 import type { Server } from '@nestjs/microservices';
+
 import { MessageObserver, MessageTransport, observeServer } from '../../rpc/observed-handlers.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -9,6 +10,10 @@ export function rpcMetrics(metrics: MetricsService): MessageObserver {
   return ({ pattern, transport, outcome, seconds }) => metrics.observeRpc(pattern, transport, outcome, seconds);
 }
 
-export function instrumentServer(server: Pick<Server, 'getHandlers' | 'addHandler'>, transport: MessageTransport, metrics: MetricsService): void {
+export function instrumentServer(
+  server: Pick<Server, 'getHandlers' | 'addHandler'>,
+  transport: MessageTransport,
+  metrics: MetricsService,
+): void {
   observeServer(server, transport, [rpcMetrics(metrics)]);
 }

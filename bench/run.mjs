@@ -15,37 +15,38 @@
 //        BENCH_QUICK=1 npm run bench   (a smoke run: short loads, 20,000 accounts instead of 1,000,000)
 import { fork, spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 import autocannon from 'autocannon';
 import pg from 'pg';
 
+import {
+  BENCH_DIR,
+  DEFAULT_ADMIN_URL,
+  freePort,
+  freshRefreshTokens,
+  Harness,
+  jsonPost,
+  login,
+  nonNegativeInt,
+  ORPHAN_GUARD,
+  percentile,
+  positiveInt,
+  postJson,
+  refreshOptions,
+  ROOT,
+  USER,
+} from './harness.mjs';
 import { tcpLoad } from './tcp-load.mjs';
-
-const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(BENCH_DIR, '..');
-// Preloaded into the service processes so that they stop when the bench dies without stopping them.
-const ORPHAN_GUARD = pathToFileURL(join(BENCH_DIR, 'orphan-guard.mjs')).href;
-
-const positiveInt = (name, fallback) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got "${raw}")`);
-  return n;
-};
-const nonNegativeInt = (name, fallback) => (process.env[name] === '0' ? 0 : positiveInt(name, fallback));
 
 // Quick mode only changes the defaults; every knob set explicitly still wins.
 const QUICK = ['1', 'true', 'yes'].includes((process.env.BENCH_QUICK ?? '').toLowerCase());
 
 const CONFIG = {
-  adminUrl: process.env.BENCH_DATABASE_ADMIN_URL || 'postgres://postgres@127.0.0.1:5432/test',
+  adminUrl: process.env.BENCH_DATABASE_ADMIN_URL || DEFAULT_ADMIN_URL,
   quick: QUICK,
   durationS: positiveInt('BENCH_DURATION', QUICK ? 2 : 10),
   // Short, untimed run before each measurement so JIT, pools and caches are warm.
@@ -71,151 +72,25 @@ const CONFIG = {
 if (CONFIG.usersLarge <= CONFIG.usersSmall) throw new Error('BENCH_USERS_LARGE must be greater than BENCH_USERS_SMALL');
 
 const TARGETS = { login: 0.9, me: 0.7, sibling: 0.8 };
-const USER = { email: 'loadtest@example.com', username: 'loadtest', password: 'glacier-teapot-1234' };
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 // ---------------------------------------------------------------------------------------------
 // Resources that must be released however the run ends.
 
-const children = new Set();
-let benchDb; // { name, adminUrl } once created
+const harness = new Harness(log);
+harness.installSignalHandlers();
 let siblingDir; // the installed sibling app, once made
-let cleanupPromise;
-
-function cleanup() {
-  cleanupPromise ??= (async () => {
-    await Promise.all([...children].map(stopChild));
-    if (siblingDir) await rm(siblingDir, { recursive: true, force: true });
-    if (benchDb) {
-      const admin = new pg.Client({ connectionString: benchDb.adminUrl });
-      try {
-        await admin.connect();
-        await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(benchDb.name)} WITH (FORCE)`);
-        log(`dropped database ${benchDb.name}`);
-      } catch (error) {
-        log(`could not drop database ${benchDb.name}: ${error.message}`);
-      } finally {
-        await admin.end().catch(() => {});
-      }
-    }
-  })();
-  return cleanupPromise;
-}
-
-function stopChild(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
-}
-
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-]) {
-  process.once(signal, () => {
-    log(`${signal}: cleaning up`);
-    cleanup().finally(() => process.exit(code));
-  });
-}
-// Last resort if something calls process.exit without cleanup: at least no orphaned servers.
-process.on('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
+harness.onCleanup(async () => {
+  if (siblingDir) await rm(siblingDir, { recursive: true, force: true });
 });
-
-function track(child, name) {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  // Child output goes to stderr, prefixed, so stdout stays just the results table.
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (chunk) => {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) process.stderr.write(`[${name}] ${line}\n`);
-    });
-  }
-  return child;
-}
+const track = (child, name) => harness.track(child, name);
 
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-async function createDatabase() {
-  const name = `gatehouse_bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: CONFIG.adminUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-  } finally {
-    await admin.end();
-  }
-  benchDb = { name, adminUrl: CONFIG.adminUrl };
-  const url = new URL(CONFIG.adminUrl);
-  url.pathname = `/${name}`;
-  log(`created database ${name}`);
-  return url.toString();
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Waits for `ready()` to resolve true, failing fast if the child dies first. */
-async function waitFor(child, name, ready, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`${name} exited during startup (code ${child.exitCode}, signal ${child.signalCode})`);
-    }
-    if (await ready().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`${name} not ready after ${timeoutMs / 1000}s`);
-}
-
-async function startGatehouse(databaseUrl) {
-  const [port, rpcPort] = [await freePort(), await freePort()];
-  const child = track(
-    spawn(process.execPath, ['--import', ORPHAN_GUARD, join(ROOT, 'dist/src/main.js')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: {
-        ...process.env,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        RPC_HOST: '127.0.0.1',
-        RPC_PORT: String(rpcPort),
-        DATABASE_URL: databaseUrl,
-        REDIS_URL: '',
-        REQUIRE_EMAIL_VERIFICATION: 'false',
-        LOG_LEVEL: 'warn',
-        NODE_ENV: 'production',
-        // Outlives the whole run, so the /me token never expires mid-measurement.
-        ACCESS_TOKEN_TTL: '3600',
-        // A load generator is one address hammering one account: limits would measure themselves.
-        RATE_LIMIT_PER_MINUTE: '10000000',
-        LOCKOUT_THRESHOLD: '1000000',
-      },
-    }),
-    'gatehouse',
-  );
-  const base = `http://127.0.0.1:${port}`;
-  // With LOG_LEVEL=warn the "HTTP on" line is not printed; readiness is the real signal anyway.
-  await waitFor(child, 'gatehouse', async () => (await fetch(`${base}/health/ready`)).status === 200);
-  log(`gatehouse ready on ${base}, TCP on ${rpcPort}`);
-  return { base, rpcPort, pid: child.pid };
-}
+const createDatabase = () => harness.createDatabase(CONFIG.adminUrl);
+const startGatehouse = (databaseUrl) => harness.startGatehouse(databaseUrl);
 
 async function startHello() {
   const child = track(fork(join(BENCH_DIR, 'hello-app.mjs'), { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }), 'hello');
@@ -293,22 +168,6 @@ async function startSibling(base) {
   const url = `http://127.0.0.1:${port}`;
   log(`sibling app ready on ${url}`);
   return url;
-}
-
-async function postJson(url, body, expected) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await res.text();
-  if (res.status !== expected) throw new Error(`POST ${url} → ${res.status} (expected ${expected}): ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
-
-const login = (base) => postJson(`${base}/auth/login`, { email: USER.email, password: USER.password }, 200);
-
-/** One fresh session per connection: each gets its own refresh-token chain. */
-async function freshRefreshTokens(base, n) {
-  const tokens = [];
-  for (let i = 0; i < n; i++) tokens.push((await login(base)).tokens.refreshToken);
-  return tokens;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -470,9 +329,6 @@ async function idleRssMiB(pid, settleS = CONFIG.idleSettleS) {
 // ---------------------------------------------------------------------------------------------
 // Measurements
 
-const percentile = (sorted, p) =>
-  sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-
 async function rawArgon2() {
   const args = [CONFIG.loginConnections, CONFIG.durationS, CONFIG.warmupS].map(String);
   const child = track(fork(join(BENCH_DIR, 'argon2-verify.mjs'), args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }), 'argon2');
@@ -561,8 +417,6 @@ async function tcpMeasure(title, opts, { rssPid } = {}) {
   };
 }
 
-const jsonPost = (base, path) => ({ url: `${base}${path}`, method: 'POST', headers: { 'content-type': 'application/json' } });
-
 /** Logins spread over `n` seeded accounts: each request picks one at random. */
 function randomAccountLogin(base, n) {
   return {
@@ -587,35 +441,6 @@ const healthOptions = (base, path) => ({
   connections: CONFIG.healthConnections,
   ...(CONFIG.healthRate > 0 ? { overallRate: CONFIG.healthRate } : {}),
 });
-
-/**
- * Each connection carries its own refresh-token chain: the token from each response is sent in the
- * next request on that connection. autocannon resets `context` after every pass over `requests`, so
- * the chain lives in a per-client closure installed by setupClient instead.
- */
-function refreshOptions(base, tokens) {
-  const pool = [...tokens];
-  return {
-    url: `${base}/auth/refresh`,
-    connections: tokens.length,
-    setupClient(client) {
-      const chain = { token: pool.pop() };
-      if (!chain.token) throw new Error('more connections than prepared refresh tokens');
-      client.setRequests([
-        {
-          method: 'POST',
-          path: '/auth/refresh',
-          headers: { 'content-type': 'application/json' },
-          setupRequest: (req) => ({ ...req, body: JSON.stringify({ refreshToken: chain.token }) }),
-          onResponse: (status, body) => {
-            // A failed rotation breaks this chain for good; the non-2xx count reports it.
-            if (status === 200) chain.token = JSON.parse(body).tokens.refreshToken;
-          },
-        },
-      ]);
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Report
@@ -1004,6 +829,6 @@ try {
   log(`failed: ${error.stack ?? error}`);
   exitCode = 1;
 } finally {
-  await cleanup();
+  await harness.cleanup();
 }
 process.exit(exitCode);

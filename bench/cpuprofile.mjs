@@ -55,6 +55,10 @@ export function packageOf(callFrame) {
   return `other:${path.slice(path.lastIndexOf('/') + 1)}`;
 }
 
+/** Node's HTTP, socket and stream code: the I/O every server pays, kept apart from the code that called it. */
+const NODE_IO =
+  /^node:(_http_\w+|http|net|stream|streams|stream_base_commons|js_stream_socket|tls|string_decoder|buffer|dns|url|querystring)$/;
+
 /**
  * Areas: packages grouped by the part they play in a request. The first rule whose pattern matches
  * the package wins; a package no rule matches is its own area. Node internals and native code are
@@ -87,10 +91,10 @@ export const AREAS = [
   ],
   ['argon2 (@node-rs/argon2, the main-thread part)', /^@node-rs\/.+$/],
   ['events (@nestjs/event-emitter)', /^(@nestjs\/event-emitter|eventemitter2)$/],
-  ['Node: HTTP, net, streams', /^node:(_http_\w+|http|net|stream|streams|tls|string_decoder|buffer|dns|url|querystring)$/],
+  ['Node: HTTP, net, streams (socket I/O)', NODE_IO],
   ['Node: crypto', /^node:crypto$/],
   ['Node: other (timers, promises, events, …)', /^node:/],
-  ['V8 builtins/native functions', /^native$/],
+  ['V8 builtins, native functions (promise jobs, …)', /^native$/],
 ];
 
 export function areaOf(pkg) {
@@ -98,8 +102,19 @@ export function areaOf(pkg) {
   return pkg;
 }
 
-/** Time in these areas is attributed to the nearest caller outside them (e.g. crypto.verify to the JWT library). */
-const isPlumbing = (pkg) => pkg.startsWith('node:') || pkg === 'native';
+/**
+ * Time in these packages is attributed to the nearest caller outside them: crypto.verify to the JWT
+ * library, a promise job to whoever awaited. Not Node's HTTP, socket and stream code (nor the native
+ * functions it calls, such as the writev syscall): that is the I/O, whoever started it.
+ */
+const isPlumbing = (pkg) => (pkg.startsWith('node:') && !NODE_IO.test(pkg)) || pkg === 'native';
+
+/**
+ * The native functions that write to a socket. Their sampled time is the send syscall (on loopback,
+ * delivery to the peer included) plus, on a busy machine, the time the thread waited for a core
+ * after waking the peer: wall-clock sampling cannot tell the two apart.
+ */
+const SOCKET_WRITES = new Set(['writev', 'writeBuffer', 'writeUtf8String', 'writeLatin1String', 'writeAsciiString', 'writeUcs2String']);
 
 const functionKey = (cf) => `${cf.functionName}\u0000${cf.url}\u0000${cf.lineNumber}\u0000${cf.columnNumber}`;
 
@@ -177,6 +192,7 @@ export function summarizeProfile(profile, { from = -Infinity, to = Infinity, req
   };
   let busy = 0;
   let idle = 0;
+  let socketWrites = 0;
 
   for (const [id, dt] of nodeTime) {
     const leaf = infoOf(id);
@@ -185,6 +201,7 @@ export function summarizeProfile(profile, { from = -Infinity, to = Infinity, req
       continue;
     }
     busy += dt;
+    if (leaf.pkg === 'native' && SOCKET_WRITES.has(leaf.cf.functionName)) socketWrites += dt;
     const stack = stackOf(id).map(infoOf);
     get(areas, leaf.area, bucket).self += dt;
     get(packages, leaf.pkg, bucket).self += dt;
@@ -246,6 +263,8 @@ export function summarizeProfile(profile, { from = -Infinity, to = Infinity, req
     idleMs: ms(idle),
     busyShareOfWall: wallUs > 0 ? busy / wallUs : undefined,
     busyUsPerRequest: perReq(busy),
+    socketWritesMs: ms(socketWrites),
+    socketWritesUsPerRequest: perReq(socketWrites),
     areas: [...areas].map(([name, b]) => row(name, b)).sort(byAttributed),
     packages: [...packages]
       .map(([name, b]) => row(name, b))
@@ -277,7 +296,8 @@ export function formatSummary(summary, { title = 'CPU profile', top = 15 } = {})
     `window ${fmt(summary.window.wallMs / 1000, 2)} s, ${summary.samples} samples (every ${fmt(summary.meanIntervalUs, 0)} µs)` +
       (perReq ? `, ${summary.requests} requests` : '') +
       `; thread busy ${fmt(summary.busyMs, 0)} ms (${pct(summary.busyShareOfWall ?? 0)} of the window)` +
-      (perReq ? `, ${fmt(summary.busyUsPerRequest)} µs per request` : ''),
+      (perReq ? `, ${fmt(summary.busyUsPerRequest)} µs per request` : '') +
+      `, of which socket-write syscalls ${perReq ? `${fmt(summary.socketWritesUsPerRequest)} µs` : `${fmt(summary.socketWritesMs, 0)} ms`}`,
   ].join('\n');
   const areaRows = summary.areas
     .filter((a) => a.name !== 'idle (event loop waiting)')
@@ -316,7 +336,7 @@ export function formatSummary(summary, { title = 'CPU profile', top = 15 } = {})
   return [
     head,
     '',
-    'By area (attributed: Node internals and native code counted for their nearest caller outside them)',
+    'By area (attributed: Node internals but socket I/O, and native code, counted for their nearest caller outside them)',
     table(areaHeaders, areaRows),
     '',
     'By package',

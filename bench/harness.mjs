@@ -2,7 +2,7 @@
 // database of its own on the local PostgreSQL, the built service started as a child process, the
 // bench account, and refresh-token chains for autocannon. Everything started or created through a
 // Harness is stopped or dropped by its cleanup(), however the run ends.
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -190,6 +190,40 @@ export class Harness {
     this.log(`${name} ready on ${base}, TCP on ${rpcPort}`);
     return { base, rpcPort, pid: child.pid, child };
   }
+
+  /**
+   * The framework floors (bench/hello-app.mjs): a bare Nest+Fastify GET /hello and a bare TCP `echo`
+   * pattern. `nodeArgs` go to its node. It stops when its IPC channel closes (stopHello).
+   */
+  async startHello({ nodeArgs = [], name = 'hello' } = {}) {
+    const child = this.track(
+      fork(join(BENCH_DIR, 'hello-app.mjs'), { execArgv: [...process.execArgv, ...nodeArgs], stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }),
+      name,
+    );
+    const { port, rpcPort } = await new Promise((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => reject(new Error(`hello app exited during startup (code ${code})`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+    this.log(`hello app ready on ${base}, TCP echo on ${rpcPort}`);
+    return { base, rpcPort, pid: child.pid, child };
+  }
+}
+
+/**
+ * Stops the hello app as it expects: by closing its IPC channel (it then closes and exits 0, so a
+ * --cpu-prof profile is written; SIGTERM would end it by the signal, without one). SIGKILL after `timeoutMs`.
+ */
+export function stopHello(child, { timeoutMs = 5000 } = {}) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.disconnect();
+  });
 }
 
 export async function postJson(url, body, expected) {

@@ -9,13 +9,15 @@
 //   verify   auth.verify over TCP (the same token check, Nest's TCP transport)
 //   refresh  POST /auth/refresh over chained single-use tokens, one chain per connection
 //   login    POST /auth/login, one account (the main-thread, non-hash part of a login)
+//   hello    the bare Nest+Fastify GET /hello of bench/hello-app.mjs, the floor of /auth/me
+//   echo     its bare `echo` pattern over TCP, the floor of auth.verify
 //
-// Usage: npm run bench:profile                 (builds first; all four paths)
+// Usage: npm run bench:profile                 (builds first; every path, floors included)
 //        npm run bench:profile -- me refresh   (only these)
 // Knobs: PROFILE_DURATION (10 s), PROFILE_WARMUP (2 s), PROFILE_INTERVAL_US (sampling interval,
-// 1000), PROFILE_TOP (rows per table, 15); the loads take BENCH_CONNECTIONS,
-// BENCH_LOGIN_CONNECTIONS, BENCH_REFRESH_CONNECTIONS, BENCH_TCP_CONNECTIONS, BENCH_TCP_IN_FLIGHT and
-// BENCH_DATABASE_ADMIN_URL as `npm run bench` does. Needs Linux for the per-thread CPU (/proc).
+// 1000), PROFILE_TOP (rows per table, 15), PROFILE_LOGIN_CONNECTIONS (1, see below); the other
+// loads take BENCH_CONNECTIONS, BENCH_REFRESH_CONNECTIONS, BENCH_TCP_CONNECTIONS, BENCH_TCP_IN_FLIGHT
+// and BENCH_DATABASE_ADMIN_URL as `npm run bench` does. Needs Linux for the per-thread CPU (/proc).
 // Writes bench/results/profile/<path>.{cpuprofile,json,txt}; the .cpuprofile opens in Chrome
 // DevTools (Performance) or speedscope.
 import { execFileSync } from 'node:child_process';
@@ -37,6 +39,7 @@ import {
   postJson,
   refreshOptions,
   stopChild,
+  stopHello,
   USER,
 } from './harness.mjs';
 import { tcpLoad } from './tcp-load.mjs';
@@ -48,13 +51,18 @@ const CONFIG = {
   intervalUs: positiveInt('PROFILE_INTERVAL_US', 1000),
   top: positiveInt('PROFILE_TOP', 15),
   connections: positiveInt('BENCH_CONNECTIONS', 10),
-  loginConnections: positiveInt('BENCH_LOGIN_CONNECTIONS', 8),
+  // One login at a time by default: with the bench's 8, the hash threads keep both cores busy, the
+  // main thread waits for a core (preempted) for much of its time, and a wall-clock sampler counts
+  // that wait against whatever frame it was in (mostly the socket writes that woke a peer).
+  loginConnections: positiveInt('PROFILE_LOGIN_CONNECTIONS', 1),
   refreshConnections: positiveInt('BENCH_REFRESH_CONNECTIONS', 8),
   tcpConnections: positiveInt('BENCH_TCP_CONNECTIONS', 4),
   tcpInFlight: positiveInt('BENCH_TCP_IN_FLIGHT', 4),
 };
 
 const RESULTS_DIR = join(BENCH_DIR, 'results', 'profile');
+/** As long as one of our ES256 access tokens, for the echo floor's payload. */
+const ECHO_TOKEN = `${'e'.repeat(36)}.${'p'.repeat(330)}.${'s'.repeat(86)}`;
 
 const log = (msg) => process.stderr.write(`[profile] ${msg}\n`);
 const harness = new Harness(log);
@@ -87,6 +95,17 @@ async function httpLoad(opts) {
   };
 }
 
+/** Nest's TCP framing (bench/tcp-load.mjs); every answer must pass `check`. */
+const messageLoad = ({ title, port, pattern, data, check, durationS }) => {
+  const opts = { port, pattern, data, check, connections: CONFIG.tcpConnections, pipelining: CONFIG.tcpInFlight, durationS };
+  return async () => {
+    const r = await tcpLoad(opts);
+    const valid = r.ok > 0 && r.errors === 0 && r.mismatches === 0 && r.timeouts === 0 && r.socketErrors === 0;
+    if (!valid) log(`${title}: INVALID: ${r.ok} ok, first error ${JSON.stringify(r.firstError)}`);
+    return { requests: r.completed, valid, reqPerSec: r.reqPerSec, detail: r };
+  };
+};
+
 const PATHS = {
   me: {
     title: `GET /auth/me, bearer token (${CONFIG.connections} conn)`,
@@ -105,21 +124,14 @@ const PATHS = {
     title: `auth.verify over TCP (${CONFIG.tcpConnections} conn × ${CONFIG.tcpInFlight} in flight)`,
     async start(service, durationS) {
       const { tokens, user } = await login(service.base);
-      const opts = {
+      return messageLoad({
+        title: 'auth.verify',
         port: service.rpcPort,
         pattern: 'auth.verify',
         data: { accessToken: tokens.accessToken },
         check: (r) => r?.userId === user.id && r?.user?.id === user.id,
-        connections: CONFIG.tcpConnections,
-        pipelining: CONFIG.tcpInFlight,
         durationS,
-      };
-      return async () => {
-        const r = await tcpLoad(opts);
-        const valid = r.ok > 0 && r.errors === 0 && r.mismatches === 0 && r.timeouts === 0 && r.socketErrors === 0;
-        if (!valid) log(`auth.verify: INVALID: ${r.ok} ok, first error ${JSON.stringify(r.firstError)}`);
-        return { requests: r.completed, valid, reqPerSec: r.reqPerSec, detail: { ...r, firstError: r.firstError } };
-      };
+      });
     },
   },
   refresh: {
@@ -141,6 +153,24 @@ const PATHS = {
         duration: durationS,
       };
       return Promise.resolve(() => httpLoad(opts));
+    },
+  },
+  hello: {
+    title: `GET /hello, bare Nest+Fastify (${CONFIG.connections} conn)`,
+    app: 'hello',
+    start(app, durationS) {
+      return Promise.resolve(() => httpLoad({ url: `${app.base}/hello`, connections: CONFIG.connections, duration: durationS }));
+    },
+  },
+  echo: {
+    title: `echo over TCP, bare Nest microservice (${CONFIG.tcpConnections} conn × ${CONFIG.tcpInFlight} in flight)`,
+    app: 'hello',
+    start(app, durationS) {
+      // The same payload as auth.verify's, so the frames are the same size on the way in.
+      const data = { accessToken: ECHO_TOKEN };
+      return Promise.resolve(
+        messageLoad({ title: 'echo', port: app.rpcPort, pattern: 'echo', data, check: (r) => r?.accessToken === ECHO_TOKEN, durationS }),
+      );
     },
   },
 };
@@ -165,7 +195,8 @@ async function cpuTicks(path) {
   try {
     const stat = await readFile(`/proc/${path}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
+    const [user, system] = [Number(fields[11]), Number(fields[12])];
+    return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: user + system, system };
   } catch {
     return undefined;
   }
@@ -173,10 +204,12 @@ async function cpuTicks(path) {
 
 async function cpuSnapshot(pid) {
   const threads = new Map();
+  let mainSystem = 0;
   try {
     for (const tid of await readdir(`/proc/${pid}/task`)) {
       const t = await cpuTicks(`${pid}/task/${tid}`);
       if (t) threads.set(Number(tid), t.ticks);
+      if (t && Number(tid) === pid) mainSystem = t.system;
     }
   } catch {
     // Not Linux, or the process is gone: no per-thread figures.
@@ -191,7 +224,7 @@ async function cpuSnapshot(pid) {
   } catch {
     // As above.
   }
-  return { threads, postgres, self: process.cpuUsage() };
+  return { threads, mainSystem, postgres, self: process.cpuUsage() };
 }
 
 /** CPU used between two snapshots, in ms and µs per request: the main thread, each other thread, PostgreSQL, the load generator. */
@@ -203,6 +236,8 @@ function cpuBetween(pid, before, after, requests) {
     .filter((t) => t.ms > 0 || t.tid === pid)
     .sort((a, b) => (a.tid === pid ? -1 : b.tid === pid ? 1 : b.ms - a.ms));
   const main = threads.find((t) => t.tid === pid)?.ms ?? 0;
+  // The kernel's share: mostly socket reads and writes (on loopback, delivering to the peer too).
+  const mainSystem = msOf(after.mainSystem - before.mainSystem);
   const others = threads.filter((t) => t.tid !== pid);
   const otherMs = others.reduce((sum, t) => sum + t.ms, 0);
   const postgresMs = msOf(after.postgres - before.postgres);
@@ -211,6 +246,7 @@ function cpuBetween(pid, before, after, requests) {
     resolutionMs: 1000 / ticksPerSecond(),
     serviceMs: main + otherMs,
     mainThreadMs: main,
+    mainThreadSystemMs: mainSystem,
     otherThreadsMs: otherMs,
     otherThreads: others.map((t) => ({ ...t, usPerRequest: perReq(t.ms) })),
     postgresMs,
@@ -218,6 +254,7 @@ function cpuBetween(pid, before, after, requests) {
     usPerRequest: {
       service: perReq(main + otherMs),
       mainThread: perReq(main),
+      mainThreadSystem: perReq(mainSystem),
       otherThreads: perReq(otherMs),
       postgres: perReq(postgresMs),
       loadGenerator: perReq(selfMs),
@@ -234,10 +271,11 @@ async function profilePath(name, databaseUrl) {
   const spec = PATHS[name];
   const profileDir = await mkdtemp(join(os.tmpdir(), `gatehouse-profile-${name}-`));
   harness.onCleanup(() => rm(profileDir, { recursive: true, force: true }));
-  const service = await harness.startGatehouse(databaseUrl, {
-    name: `gatehouse:${name}`,
-    nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${CONFIG.intervalUs}`],
-  });
+  const nodeArgs = ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${CONFIG.intervalUs}`];
+  const service =
+    spec.app === 'hello'
+      ? await harness.startHello({ name: `hello:${name}`, nodeArgs })
+      : await harness.startGatehouse(databaseUrl, { name: `gatehouse:${name}`, nodeArgs });
   if (CONFIG.warmupS > 0) {
     log(`${name}: warming up for ${CONFIG.warmupS}s`);
     await (
@@ -254,8 +292,9 @@ async function profilePath(name, databaseUrl) {
   const after = await cpuSnapshot(service.pid);
   const cpu = cpuBetween(service.pid, before, after, load.requests);
 
-  // SIGTERM: the service drains and exits, and V8 writes the profile on the way out.
-  await stopChild(service.child, { timeoutMs: 60_000 });
+  // The service drains and exits on SIGTERM (the hello app when its IPC channel closes), and V8
+  // writes the profile on the way out.
+  await (spec.app === 'hello' ? stopHello : stopChild)(service.child, { timeoutMs: 60_000 });
   if (service.child.exitCode !== 0) log(`${name}: the service exited with ${service.child.exitCode ?? service.child.signalCode}`);
   const [file] = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error(`${name}: no .cpuprofile written (did the service exit cleanly?)`);
@@ -274,7 +313,8 @@ async function profilePath(name, databaseUrl) {
     .join(', ');
   const cpuText = [
     `Process CPU over the window (/proc, ${cpu.resolutionMs} ms resolution): service ${f1(cpu.usPerRequest.service)} µs/request = ` +
-      `main thread ${f1(cpu.usPerRequest.mainThread)} (profile: busy ${f1(summary.busyUsPerRequest)}) + other threads ${f1(cpu.usPerRequest.otherThreads)}` +
+      `main thread ${f1(cpu.usPerRequest.mainThread)} (user ${f1(cpu.usPerRequest.mainThread - cpu.usPerRequest.mainThreadSystem)}, kernel ${f1(cpu.usPerRequest.mainThreadSystem)}; ` +
+      `profile: busy ${f1(summary.busyUsPerRequest)}, less socket writes ${f1(summary.busyUsPerRequest - summary.socketWritesUsPerRequest)}) + other threads ${f1(cpu.usPerRequest.otherThreads)}` +
       (others ? ` (each: ${others})` : ''),
     `PostgreSQL (every postgres process on the machine) ${f1(cpu.usPerRequest.postgres)} µs/request; load generator ${f1(cpu.usPerRequest.loadGenerator)} µs/request; ` +
       `1-min load average ${loadAvgBefore.toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} after`,
@@ -304,7 +344,7 @@ async function main() {
   const databaseUrl = await harness.createDatabase(CONFIG.adminUrl, 'gatehouse_profile');
   let registered = false;
   for (const name of selected) {
-    if (!registered) {
+    if (!registered && PATHS[name].app !== 'hello') {
       // Through a service of its own, so that no profile contains the registration.
       const setup = await harness.startGatehouse(databaseUrl, { name: 'gatehouse:setup' });
       await postJson(`${setup.base}/auth/register`, USER, 201);

@@ -92,16 +92,7 @@ const track = (child, name) => harness.track(child, name);
 const createDatabase = () => harness.createDatabase(CONFIG.adminUrl);
 const startGatehouse = (databaseUrl) => harness.startGatehouse(databaseUrl);
 
-async function startHello() {
-  const child = track(fork(join(BENCH_DIR, 'hello-app.mjs'), { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] }), 'hello');
-  const { port, rpcPort } = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`hello app exited during startup (code ${code})`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  log(`hello app ready on ${base}, TCP echo on ${rpcPort}`);
-  return { base, rpcPort, pid: child.pid };
-}
+const startHello = () => harness.startHello();
 
 /** Runs npm to its end, its output kept for the error; `npm run bench`'s own settings for this project are not passed on. */
 function runNpm(args, cwd) {

@@ -1,5 +1,5 @@
 import { Logger, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
-import { QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+import { QueryFailedError, QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 
 import { AppError, ErrorCode } from './app-error';
 import { toAppError } from './error-mapping';
@@ -14,6 +14,8 @@ describe('toAppError', () => {
     Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
     new Error('Connection terminated unexpectedly'),
     new QueryRunnerProviderAlreadyReleasedError(),
+    new QueryRunnerAlreadyReleasedError(),
+    new Error('Client was closed and is not queryable'),
     new QueryFailedError(
       'SELECT 1',
       [],

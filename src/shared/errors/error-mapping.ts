@@ -30,8 +30,12 @@ const UNAVAILABLE_MESSAGES = [
   'Connection is not established',
   'connect ECONNREFUSED',
   'Cannot use a pool after calling end',
-  // TypeORM, when a transaction's connection broke under it (seen once during a PostgreSQL restart).
+  // TypeORM, when a transaction's connection broke under it (seen during PostgreSQL restarts): the
+  // driver's error handler releases the query runner, and its next query or commit fails thus.
   'query runner was already released',
+  'Query runner already released',
+  // pg, for a query on a client whose connection has ended.
+  'Client was closed and is not queryable',
 ];
 
 interface ErrorLike {

@@ -6,7 +6,9 @@
 //   sibling      GET /orders of the example sibling app, @gatehouse/client installed from its packed
 //                tarball into an app of its own, vs the same bare route,
 //   auth.verify  over TCP vs a bare Nest TCP echo (same framing, load generator and concurrency),
-//   refresh      with chained single-use tokens (must be all 2xx to count),
+//   refresh      with chained single-use tokens (must be all 2xx to count), vs its floors: the same
+//                number of chains rotating tokens in one statement straight through pg, and ES256
+//                signatures on one thread,
 //   health       p99 alone vs while logins saturate the hash pool,
 //   memory       RSS of the gatehouse process idle and at its peak under load,
 //   legacy       a wrong password for imported bcrypt (cost 4) and weak argon2 accounts vs a native one,
@@ -40,6 +42,7 @@ import {
   ROOT,
   USER,
 } from './harness.mjs';
+import { rotationFloor, signingFloor } from './refresh-floor.mjs';
 import { tcpLoad } from './tcp-load.mjs';
 
 // Quick mode only changes the defaults; every knob set explicitly still wins.
@@ -54,7 +57,7 @@ const CONFIG = {
   connections: positiveInt('BENCH_CONNECTIONS', 10),
   // Login is argon2-bound: more connections than threadpool slots only adds queueing latency.
   loginConnections: positiveInt('BENCH_LOGIN_CONNECTIONS', 8),
-  refreshConnections: positiveInt('BENCH_REFRESH_CONNECTIONS', 8),
+  refreshConnections: positiveInt('BENCH_REFRESH_CONNECTIONS', 10),
   // Nest TCP clients multiplex: each connection keeps several requests outstanding.
   tcpConnections: positiveInt('BENCH_TCP_CONNECTIONS', 4),
   tcpInFlight: positiveInt('BENCH_TCP_IN_FLIGHT', 4),
@@ -71,7 +74,19 @@ const CONFIG = {
 };
 if (CONFIG.usersLarge <= CONFIG.usersSmall) throw new Error('BENCH_USERS_LARGE must be greater than BENCH_USERS_SMALL');
 
-const TARGETS = { login: 0.9, me: 0.7, sibling: 0.8 };
+/** Ratios to the same-run baseline, but for `refresh` (req/s), `rss*` (MiB) and `health*` (ms p99). */
+const TARGETS = {
+  login: 0.9,
+  me: 0.7,
+  sibling: 0.8,
+  verify: 0.8,
+  refresh: 1700,
+  tableSize: 0.9,
+  rssIdle: 120,
+  rssLogin: 180,
+  healthSaturated: 100,
+  healthFlood: 200,
+};
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -467,9 +482,10 @@ function buildRows(m) {
     const ratio = ratioOf(figure, baseline.value);
     return row(measurement, r, { baseline, ratio, target: target(ratio) });
   };
-  const rssRow = (measurement, figure, baseline) =>
-    row(measurement, undefined, { rssMiB: figure, baseline, ratio: ratioOf(figure, baseline.value) });
+  const rssRow = (measurement, figure, baseline, target = '') =>
+    row(measurement, undefined, { rssMiB: figure, baseline, ratio: ratioOf(figure, baseline.value), target });
   const atLeast = (r, goal) => (ratio) => `≥ ${goal} ${check(r.valid && ratio !== undefined && ratio >= goal)}`;
+  const atMost = (figure, goal, unit) => `≤ ${goal} ${unit} ${check(figure !== undefined && figure <= goal)}`;
   const inFlight = `${CONFIG.tcpConnections} conn × ${CONFIG.tcpInFlight} in flight`;
   const together = `${Math.max(1, Math.floor(CONFIG.loginConnections / 4))} conn`;
   const health = `${CONFIG.healthConnections} conn${CONFIG.healthRate > 0 ? `, ${CONFIG.healthRate} req/s` : ''}`;
@@ -509,7 +525,9 @@ function buildRows(m) {
       m.loginLarge,
       perSec(m.loginSmall.reqPerSec, `${fmtInt(CONFIG.usersSmall)} accounts`),
       m.loginLarge.reqPerSec,
-      () => `p99 ${ratioOf(m.loginLarge.p99, m.loginSmall.p99)?.toFixed(2) ?? '—'}× the ${fmtInt(CONFIG.usersSmall)}-account p99`,
+      (ratio) =>
+        `≥ ${TARGETS.tableSize} ${check(m.loginLarge.valid && ratio !== undefined && ratio >= TARGETS.tableSize)}; ` +
+        `p99 ${ratioOf(m.loginLarge.p99, m.loginSmall.p99)?.toFixed(2) ?? '—'}× the ${fmtInt(CONFIG.usersSmall)}-account p99`,
     ),
     row(`GET /hello, bare Nest+Fastify (${CONFIG.connections} conn)${invalid(m.hello)}`, m.hello),
     versus(
@@ -526,15 +544,32 @@ function buildRows(m) {
       m.sibling.reqPerSec,
       atLeast(m.sibling, TARGETS.sibling),
     ),
-    row(`POST /auth/refresh, chained (${CONFIG.refreshConnections} conn)${invalid(m.refresh)}`, m.refresh, {
-      target: `0 non-2xx ${check(m.refresh.valid)} (${m.refresh.non2xx})`,
+    row(`token rotation in one statement straight through pg, no HTTP (${CONFIG.refreshConnections} chains): the database floor`, {
+      reqPerSec: m.refreshFloor.perSecond,
+      p50: m.refreshFloor.p50,
+      p99: m.refreshFloor.p99,
     }),
+    row('ES256 signature of an access token, one thread: the signing floor', {
+      reqPerSec: m.signingFloor.perSecond,
+      p50: m.signingFloor.p50,
+      p99: m.signingFloor.p99,
+    }),
+    versus(
+      `POST /auth/refresh, chained (${CONFIG.refreshConnections} conn)${invalid(m.refresh)}`,
+      m.refresh,
+      perSec(m.refreshFloor.perSecond, 'database floor'),
+      m.refresh.reqPerSec,
+      () =>
+        `≥ ${fmtInt(TARGETS.refresh)} req/s ${check(m.refresh.valid && m.refresh.reqPerSec >= TARGETS.refresh)}; ` +
+        `0 non-2xx ${check(m.refresh.valid)} (${m.refresh.non2xx})`,
+    ),
     row(`echo over TCP, bare Nest microservice (${inFlight})${invalid(m.echo)}`, m.echo),
     versus(
       `auth.verify over TCP (${inFlight})${invalid(m.verify)}`,
       m.verify,
       perSec(m.echo.reqPerSec, 'bare TCP echo'),
       m.verify.reqPerSec,
+      atLeast(m.verify, TARGETS.verify),
     ),
     row(`GET /health/live, alone (${health})${invalid(m.healthAlone.live)}`, m.healthAlone.live),
     row(`GET /health/ready, alone (${health})${invalid(m.healthAlone.ready)}`, m.healthAlone.ready),
@@ -543,12 +578,14 @@ function buildRows(m) {
       m.healthLoaded.live,
       p99Of(m.healthAlone.live.p99, 'alone'),
       m.healthLoaded.live.p99,
+      () => atMost(m.healthLoaded.live.valid ? m.healthLoaded.live.p99 : undefined, TARGETS.healthSaturated, 'ms p99'),
     ),
     versus(
       `GET /health/ready while ${CONFIG.loginConnections} logins saturate the hash pool${invalid(m.healthLoaded.ready)}`,
       m.healthLoaded.ready,
       p99Of(m.healthAlone.ready.p99, 'alone'),
       m.healthLoaded.ready.p99,
+      () => atMost(m.healthLoaded.ready.valid ? m.healthLoaded.ready.p99 : undefined, TARGETS.healthSaturated, 'ms p99'),
     ),
     versus(
       `POST /auth/login while health is probed (${CONFIG.loginConnections} conn)${invalid(m.healthLoaded.login)}`,
@@ -580,8 +617,18 @@ function buildRows(m) {
       p99Of(m.revocation.roundTrip.p99, 'one GET /auth/me on B'),
       m.revocation.p99,
     ),
-    rssRow('gatehouse RSS, idle after start', rss.idle, mib(m.rss.helloIdle, 'bare Nest app, idle')),
-    rssRow(`gatehouse RSS, peak under POST /auth/login load${invalid(m.login)}`, rss.login, mib(rss.idle, 'idle')),
+    rssRow(
+      'gatehouse RSS, idle after start',
+      rss.idle,
+      mib(m.rss.helloIdle, 'bare Nest app, idle'),
+      atMost(rss.idle, TARGETS.rssIdle, 'MiB'),
+    ),
+    rssRow(
+      `gatehouse RSS, peak under POST /auth/login load${invalid(m.login)}`,
+      rss.login,
+      mib(rss.idle, 'idle'),
+      atMost(m.login.valid ? rss.login : undefined, TARGETS.rssLogin, 'MiB'),
+    ),
     rssRow(`gatehouse RSS, peak under GET /auth/me load${invalid(m.me)}`, rss.me, mib(rss.idle, 'idle')),
     rssRow('gatehouse RSS, idle after all loads', rss.after, mib(rss.idle, 'idle')),
   ];
@@ -700,6 +747,14 @@ async function main() {
   });
   // Fresh chains for warmup and for the measured run: a chain cut off mid-request cannot be resumed.
   m.refresh = await load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
+  log(`measuring the refresh floors for ${CONFIG.durationS}s`);
+  m.refreshFloor = await rotationFloor({
+    databaseUrl,
+    chains: CONFIG.refreshConnections,
+    durationS: CONFIG.durationS,
+    warmupS: CONFIG.warmupS,
+  });
+  m.signingFloor = signingFloor({ durationS: Math.min(CONFIG.durationS, 3) });
 
   // Same payload both ways, so the frames are the same size on the way in.
   const rpcData = { accessToken: tokens.accessToken };
@@ -788,7 +843,10 @@ async function main() {
   const resultsDir = join(BENCH_DIR, 'results');
   await mkdir(resultsDir, { recursive: true });
   const raw = Object.fromEntries(
-    Object.entries({ ...measured, argon2: m.argon2 }).map(([k, v]) => [k, { ...v, raw: undefined, detail: v.raw }]),
+    Object.entries({ ...measured, argon2: m.argon2, refreshFloor: m.refreshFloor, signingFloor: m.signingFloor }).map(([k, v]) => [
+      k,
+      { ...v, raw: undefined, detail: v.raw },
+    ]),
   );
   await writeFile(
     join(resultsDir, 'latest.json'),

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, MoreThan } from 'typeorm';
 
 import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
-import { updateReturning } from '../platform/database/sql.js';
+import { preparedQuery, updateReturning } from '../platform/database/sql.js';
 import type { Tx } from '../platform/database/transactions.js';
 import type { PublicUser } from '../shared/access/auth-context.js';
 import { UUID_PATTERN } from '../shared/crypto.js';
@@ -120,6 +120,23 @@ interface SessionRow {
   impersonator_session_id: string | null;
 }
 
+/** A session row's columns, as SessionRow has them, for statements that list them. */
+const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'ip',
+  'user_agent',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'revoked_at',
+  'revoke_reason',
+  'impersonator_id',
+  'impersonator_session_id',
+]
+  .map((column) => `sessions.${column}`)
+  .join(', ');
+
 function fromRow(row: SessionRow): SessionEntity {
   return Object.assign(new SessionEntity(), {
     id: row.id,
@@ -214,7 +231,9 @@ export class PgSessionsRepository implements SessionsRepository {
    * session row lock (and then ends the session) or has already ended it (and nothing is touched).
    */
   async rotateRefreshToken(rotation: RefreshTokenRotation): Promise<RotatedRefreshToken | null> {
-    const rows: RotatedRow[] = await this.dataSource.query(
+    const rows = await preparedQuery<RotatedRow>(
+      this.dataSource,
+      'gatehouse_rotate_refresh_token',
       `WITH claimed AS (
          UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id),
        s AS (
@@ -222,7 +241,7 @@ export class PgSessionsRepository implements SessionsRepository {
            FROM claimed, users u
           WHERE sessions.id = claimed.session_id AND u.id = sessions.user_id
             AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
-          RETURNING sessions.*, u.email AS user_email, u.username AS user_username, u.email_verified AS user_email_verified,
+          RETURNING ${SESSION_COLUMNS}, u.email AS user_email, u.username AS user_username, u.email_verified AS user_email_verified,
                     u.roles AS user_roles, u.deactivated_at AS user_deactivated_at, u.created_at AS user_created_at,
                     u.updated_at AS user_updated_at),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s WHERE user_deactivated_at IS NULL)

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 
 import { DomainEvents } from '../events/domain-events.service.js';
-import { Transactions } from '../platform/database/transactions.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
@@ -33,7 +32,6 @@ const deactivated = (): AppError => new AppError(ErrorCode.USER_DEACTIVATED, 'th
 @Injectable()
 export class LoginService {
   constructor(
-    private readonly transactions: Transactions,
     private readonly credentials: CredentialsService,
     private readonly sessions: SessionsService,
     private readonly users: UsersService,
@@ -94,24 +92,20 @@ export class LoginService {
   }
 
   /**
-   * Rotates the refresh token and issues the new pair in one transaction: if anything fails before
-   * the answer is ready, the presented token is not used up and the client can simply retry.
+   * Rotates the refresh token (one statement, no transaction) and signs the new access token after
+   * it. If the answer cannot be made (the claims hook or the signature throws), the rotation is
+   * undone: the presented token is not used up and the client can simply retry.
    */
   async refresh(refreshToken: string, connection?: ConnectionInfo): Promise<LoginResult> {
-    const outcome = await this.transactions.run(async (tx): Promise<LoginResult | { sessionId: string } | null> => {
-      const rotated = await this.sessions.rotateRefreshToken(tx, refreshToken, connection);
-      if (!rotated) return null;
-      const user = await this.users.findById(rotated.session.userId, tx);
-      if (!user || user.deactivatedAt) return { sessionId: rotated.session.id };
-      return this.result(toPublicUser(user), rotated.session, rotated.refreshToken);
-    });
-    if (!outcome) return this.sessions.refuseSpentToken(refreshToken);
-    if (!('tokens' in outcome)) {
-      // Deactivation revokes sessions; one that slipped through ends here.
-      await this.sessions.revoke(outcome.sessionId, 'user_deactivated');
-      throw new AppError(ErrorCode.INVALID_REFRESH_TOKEN, 'invalid refresh token');
+    const rotated = await this.sessions.rotateRefreshToken(refreshToken, connection);
+    try {
+      return await this.result(rotated.user, rotated.session, rotated.refreshToken);
+    } catch (error) {
+      // Should the undo fail too (the database gone), the token stays used up: a retry within the
+      // reuse interval is refused and keeps the session, a later one revokes it as a reuse.
+      await this.sessions.restoreRefreshToken(refreshToken, rotated).catch(() => false);
+      throw error;
     }
-    return outcome;
   }
 
   async logout(auth: AuthContext): Promise<void> {

@@ -3,7 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, IsNull, MoreThan } from 'typeorm';
 
 import { AUTH_CHANGES_CHANNEL } from '../events/auth-changes.js';
+import { preparedQuery, updateReturning } from '../platform/database/sql.js';
 import type { Tx } from '../platform/database/transactions.js';
+import type { PublicUser } from '../shared/access/auth-context.js';
 import { UUID_PATTERN } from '../shared/crypto.js';
 import { SessionEntity } from './session.entity.js';
 
@@ -26,6 +28,15 @@ export interface RefreshTokenRotation {
   /** Replace what the session records when given (null keeps the recorded value). */
   ip: string | null;
   userAgent: string | null;
+}
+
+/**
+ * A claimed refresh token: its session, touched, and the session's user as the new access token and
+ * the answer show it. The new token was recorded only if the user is active.
+ */
+export interface RotatedRefreshToken {
+  session: SessionEntity;
+  user: PublicUser;
 }
 
 /** What is known of a refresh token that could not be rotated. */
@@ -61,10 +72,18 @@ export abstract class SessionsRepository {
   abstract createWithRefreshToken(session: NewSession): Promise<SessionEntity | null>;
 
   /**
-   * Claims an unrotated refresh token of a live session, records the new one and marks the session
-   * used. At most one of any number of concurrent calls with one token succeeds; null otherwise.
+   * Claims an unrotated refresh token of a live session, marks the session used and, if its user is
+   * active, records the new token. At most one of any number of concurrent calls with one token
+   * claims it; null for the others, and for an unknown token or one of a session no longer live.
+   * A claimed token of a deactivated user's session gets no successor (`user.deactivated`).
    */
-  abstract rotateRefreshToken(rotation: RefreshTokenRotation, tx?: Tx): Promise<SessionEntity | null>;
+  abstract rotateRefreshToken(rotation: RefreshTokenRotation): Promise<RotatedRefreshToken | null>;
+
+  /**
+   * Undoes a rotation whose answer could not be made: forgets the new token, if never used, and makes
+   * the old one unrotated again. False when there was nothing to undo.
+   */
+  abstract restoreRefreshToken(tokenHash: string, nextTokenHash: string): Promise<boolean>;
 
   abstract findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null>;
 
@@ -101,6 +120,23 @@ interface SessionRow {
   impersonator_session_id: string | null;
 }
 
+/** A session row's columns, as SessionRow has them, for statements that list them. */
+const SESSION_COLUMNS = [
+  'id',
+  'user_id',
+  'ip',
+  'user_agent',
+  'created_at',
+  'last_used_at',
+  'expires_at',
+  'revoked_at',
+  'revoke_reason',
+  'impersonator_id',
+  'impersonator_session_id',
+]
+  .map((column) => `sessions.${column}`)
+  .join(', ');
+
 function fromRow(row: SessionRow): SessionEntity {
   return Object.assign(new SessionEntity(), {
     id: row.id,
@@ -115,6 +151,29 @@ function fromRow(row: SessionRow): SessionEntity {
     impersonatorId: row.impersonator_id,
     impersonatorSessionId: row.impersonator_session_id,
   } satisfies SessionEntity);
+}
+
+interface RotatedRow extends SessionRow {
+  user_email: string;
+  user_username: string | null;
+  user_email_verified: boolean;
+  user_roles: string[];
+  user_deactivated_at: Date | null;
+  user_created_at: Date;
+  user_updated_at: Date;
+}
+
+function userFromRow(row: RotatedRow): PublicUser {
+  return {
+    id: row.user_id,
+    email: row.user_email,
+    username: row.user_username,
+    emailVerified: row.user_email_verified,
+    roles: row.user_roles,
+    deactivated: row.user_deactivated_at !== null,
+    createdAt: row.user_created_at.toISOString(),
+    updatedAt: row.user_updated_at.toISOString(),
+  };
 }
 
 interface RevokedRow {
@@ -165,23 +224,47 @@ export class PgSessionsRepository implements SessionsRepository {
   }
 
   /**
-   * One statement. Claiming the old token is a conditional UPDATE: of concurrent calls with one
-   * token, exactly one sees `rotated_at IS NULL` (the others wait on its row lock, then see it set).
+   * One statement, the whole of a refresh's database work. Claiming the old token is a conditional
+   * UPDATE: of concurrent calls with one token, exactly one sees `rotated_at IS NULL` (the others wait
+   * on its row lock, then see it set). The user is read, not locked: a deactivation revokes the
+   * user's sessions after marking the user, and that revocation either waits for this statement's
+   * session row lock (and then ends the session) or has already ended it (and nothing is touched).
    */
-  async rotateRefreshToken(rotation: RefreshTokenRotation, tx?: Tx): Promise<SessionEntity | null> {
-    const rows: SessionRow[] = await (tx ?? this.dataSource.manager).query(
+  async rotateRefreshToken(rotation: RefreshTokenRotation): Promise<RotatedRefreshToken | null> {
+    const rows = await preparedQuery<RotatedRow>(
+      this.dataSource,
+      'gatehouse_rotate_refresh_token',
       `WITH claimed AS (
          UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1 AND rotated_at IS NULL RETURNING session_id),
        s AS (
          UPDATE sessions SET last_used_at = now(), ip = coalesce($3, sessions.ip), user_agent = coalesce($4, sessions.user_agent)
-           FROM claimed
-          WHERE sessions.id = claimed.session_id AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
-          RETURNING sessions.*),
-       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s)
+           FROM claimed, users u
+          WHERE sessions.id = claimed.session_id AND u.id = sessions.user_id
+            AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
+          RETURNING ${SESSION_COLUMNS}, u.email AS user_email, u.username AS user_username, u.email_verified AS user_email_verified,
+                    u.roles AS user_roles, u.deactivated_at AS user_deactivated_at, u.created_at AS user_created_at,
+                    u.updated_at AS user_updated_at),
+       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s WHERE user_deactivated_at IS NULL)
        SELECT * FROM s`,
       [rotation.tokenHash, rotation.nextTokenHash, rotation.ip, rotation.userAgent],
     );
-    return rows[0] ? fromRow(rows[0]) : null;
+    return rows[0] ? { session: fromRow(rows[0]), user: userFromRow(rows[0]) } : null;
+  }
+
+  /** One statement: the new token goes only if it is the old one's successor and was never rotated itself. */
+  async restoreRefreshToken(tokenHash: string, nextTokenHash: string): Promise<boolean> {
+    const rows = await updateReturning(
+      this.dataSource.manager,
+      `WITH dropped AS (
+         DELETE FROM refresh_tokens n USING refresh_tokens o
+          WHERE n.token_hash = $2 AND n.rotated_at IS NULL AND o.token_hash = $1 AND o.session_id = n.session_id AND o.rotated_at IS NOT NULL
+          RETURNING n.session_id)
+       UPDATE refresh_tokens SET rotated_at = NULL FROM dropped
+        WHERE refresh_tokens.token_hash = $1 AND refresh_tokens.session_id = dropped.session_id
+        RETURNING 1`,
+      [tokenHash, nextTokenHash],
+    );
+    return rows.length > 0;
   }
 
   async findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null> {

@@ -7,6 +7,7 @@ import { USER_CREDENTIALS_RESET, USER_DEACTIVATED, USER_ROLES_CHANGED, type Doma
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import type { Tx } from '../platform/database/transactions.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
+import type { PublicUser } from '../shared/access/auth-context.js';
 import { normalizeIp, type ConnectionInfo } from '../shared/connection.js';
 import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
 import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
@@ -17,6 +18,11 @@ import { SessionsRepository, type RevokedSession } from './sessions.repository.j
 export interface IssuedSession {
   session: SessionEntity;
   refreshToken: string;
+}
+
+/** A refresh token exchanged: the session, its new refresh token, and the user to issue the access token for. */
+export interface RotatedSession extends IssuedSession {
+  user: PublicUser;
 }
 
 export interface PublicSession {
@@ -84,27 +90,37 @@ export class SessionsService {
   }
 
   /**
-   * Exchanges a refresh token for a new one inside the caller's transaction (so that if issuing the
-   * new access token fails, the old refresh token is not used up). At most one new token is ever
-   * minted from one token, however many calls race. Null when the token cannot be rotated: see
-   * refuseSpentToken().
+   * Exchanges a refresh token for a new one, in one statement. At most one new token is ever minted
+   * from one token, however many calls race. Refused (INVALID_REFRESH_TOKEN, or REFRESH_TOKEN_REUSED
+   * with the session revoked) when the token cannot be rotated; a session of a deactivated user
+   * (deactivation revokes them; one that slipped through ends here) is revoked and refused.
    */
-  async rotateRefreshToken(tx: Tx, refreshToken: string, connection?: ConnectionInfo): Promise<IssuedSession | null> {
+  async rotateRefreshToken(refreshToken: string, connection?: ConnectionInfo): Promise<RotatedSession> {
     const next = generateOpaqueToken();
-    const session = await this.sessions.rotateRefreshToken(
-      {
-        tokenHash: sha256Hex(refreshToken),
-        nextTokenHash: sha256Hex(next),
-        ip: normalizeIp(connection?.ip),
-        userAgent: connection?.userAgent?.slice(0, 512) ?? null,
-      },
-      tx,
-    );
-    return session ? { session, refreshToken: next } : null;
+    const rotated = await this.sessions.rotateRefreshToken({
+      tokenHash: sha256Hex(refreshToken),
+      nextTokenHash: sha256Hex(next),
+      ip: normalizeIp(connection?.ip),
+      userAgent: connection?.userAgent?.slice(0, 512) ?? null,
+    });
+    if (!rotated) return this.refuseSpentToken(refreshToken);
+    if (rotated.user.deactivated) {
+      await this.revoke(rotated.session.id, 'user_deactivated');
+      throw invalidRefreshToken();
+    }
+    return { session: rotated.session, user: rotated.user, refreshToken: next };
+  }
+
+  /**
+   * Undoes a rotation whose answer could not be made, so that the presented token is not used up and
+   * the client can simply retry. False when there was nothing to undo.
+   */
+  restoreRefreshToken(presentedToken: string, rotated: RotatedSession): Promise<boolean> {
+    return this.sessions.restoreRefreshToken(sha256Hex(presentedToken), sha256Hex(rotated.refreshToken));
   }
 
   /** A token that could not be rotated (unknown, or already rotated out): refuse, and revoke on a late reuse. */
-  async refuseSpentToken(refreshToken: string): Promise<never> {
+  private async refuseSpentToken(refreshToken: string): Promise<never> {
     const token = await this.sessions.findRefreshToken(sha256Hex(refreshToken), {
       reuseIntervalSeconds: this.config.sessions.refreshReuseInterval,
     });

@@ -9,7 +9,9 @@ export interface SessionsRepositoryHarness {
   /** Forgets every session, refresh token and user. */
   reset(): Promise<void>;
   /** A user the repository can open sessions for; its id. */
-  givenUser(user?: { passwordHash?: string; deactivated?: boolean }): Promise<string>;
+  givenUser(user?: { passwordHash?: string; deactivated?: boolean; email?: string; roles?: string[] }): Promise<string>;
+  /** Marks the user deactivated and nothing more (as if the revocation of its sessions were lost). */
+  deactivateUser(userId: string): Promise<void>;
 }
 
 const hash = (): string => randomBytes(32).toString('hex');
@@ -149,37 +151,90 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
   });
 
   describe('rotateRefreshToken', () => {
-    it('swaps the token once, marks the session used and records where from', async () => {
-      const userId = await h.givenUser();
+    const rotate = (tokenHash: string, nextTokenHash = hash(), from: { ip?: string; userAgent?: string } = {}) =>
+      repository.rotateRefreshToken({ tokenHash, nextTokenHash, ip: from.ip ?? null, userAgent: from.userAgent ?? null });
+
+    it('swaps the token once, marks the session used, records where from and reads the user', async () => {
+      const userId = await h.givenUser({ email: 'rotating@example.com', roles: ['user', 'auditor'] });
       const { session, refreshTokenHash } = await open(userId, { ip: '10.0.0.1', userAgent: 'agent/1' });
       const next = hash();
-      const rotated = await h.transactions.run((tx) =>
-        repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: '10.0.0.2', userAgent: null }, tx),
-      );
-      expect(rotated).toMatchObject({ id: session.id, userId, ip: '10.0.0.2', userAgent: 'agent/1', expiresAt: session.expiresAt });
-      expect(rotated!.lastUsedAt.getTime()).toBeGreaterThanOrEqual(session.lastUsedAt.getTime());
-
-      expect(
-        await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
-      ).toBeNull();
-      expect(await repository.rotateRefreshToken({ tokenHash: next, nextTokenHash: hash(), ip: null, userAgent: null })).toMatchObject({
+      const rotated = await rotate(refreshTokenHash, next, { ip: '10.0.0.2' });
+      expect(rotated?.session).toMatchObject({
         id: session.id,
+        userId,
         ip: '10.0.0.2',
+        userAgent: 'agent/1',
+        expiresAt: session.expiresAt,
       });
+      expect(rotated!.session.lastUsedAt.getTime()).toBeGreaterThanOrEqual(session.lastUsedAt.getTime());
+      expect(rotated?.user).toEqual({
+        id: userId,
+        email: 'rotating@example.com',
+        username: null,
+        emailVerified: false,
+        roles: ['user', 'auditor'],
+        deactivated: false,
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      });
+
+      expect(await rotate(refreshTokenHash)).toBeNull();
+      expect(await rotate(next)).toMatchObject({ session: { id: session.id, ip: '10.0.0.2' }, user: { id: userId } });
     });
 
     it('rotates no unknown token, and none of a revoked or expired session', async () => {
       const userId = await h.givenUser();
-      expect(await repository.rotateRefreshToken({ tokenHash: hash(), nextTokenHash: hash(), ip: null, userAgent: null })).toBeNull();
+      expect(await rotate(hash())).toBeNull();
       const revoked = await open(userId);
       await repository.revoke(revoked.session.id, 'logout');
-      expect(
-        await repository.rotateRefreshToken({ tokenHash: revoked.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
-      ).toBeNull();
+      expect(await rotate(revoked.refreshTokenHash)).toBeNull();
       const expired = await open(userId, { ttlSeconds: -60 });
+      expect(await rotate(expired.refreshTokenHash)).toBeNull();
+    });
+
+    it("claims the token of a deactivated user's session but records no successor", async () => {
+      const userId = await h.givenUser();
+      const { session, refreshTokenHash } = await open(userId);
+      await h.deactivateUser(userId);
+      const next = hash();
+      expect(await rotate(refreshTokenHash, next)).toMatchObject({ session: { id: session.id }, user: { id: userId, deactivated: true } });
+      expect(await repository.findRefreshToken(next, { reuseIntervalSeconds: 0 })).toBeNull();
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 3600 })).toMatchObject({ rotated: true });
+      expect(await rotate(refreshTokenHash)).toBeNull();
+    });
+  });
+
+  describe('restoreRefreshToken', () => {
+    it('undoes a rotation: the new token is gone and the old one rotates again', async () => {
+      const userId = await h.givenUser();
+      const { session, refreshTokenHash } = await open(userId);
+      const next = hash();
+      await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: next, ip: null, userAgent: null });
+      expect(await repository.restoreRefreshToken(refreshTokenHash, next)).toBe(true);
+      expect(await repository.findRefreshToken(next, { reuseIntervalSeconds: 0 })).toBeNull();
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: false });
+      expect(await repository.restoreRefreshToken(refreshTokenHash, next)).toBe(false);
       expect(
-        await repository.rotateRefreshToken({ tokenHash: expired.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
-      ).toBeNull();
+        await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
+      ).toMatchObject({ session: { id: session.id } });
+    });
+
+    it('undoes nothing once the new token was used, and never for a token of another session', async () => {
+      const userId = await h.givenUser();
+      const first = await open(userId);
+      const next = hash();
+      await repository.rotateRefreshToken({ tokenHash: first.refreshTokenHash, nextTokenHash: next, ip: null, userAgent: null });
+      await repository.rotateRefreshToken({ tokenHash: next, nextTokenHash: hash(), ip: null, userAgent: null });
+      expect(await repository.restoreRefreshToken(first.refreshTokenHash, next)).toBe(false);
+      expect(await repository.findRefreshToken(first.refreshTokenHash, { reuseIntervalSeconds: 3600 })).toMatchObject({ rotated: true });
+
+      const other = await open(userId);
+      const spent = await open(userId);
+      await repository.rotateRefreshToken({ tokenHash: spent.refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null });
+      expect(await repository.restoreRefreshToken(spent.refreshTokenHash, other.refreshTokenHash)).toBe(false);
+      expect(await repository.findRefreshToken(other.refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: false });
+      expect(await repository.restoreRefreshToken(hash(), other.refreshTokenHash)).toBe(false);
+      expect(await repository.findRefreshToken(other.refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: false });
     });
   });
 

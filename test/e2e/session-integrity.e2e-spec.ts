@@ -52,8 +52,29 @@ describe('session integrity under races and failures; the claims hook', () => {
     } finally {
       hookFails = false;
     }
+    // The rotation was undone: the presented token is the session's only one, and unrotated.
+    expect(
+      await t.db.query('SELECT rotated_at IS NOT NULL AS rotated FROM refresh_tokens WHERE session_id = $1', [login.body.sessionId]),
+    ).toEqual([{ rotated: false }]);
     const retried = await t.http().post('/auth/refresh').send({ refreshToken: login.body.tokens.refreshToken }).expect(200);
     expect(retried.body.sessionId).toBe(login.body.sessionId);
+  });
+
+  it("ends a deactivated user's session that slipped through on its next refresh, and issues nothing", async () => {
+    const u = await registerUser(t, 'integrity');
+    const login = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    const bearer = { Authorization: `Bearer ${login.body.tokens.accessToken}` };
+    await t.http().get('/auth/me').set(bearer).expect(200);
+    // Deactivated behind the service's back, so nothing revoked the session.
+    await t.db.query('UPDATE users SET deactivated_at = now() WHERE id = $1', [u.id]);
+    const refused = await t.http().post('/auth/refresh').send({ refreshToken: login.body.tokens.refreshToken }).expect(401);
+    expect(refused.body.code).toBe('INVALID_REFRESH_TOKEN');
+    expect((await t.db.query('SELECT revoke_reason FROM sessions WHERE id = $1', [login.body.sessionId]))[0]).toEqual({
+      revoke_reason: 'user_deactivated',
+    });
+    expect((await t.db.query('SELECT count(*)::int AS n FROM refresh_tokens WHERE session_id = $1', [login.body.sessionId]))[0].n).toBe(1);
+    // The cached session state was dropped: the access token is refused at once.
+    await t.http().get('/auth/me').set(bearer).expect(401);
   });
 
   it('refuses a session for a password checked before a concurrent reset changed it', async () => {

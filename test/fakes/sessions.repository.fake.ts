@@ -8,9 +8,28 @@ import {
   type RefreshTokenRotation,
   type RefreshTokenState,
   type RevokedSession,
+  type RotatedRefreshToken,
   type SessionsRepository,
 } from '../../src/sessions/sessions.repository';
+import type { PublicUser } from '../../src/shared/access/auth-context';
 import { UUID_PATTERN } from '../../src/shared/crypto';
+
+interface StoredUser {
+  passwordHash: string;
+  deactivated: boolean;
+  email: string;
+  roles: string[];
+  createdAt: Date;
+}
+
+/** What a test may say of a user; the rest gets defaults. */
+export interface GivenUser {
+  id?: string;
+  passwordHash?: string;
+  deactivated?: boolean;
+  email?: string;
+  roles?: string[];
+}
 
 interface StoredToken {
   sessionId: string;
@@ -22,15 +41,27 @@ interface StoredToken {
  * It knows just enough of users (givenUser) to refuse sessions as the real one does.
  */
 export class InMemorySessionsRepository implements SessionsRepository {
-  private readonly users = new Map<string, { passwordHash: string; deactivated: boolean }>();
+  private readonly users = new Map<string, StoredUser>();
   private readonly sessions = new Map<string, SessionEntity>();
   private readonly tokens = new Map<string, StoredToken>();
   private lastNow = 0;
 
-  givenUser(user: { id?: string; passwordHash?: string; deactivated?: boolean } = {}): string {
+  givenUser(user: GivenUser = {}): string {
     const id = user.id ?? randomUUID();
-    this.users.set(id, { passwordHash: user.passwordHash ?? 'hash', deactivated: user.deactivated ?? false });
+    this.users.set(id, {
+      passwordHash: user.passwordHash ?? 'hash',
+      deactivated: user.deactivated ?? false,
+      email: user.email ?? `${id}@example.com`,
+      roles: user.roles ?? ['user'],
+      createdAt: new Date(this.now()),
+    });
     return id;
+  }
+
+  /** Marks the user deactivated without revoking anything, as a deactivation whose revocation was lost. */
+  deactivateUser(id: string): void {
+    const user = this.users.get(id);
+    if (user) user.deactivated = true;
   }
 
   /** Every stored session, revoked ones included, as specs inspect rows. */
@@ -73,19 +104,30 @@ export class InMemorySessionsRepository implements SessionsRepository {
     return Promise.resolve(copy(session));
   }
 
-  rotateRefreshToken(rotation: RefreshTokenRotation, _tx?: Tx): Promise<SessionEntity | null> {
+  rotateRefreshToken(rotation: RefreshTokenRotation): Promise<RotatedRefreshToken | null> {
     const now = this.now();
     const token = this.tokens.get(rotation.tokenHash);
     if (!token || token.rotatedAt !== null) return Promise.resolve(null);
     // As the real statement does: the token is claimed even when its session turns out not live.
     token.rotatedAt = now;
     const session = this.sessions.get(token.sessionId);
-    if (!session || !isLive(session, now)) return Promise.resolve(null);
+    const user = session && this.users.get(session.userId);
+    if (!session || !user || !isLive(session, now)) return Promise.resolve(null);
     session.lastUsedAt = new Date(now);
     session.ip = rotation.ip ?? session.ip;
     session.userAgent = rotation.userAgent ?? session.userAgent;
-    this.tokens.set(rotation.nextTokenHash, { sessionId: session.id, rotatedAt: null });
-    return Promise.resolve(copy(session));
+    if (!user.deactivated) this.tokens.set(rotation.nextTokenHash, { sessionId: session.id, rotatedAt: null });
+    return Promise.resolve({ session: copy(session), user: publicUser(session.userId, user) });
+  }
+
+  restoreRefreshToken(tokenHash: string, nextTokenHash: string): Promise<boolean> {
+    const token = this.tokens.get(tokenHash);
+    const next = this.tokens.get(nextTokenHash);
+    if (!token || !next || token.rotatedAt === null || next.rotatedAt !== null || next.sessionId !== token.sessionId)
+      return Promise.resolve(false);
+    this.tokens.delete(nextTokenHash);
+    token.rotatedAt = null;
+    return Promise.resolve(true);
   }
 
   findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null> {
@@ -163,6 +205,19 @@ export class InMemorySessionsRepository implements SessionsRepository {
 
 function isLive(s: SessionEntity, now: number): boolean {
   return s.revokedAt === null && s.expiresAt.getTime() > now;
+}
+
+function publicUser(id: string, user: StoredUser): PublicUser {
+  return {
+    id,
+    email: user.email,
+    username: null,
+    emailVerified: false,
+    roles: [...user.roles],
+    deactivated: user.deactivated,
+    createdAt: user.createdAt.toISOString(),
+    updatedAt: user.createdAt.toISOString(),
+  };
 }
 
 function copy(s: SessionEntity): SessionEntity {

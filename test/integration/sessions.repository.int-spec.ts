@@ -15,10 +15,18 @@ let transactions: Transactions;
 
 const hash = (): string => randomBytes(32).toString('hex');
 
-async function givenUser(dataSource: DataSource, user: { passwordHash?: string; deactivated?: boolean } = {}): Promise<string> {
+async function givenUser(
+  dataSource: DataSource,
+  user: { passwordHash?: string; deactivated?: boolean; email?: string; roles?: string[] } = {},
+): Promise<string> {
   const rows: Array<{ id: string }> = await dataSource.query(
-    `INSERT INTO users (email, password_hash, deactivated_at) VALUES ($1, $2, CASE WHEN $3 THEN now() END) RETURNING id`,
-    [`${randomBytes(6).toString('hex')}@example.com`, user.passwordHash ?? 'not-a-real-hash', user.deactivated ?? false],
+    `INSERT INTO users (email, password_hash, deactivated_at, roles) VALUES ($1, $2, CASE WHEN $3 THEN now() END, $4) RETURNING id`,
+    [
+      user.email ?? `${randomBytes(6).toString('hex')}@example.com`,
+      user.passwordHash ?? 'not-a-real-hash',
+      user.deactivated ?? false,
+      user.roles ?? ['user'],
+    ],
   );
   return rows[0].id;
 }
@@ -44,6 +52,9 @@ describe('PgSessionsRepository', () => {
       transactions,
       reset,
       givenUser: (user) => givenUser(db.dataSource, user),
+      deactivateUser: async (userId) => {
+        await db.dataSource.query(`UPDATE users SET deactivated_at = now() WHERE id = $1`, [userId]);
+      },
     }),
   );
 });
@@ -77,33 +88,44 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
     const { session, refreshTokenHash } = await open(userId);
     const results = await Promise.all(
       Array.from({ length: 4 }, () =>
-        transactions.run((tx) =>
-          repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx),
-        ),
+        repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }),
       ),
     );
-    expect(results.filter((r) => r !== null).map((r) => r.id)).toEqual([session.id]);
+    expect(results.filter((r) => r !== null).map((r) => r.session.id)).toEqual([session.id]);
     const [{ count }] = await db.dataSource.query(`SELECT count(*)::int AS count FROM refresh_tokens WHERE session_id = $1`, [session.id]);
     expect(count).toBe(2);
   });
 
-  it('uses up no token and revokes nothing in a transaction that rolls back', async () => {
+  it('revokes nothing in a transaction that rolls back', async () => {
     const userId = await givenUser(db.dataSource);
-    const { session, refreshTokenHash } = await open(userId);
+    const { session } = await open(userId);
     await expect(
       transactions.run(async (tx) => {
-        expect(
-          await repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null }, tx),
-        ).not.toBeNull();
         expect(await repository.revokeAllForUser(userId, { reason: 'password_changed' }, tx)).toHaveLength(1);
         throw new Error('issuing failed');
       }),
     ).rejects.toThrow('issuing failed');
     expect(await repository.findLive(session.id, userId)).not.toBeNull();
-    expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({
-      rotated: false,
-      sessionLive: true,
-    });
+  });
+
+  it('rotates a token whose session a concurrent revocation is ending only before it, never after', async () => {
+    const userId = await givenUser(db.dataSource);
+    const { session, refreshTokenHash } = await open(userId);
+    const runner = db.dataSource.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      await runner.query(`UPDATE users SET deactivated_at = now() WHERE id = $1`, [userId]);
+      await runner.query(`UPDATE sessions SET revoked_at = now(), revoke_reason = 'user_deactivated' WHERE user_id = $1`, [userId]);
+      const rotation = repository.rotateRefreshToken({ tokenHash: refreshTokenHash, nextTokenHash: hash(), ip: null, userAgent: null });
+      await waitUntilALockIsAwaited(db.dataSource);
+      await runner.commitTransaction();
+      expect(await rotation).toBeNull();
+    } finally {
+      await runner.release();
+    }
+    const [{ count }] = await db.dataSource.query(`SELECT count(*)::int AS count FROM refresh_tokens WHERE session_id = $1`, [session.id]);
+    expect(count).toBe(1);
   });
 
   it('announces every session it revokes, cascaded ones included, by the revoking statement', async () => {

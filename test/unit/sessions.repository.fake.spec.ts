@@ -16,6 +16,7 @@ describe('InMemorySessionsRepository', () => {
         return Promise.resolve();
       },
       givenUser: (user) => Promise.resolve(repository.givenUser(user)),
+      deactivateUser: (userId) => Promise.resolve(repository.deactivateUser(userId)),
     }),
   );
 });

@@ -10,7 +10,7 @@ import { SessionsService } from '../../src/sessions/sessions.service';
 import { sha256Hex } from '../../src/shared/crypto';
 import { ErrorCode } from '../../src/shared/errors/app-error';
 import { InMemorySessionsRepository } from '../fakes/sessions.repository.fake';
-import { IN_MEMORY_TX, InMemoryTransactions } from '../fakes/transactions.fake';
+import { InMemoryTransactions } from '../fakes/transactions.fake';
 
 class RecordingFeed {
   readonly awaited: string[][] = [];
@@ -89,26 +89,24 @@ describe('SessionsService', () => {
   });
 
   describe('refresh tokens', () => {
-    it('rotate once: the new token rotates next, the old one no more', async () => {
-      const userId = repository.givenUser();
+    it('rotate once: the new token rotates next, the old one no more; the user comes along', async () => {
+      const userId = repository.givenUser({ email: 'rotating@example.com', roles: ['user', 'auditor'] });
       const { session, refreshToken } = await login(userId);
-      const transactions = new InMemoryTransactions();
-      const rotated = await transactions.run((tx) => service.rotateRefreshToken(tx, refreshToken, { ip: '::ffff:10.9.9.9' }));
-      expect(rotated?.session).toMatchObject({ id: session.id, ip: '10.9.9.9' });
-      expect(rotated?.refreshToken).not.toBe(refreshToken);
-      expect(repository.tokenHashesOf(session.id)).toEqual([sha256Hex(refreshToken), sha256Hex(rotated!.refreshToken)]);
-      expect(await transactions.run((tx) => service.rotateRefreshToken(tx, refreshToken))).toBeNull();
-      expect(await transactions.run((tx) => service.rotateRefreshToken(tx, rotated!.refreshToken))).toMatchObject({
-        session: { id: session.id },
-      });
+      const rotated = await service.rotateRefreshToken(refreshToken, { ip: '::ffff:10.9.9.9' });
+      expect(rotated.session).toMatchObject({ id: session.id, ip: '10.9.9.9' });
+      expect(rotated.user).toMatchObject({ id: userId, email: 'rotating@example.com', roles: ['user', 'auditor'], deactivated: false });
+      expect(rotated.refreshToken).not.toBe(refreshToken);
+      expect(repository.tokenHashesOf(session.id)).toEqual([sha256Hex(refreshToken), sha256Hex(rotated.refreshToken)]);
+      expect(await codeOf(service.rotateRefreshToken(refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect(await service.rotateRefreshToken(rotated.refreshToken)).toMatchObject({ session: { id: session.id } });
     });
 
     it('refuse an unknown token, and a token reused within the interval without ending the session', async () => {
       const userId = repository.givenUser();
       const { session, refreshToken } = await login(userId);
-      expect(await codeOf(service.refuseSpentToken('unknown'))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
-      await service.rotateRefreshToken(IN_MEMORY_TX, refreshToken);
-      expect(await codeOf(service.refuseSpentToken(refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect(await codeOf(service.rotateRefreshToken('unknown'))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      await service.rotateRefreshToken(refreshToken);
+      expect(await codeOf(service.rotateRefreshToken(refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
       expect(await repository.findLive(session.id, userId)).not.toBeNull();
       expect(revokedEvents).toEqual([]);
     });
@@ -117,13 +115,42 @@ describe('SessionsService', () => {
       sessionsConfig.refreshReuseInterval = 0;
       const userId = repository.givenUser();
       const { session, refreshToken } = await login(userId);
-      await new InMemoryTransactions().run((tx) => service.rotateRefreshToken(tx, refreshToken));
-      expect(await codeOf(service.refuseSpentToken(refreshToken))).toBe(ErrorCode.REFRESH_TOKEN_REUSED);
+      await service.rotateRefreshToken(refreshToken);
+      expect(await codeOf(service.rotateRefreshToken(refreshToken))).toBe(ErrorCode.REFRESH_TOKEN_REUSED);
       expect(repository.all()).toEqual([expect.objectContaining({ id: session.id, revokeReason: 'refresh_token_reused' })]);
       expect(revokedEvents).toEqual([{ userId, sessionId: session.id, reason: 'refresh_token_reused' }]);
       expect(await metrics.render()).toContain('gatehouse_refresh_token_reuse_detections_total 1');
       // Once the session has ended, the same token is just invalid.
-      expect(await codeOf(service.refuseSpentToken(refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect(await codeOf(service.rotateRefreshToken(refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+    });
+
+    it("end a deactivated user's session that slipped through, announce it, and issue nothing", async () => {
+      const target = repository.givenUser();
+      const userId = repository.givenUser();
+      const { session, refreshToken } = await login(userId);
+      const { session: targetOwn } = await login(target);
+      const { session: impersonation } = await login(target, { impersonator: { userId, sessionId: session.id } });
+      repository.deactivateUser(userId);
+      expect(await codeOf(service.rotateRefreshToken(refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect(repository.tokenHashesOf(session.id)).toEqual([sha256Hex(refreshToken)]);
+      expect(byId(revokedEvents)).toEqual(
+        byId([
+          { userId, sessionId: session.id, reason: 'user_deactivated' },
+          { userId: target, sessionId: impersonation.id, reason: 'impersonator_session_ended' },
+        ]),
+      );
+      expect(feed.awaited.map((keys) => [...keys].sort())).toEqual([[`session:${session.id}`, `session:${impersonation.id}`].sort()]);
+      expect(await repository.findLive(targetOwn.id, target)).not.toBeNull();
+    });
+
+    it('restore a rotation whose answer could not be made: the presented token works again, the new one not', async () => {
+      const userId = repository.givenUser();
+      const { session, refreshToken } = await login(userId);
+      const rotated = await service.rotateRefreshToken(refreshToken);
+      expect(await service.restoreRefreshToken(refreshToken, rotated)).toBe(true);
+      expect(repository.tokenHashesOf(session.id)).toEqual([sha256Hex(refreshToken)]);
+      expect(await codeOf(service.rotateRefreshToken(rotated.refreshToken))).toBe(ErrorCode.INVALID_REFRESH_TOKEN);
+      expect(await service.rotateRefreshToken(refreshToken)).toMatchObject({ session: { id: session.id } });
     });
   });
 

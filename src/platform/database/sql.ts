@@ -27,3 +27,17 @@ export async function queryWithTimeout<T>(dataSource: DataSource, text: string, 
   const result = await pool.query(query);
   return result.rows as T[];
 }
+
+/**
+ * A named statement straight on TypeORM's pool: PostgreSQL parses and plans it once per connection
+ * instead of at every call, which halves its CPU for a statement of several CTEs. For hot paths. List
+ * the result's columns rather than `*`: a column added by a migration to a running service would
+ * otherwise change a prepared statement's result type, which PostgreSQL refuses.
+ */
+export async function preparedQuery<T>(dataSource: DataSource, name: string, text: string, values: unknown[]): Promise<T[]> {
+  const pool = pgPool(dataSource);
+  // Not connected (yet): TypeORM's own query fails as every other query does.
+  if (!pool) return dataSource.query(text, values);
+  const result = await pool.query({ name, text, values });
+  return result.rows as T[];
+}

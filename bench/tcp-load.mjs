@@ -18,7 +18,7 @@ const percentile = (sorted, p) =>
   sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
 /** Splits a byte stream into JsonSocket packets (parsed JSON), like JsonSocket#processBuffer. */
-class FrameReader {
+export class FrameReader {
   decoder = new StringDecoder('utf8');
   buffer = '';
   length = null;

@@ -1,3 +1,5 @@
+// First, before anything allocates.
+import './platform/lifecycle/small-heap.js';
 import 'reflect-metadata';
 
 import { Logger } from '@nestjs/common';

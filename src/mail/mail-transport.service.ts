@@ -1,7 +1,7 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport/index.js';
 
 import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
@@ -21,24 +21,34 @@ export interface OutgoingMail {
 @Injectable()
 export class MailTransport implements OnApplicationShutdown {
   private readonly logger = new Logger('Mail');
-  private readonly transporter: Transporter;
+  private transporter?: Promise<Transporter>;
   private readonly toFiles: boolean;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.toFiles = !config.mail.smtpUrl;
-    this.transporter = config.mail.smtpUrl
-      ? nodemailer.createTransport({
-          url: config.mail.smtpUrl,
-          // Short of the outbox lock (2 minutes), so a slow server never leads to a second send.
-          connectionTimeout: 10_000,
-          greetingTimeout: 10_000,
-          socketTimeout: 30_000,
-        } as SMTPTransport.Options)
-      : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  }
+
+  /** nodemailer is loaded with the first mail: most instances send none for a long while, or never. */
+  private transport(): Promise<Transporter> {
+    const smtpUrl = this.config.mail.smtpUrl;
+    this.transporter ??= import('nodemailer').then(({ default: nodemailer }) =>
+      smtpUrl
+        ? nodemailer.createTransport({
+            url: smtpUrl,
+            // Short of the outbox lock (2 minutes), so a slow server never leads to a second send.
+            connectionTimeout: 10_000,
+            greetingTimeout: 10_000,
+            socketTimeout: 30_000,
+          } as SMTPTransport.Options)
+        : nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
+    );
+    return this.transporter;
   }
 
   async send(mail: OutgoingMail): Promise<void> {
-    const info = (await this.transporter.sendMail({
+    const info = (await (
+      await this.transport()
+    ).sendMail({
       from: this.config.mail.from,
       to: mail.to,
       subject: mail.subject,
@@ -62,7 +72,7 @@ export class MailTransport implements OnApplicationShutdown {
     }
   }
 
-  onApplicationShutdown(): void {
-    this.transporter.close();
+  async onApplicationShutdown(): Promise<void> {
+    (await this.transporter?.catch(() => undefined))?.close();
   }
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as argon2 from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
 
@@ -51,5 +52,35 @@ describe('PasswordHasher: every check costs at least one native argon2id verify'
   it('right password against a native hash: one verify, no rehash', async () => {
     expect(await hasher.check(native, 'correct horse battery staple')).toEqual({ ok: true, needsRehash: false });
     expect(verify).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('PasswordHasher: hashes and checks at once, at most one per core', () => {
+  const hasher = new PasswordHasher();
+  const real = jest.requireActual<typeof import('@node-rs/argon2')>('@node-rs/argon2');
+
+  beforeAll(() => hasher.onModuleInit());
+  afterEach(() => verify.mockImplementation(real.verify));
+
+  it('queues the rest and answers every one of them', async () => {
+    const cores = availableParallelism();
+    const stored = await hasher.hash('correct horse battery staple');
+    let inFlight = 0;
+    let most = 0;
+    verify.mockImplementation(async (...args) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        return await real.verify(...args);
+      } finally {
+        inFlight -= 1;
+      }
+    });
+    const passwords = Array.from({ length: 3 * cores + 1 }, (_, i) => (i % 2 ? 'correct horse battery staple' : `wrong ${i}`));
+    const checks = await Promise.all([
+      ...passwords.map((password) => hasher.check(stored, password)),
+      hasher.check(undefined, 'no such user'),
+    ]);
+    expect(checks.map((c) => c.ok)).toEqual([...passwords.map((p) => p === 'correct horse battery staple'), false]);
+    expect(most).toBe(cores);
   });
 });

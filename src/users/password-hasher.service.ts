@@ -1,7 +1,9 @@
+import { availableParallelism } from 'node:os';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { hash, verify } from '@node-rs/argon2';
 import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 
+import { Semaphore } from '../shared/semaphore.js';
 import { normalizePassword } from '../shared/validation/normalize.js';
 
 /** argon2id with the OWASP-recommended minimum: 19 MiB, 2 passes, 1 lane. */
@@ -31,6 +33,13 @@ export interface PasswordCheck {
 @Injectable()
 export class PasswordHasher implements OnModuleInit {
   private dummyHash = '';
+  /**
+   * Hashes and checks run on libuv's pool (4 threads) but each is CPU-bound: more at once than there
+   * are cores only time-slices them and makes each slower (19 MiB each, contending for the caches),
+   * and fills the pool, so fs and dns work would wait behind them. A check is one slot however many
+   * verifies it runs, so a legacy hash and its padding still run side by side and cost the same.
+   */
+  private readonly slots = new Semaphore(availableParallelism());
 
   async onModuleInit(): Promise<void> {
     // Verified against when the user does not exist, so a miss costs the same as a wrong password.
@@ -38,11 +47,16 @@ export class PasswordHasher implements OnModuleInit {
   }
 
   hash(password: string): Promise<string> {
-    return hash(normalizePassword(password), ARGON2_PARAMS);
+    const normalized = normalizePassword(password);
+    return this.slots.run(() => hash(normalized, ARGON2_PARAMS));
   }
 
   /** Verifies against the stored hash, or against a dummy of equal cost when there is none. */
-  async check(storedHash: string | null | undefined, password: string): Promise<PasswordCheck> {
+  check(storedHash: string | null | undefined, password: string): Promise<PasswordCheck> {
+    return this.slots.run(() => this.checkNow(storedHash, password));
+  }
+
+  private async checkNow(storedHash: string | null | undefined, password: string): Promise<PasswordCheck> {
     const normalized = normalizePassword(password);
     if (!storedHash) {
       await verify(this.dummyHash, normalized).catch(() => false);

@@ -85,6 +85,19 @@ export abstract class UsersRepository {
 
 const UNIQUE_VIOLATION = '23505';
 
+/** A users row as the driver returns it. */
+interface UserRow {
+  id: string;
+  email: string;
+  username: string | null;
+  password_hash: string | null;
+  email_verified: boolean;
+  roles: string[];
+  deactivated_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
 @Injectable()
 export class PgUsersRepository implements UsersRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -107,15 +120,15 @@ export class PgUsersRepository implements UsersRepository {
   }
 
   findByIdWithPassword(id: string, tx?: Tx): Promise<UserEntity | null> {
-    return this.withPassword(tx).where('u.id = :id', { id }).getOne();
+    return this.findOneWithPassword('id', id, tx);
   }
 
   findByEmailWithPassword(email: string, tx?: Tx): Promise<UserEntity | null> {
-    return this.withPassword(tx).where('u.email = :email', { email }).getOne();
+    return this.findOneWithPassword('email', email, tx);
   }
 
   findByUsernameWithPassword(username: string, tx?: Tx): Promise<UserEntity | null> {
-    return this.withPassword(tx).where('u.username = :username', { username }).getOne();
+    return this.findOneWithPassword('username', username, tx);
   }
 
   async list(filter: UserListFilter): Promise<{ items: UserEntity[]; hasMore: boolean }> {
@@ -197,8 +210,26 @@ export class PgUsersRepository implements UsersRepository {
     return row ? { rolesBefore: row.roles } : null;
   }
 
-  private withPassword(tx?: Tx) {
-    return this.users(tx).createQueryBuilder('u').addSelect('u.passwordHash');
+  /** Every login runs this one: a plain statement, without the query builder's per-call work. */
+  private async findOneWithPassword(column: 'id' | 'email' | 'username', value: string, tx?: Tx): Promise<UserEntity | null> {
+    const rows: UserRow[] = await (tx ?? this.dataSource.manager).query(
+      `SELECT id, email, username, password_hash, email_verified, roles, deactivated_at, created_at, updated_at
+         FROM users WHERE ${column} = $1`,
+      [value],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return Object.assign(new UserEntity(), {
+      id: row.id,
+      email: row.email,
+      username: row.username,
+      passwordHash: row.password_hash,
+      emailVerified: row.email_verified,
+      roles: row.roles,
+      deactivatedAt: row.deactivated_at,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    });
   }
 
   /** One UPDATE of one user that announces the change in the same statement. */

@@ -82,6 +82,18 @@ export function describeUsersRepository(setup: () => Promise<UsersRepositorySetu
       expect((await repository.findByUsernameWithPassword('pw'))?.passwordHash).toBe(HASH);
     });
 
+    it('reads the same user through the …WithPassword lookups, hash added', async () => {
+      const created = await repository.insert(newUser({ email: 'same@example.test', username: 'same' }));
+      await repository.setRoles(created.id, ['user', 'admin']);
+      await repository.setDeactivated(created.id, true);
+      const user = await repository.findById(created.id);
+      expect(user?.deactivatedAt).toBeInstanceOf(Date);
+      const expected = { ...user, passwordHash: HASH };
+      expect({ ...(await repository.findByIdWithPassword(created.id)) }).toEqual(expected);
+      expect({ ...(await repository.findByEmailWithPassword('same@example.test')) }).toEqual(expected);
+      expect({ ...(await repository.findByUsernameWithPassword('same')) }).toEqual(expected);
+    });
+
     it('refuses a taken address with EMAIL_TAKEN and a taken username with USERNAME_TAKEN', async () => {
       await repository.insert(newUser({ email: 'taken@example.test', username: 'taken' }));
       await expect(repository.insert(newUser({ email: 'taken@example.test' }))).rejects.toMatchObject({ code: 'EMAIL_TAKEN' });

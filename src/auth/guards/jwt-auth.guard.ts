@@ -33,16 +33,21 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     this.isPublic = handlerMetadata(reflector, IS_PUBLIC, false);
   }
 
+  private readonly isKeyLive = (kid: string): boolean => this.keys.isLive(kid);
+
   // Not async: on a memoised token and a cached session the answer is synchronous, and Nest then
   // goes on to the next guard without awaiting a promise.
   override canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (this.isPublic(context)) return true;
     const carrier = carrierOf(context);
+    const type = context.getType();
     // A write authenticated by cookie must pass the CSRF check; bearer tokens cannot be forged by a browser.
-    if (context.getType() === 'http' && accessTokenCookie(carrier)) assertCsrfSafe(carrier, this.config);
-    const token = bearerToken(carrier);
+    if (type === 'http' && accessTokenCookie(carrier)) assertCsrfSafe(carrier, this.config);
+    // Over RPC the payload's token as sent. The memo is keyed by the exact token passport-jwt
+    // verified: one that is not (whitespace in it, say) misses, and passport-jwt decides as before.
+    const token = (type === 'rpc' ? carrier.token : undefined) ?? bearerToken(carrier);
     // A token passport-jwt verified before needs only the live-session check.
-    const claims = token ? this.verified.get(token, (kid) => this.keys.isLive(kid)) : undefined;
+    const claims = token ? this.verified.get(token, this.isKeyLive) : undefined;
     if (claims) {
       const cached = this.authState.resolveCached(claims);
       if (cached) {

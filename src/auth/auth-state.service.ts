@@ -21,15 +21,9 @@ export class AuthStateService {
   ) {}
 
   async resolve(claims: Record<string, unknown>): Promise<AuthContext> {
-    const { sub, sid, exp, iat } = claims;
-    // Every token we sign has these; one without an expiry would be good for ever, whoever signed it.
-    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number')
-      throw unauthorized('invalid access token');
-    const cached = this.cache.get(sid);
-    if (cached) {
-      if (cached.userId !== sub) throw unauthorized('session is no longer valid');
-      return { ...cached, claims };
-    }
+    const cached = this.resolveCached(claims);
+    if (cached) return cached;
+    const { sub, sid } = claims as { sub: string; sid: string };
     const before = this.cache.snapshot();
     const [session, user] = await Promise.all([this.sessions.findLive(sid, sub), this.users.findById(sub)]);
     if (!session || !user || user.deactivatedAt) throw unauthorized('session is no longer valid');
@@ -45,5 +39,20 @@ export class AuthStateService {
     };
     this.cache.set(context, session.expiresAt, before);
     return { ...context, claims };
+  }
+
+  /**
+   * The caller from the session-state cache alone, synchronously, or undefined when the session is
+   * not cached (resolve() then asks the database). Refuses the same tokens resolve() refuses.
+   */
+  resolveCached(claims: Record<string, unknown>): AuthContext | undefined {
+    const { sub, sid, exp, iat } = claims;
+    // Every token we sign has these; one without an expiry would be good for ever, whoever signed it.
+    if (typeof sub !== 'string' || typeof sid !== 'string' || typeof exp !== 'number' || typeof iat !== 'number')
+      throw unauthorized('invalid access token');
+    const cached = this.cache.get(sid);
+    if (!cached) return undefined;
+    if (cached.userId !== sub) throw unauthorized('session is no longer valid');
+    return { ...cached, claims };
   }
 }

@@ -107,6 +107,30 @@ describe('REST: register, login, me, refresh, logout, sessions', () => {
     expect(unknownName.text).toBe(wrong.text);
   });
 
+  it('answers /auth/me from the caches with every header of the contract: request id, nosniff, no-referrer, CSP, no-store, no CORS', async () => {
+    const u = await registerUser(t);
+    const session = await login(t, { email: u.email, password: u.password });
+    const auth = { authorization: `Bearer ${session.tokens.accessToken}` };
+    // The first call verifies the token and loads the session; the second is served from the caches.
+    await t.http().get('/auth/me').set(auth).expect(200);
+    const me = await t.http().get('/auth/me').set(auth).set('x-request-id', 'me-cached-1').expect(200);
+    expect(me.body).toEqual({ user: expect.objectContaining({ id: u.id, email: u.email }) });
+    expect(me.headers).toEqual(
+      expect.objectContaining({
+        'x-request-id': 'me-cached-1',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+        'cache-control': 'no-store',
+      }),
+    );
+    // Without CORS_ORIGINS there is no CORS at all, not even Vary: Origin.
+    expect(me.headers.vary).toBeUndefined();
+    expect(me.headers['access-control-allow-origin']).toBeUndefined();
+    const fresh = await t.http().get('/auth/me').set(auth).expect(200);
+    expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('serves /auth/me to a valid token and records ip and user agent on the session', async () => {
     const u = await registerUser(t);
     const session = await login(t, { email: u.email, password: u.password }, { 'user-agent': 'gatehouse-test/1.0' });

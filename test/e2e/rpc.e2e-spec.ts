@@ -57,6 +57,20 @@ describe.each<Transports>(['tcp', 'redis'])('message patterns over %s', (transpo
     await t.http().get('/auth/me').set('authorization', `Bearer ${login.tokens.accessToken}`).expect(401);
   });
 
+  it('auth.verify validates the payload of a live token: the same answer when cached, the same errors for unknown fields', async () => {
+    const login = await signedInUser(rpc(), transport);
+    const accessToken = login.tokens.accessToken;
+    const first = await rpc().send<Record<string, unknown>>('auth.verify', { accessToken });
+    // Served from the verified-token and session caches the second time, without the full validation.
+    expect(await rpc().send<Record<string, unknown>>('auth.verify', { accessToken })).toEqual(first);
+    expect(await rpc().fail('auth.verify', { accessToken, admin: true })).toEqual({
+      statusCode: 400,
+      code: 'VALIDATION_FAILED',
+      message: 'validation failed',
+      errors: [{ field: 'admin', messages: ['property admin should not exist'] }],
+    });
+  });
+
   it('auth.verify and auth.logout refuse a missing or garbage token', async () => {
     for (const payload of [{}, { accessToken: 'garbage' }, { accessToken: 42 }]) {
       expect(await rpc().fail('auth.verify', payload)).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });

@@ -19,7 +19,7 @@ import {
   NormalizeString,
 } from '../../shared/validation/dto-helpers.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../shared/validation/normalize.js';
-import { LOGIN_IDENTIFIER_REQUIRED } from '../../shared/validation/validation.js';
+import { LOGIN_IDENTIFIER_REQUIRED, StringFields } from '../../shared/validation/validation.js';
 
 const USERNAME_MESSAGE = 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"';
 
@@ -114,6 +114,7 @@ export class RpcRefreshDto extends RefreshDto {
   connection?: ConnectionDto;
 }
 
+@StringFields()
 export class AccessTokenDto {
   @ApiProperty(ACCESS_TOKEN_PROPERTY)
   @IsString()

@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable, ValidationPipe } from '@nestjs/common';
+import { ExecutionContext, Injectable, type PipeTransform } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 
 import { invalidCredentials } from '../../shared/errors/app-error.js';
@@ -11,7 +11,7 @@ import { LoginDto } from '../dto/auth.dto.js';
  */
 @Injectable()
 export class LoginGuard extends AuthGuard('local') {
-  private readonly pipe: ValidationPipe = createValidationPipe();
+  private readonly pipe: PipeTransform = createValidationPipe();
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<{ body: unknown }>();

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 
 import { authContextOf } from '../../shared/access/auth-carrier.js';
 import { ROLES } from '../../shared/access/decorators.js';
+import { handlerMetadata } from '../../shared/access/handler-metadata.js';
 import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
 
 /**
@@ -11,11 +12,15 @@ import { AppError, ErrorCode } from '../../shared/errors/app-error.js';
  */
 @Injectable()
 export class RolesGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector) {}
+  private readonly rolesOf: (context: ExecutionContext) => readonly string[];
+
+  constructor(reflector: Reflector) {
+    this.rolesOf = handlerMetadata<readonly string[]>(reflector, ROLES, []);
+  }
 
   canActivate(context: ExecutionContext): boolean {
-    const required = this.reflector.getAllAndOverride<string[] | undefined>(ROLES, [context.getHandler(), context.getClass()]);
-    if (!required || required.length === 0) return true;
+    const required = this.rolesOf(context);
+    if (required.length === 0) return true;
     const auth = authContextOf(context);
     if (!required.some((role) => auth.roles.includes(role))) throw new AppError(ErrorCode.FORBIDDEN, 'insufficient role');
     return true;

@@ -27,10 +27,16 @@ const noStore = (url: string): boolean => NO_STORE_PREFIXES.some((p) => url === 
  * Hooks in callback style on purpose: an async hook costs a promise on every response.
  */
 export function installHttpHeaders(fastify: FastifyInstance, corsOrigins: string[]): void {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    setResponseHeaders(request, reply);
+    done(null, payload);
+  });
+  // Without CORS there is nothing to do before the route: no hook at all.
+  if (corsOrigins.length === 0) return;
   const allowed = new Set(corsOrigins);
   fastify.addHook('onRequest', (request, reply, done) => {
     const origin = request.headers.origin;
-    if (allowed.size > 0) void reply.header('Vary', 'Origin');
+    void reply.header('Vary', 'Origin');
     if (typeof origin === 'string' && allowed.has(origin)) {
       void reply.header('Access-Control-Allow-Origin', origin);
       void reply.header('Access-Control-Allow-Credentials', 'true');
@@ -46,10 +52,6 @@ export function installHttpHeaders(fastify: FastifyInstance, corsOrigins: string
       }
     }
     done();
-  });
-  fastify.addHook('onSend', (request, reply, payload, done) => {
-    setResponseHeaders(request, reply);
-    done(null, payload);
   });
 }
 

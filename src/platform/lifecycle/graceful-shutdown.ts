@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { Logger, type INestApplication } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 
+import { trackHttpWork } from '../http/http-exchanges.js';
 import { InFlightWork } from './in-flight-work.js';
 
 /** A listener that a graceful shutdown closes to new work before waiting for the work it accepted. */
@@ -41,11 +42,9 @@ export class GracefulShutdown {
 
   /** Counts HTTP requests in flight; once draining, each response closes its keep-alive connection. */
   watchHttp(fastify: FastifyInstance): void {
-    fastify.addHook('onRequest', (_request, reply, done) => {
-      // A response emits 'close' once it is sent, or when the client went away first.
-      reply.raw.once('close', this.work.start('http'));
-      done();
-    });
+    // Counted from onRequest until the response's 'close' (sent, or its client gone), in the
+    // exchanges' own hooks rather than in hooks of its own.
+    trackHttpWork(fastify, () => this.work.start('http'));
     fastify.addHook('onSend', (_request, reply, payload, done) => {
       if (this.draining) void reply.header('connection', 'close');
       done(null, payload);

@@ -8,6 +8,8 @@ export interface AuthCarrier {
   headers: Record<string, string | string[] | undefined>;
   method?: string;
   cookies?: Record<string, string | undefined>;
+  /** Over RPC: the payload's accessToken as sent, so a memoised token is found without parsing a header. */
+  token?: string;
   user?: AuthContext;
 }
 
@@ -21,7 +23,7 @@ function rpcCarrier(context: ExecutionContext): AuthCarrier {
   let carrier = rpcCarriers.get(data);
   if (!carrier) {
     const token = (data as { accessToken?: unknown }).accessToken;
-    carrier = { headers: typeof token === 'string' ? { authorization: `Bearer ${token}` } : {} };
+    carrier = typeof token === 'string' ? { headers: { authorization: `Bearer ${token}` }, token } : { headers: {} };
     rpcCarriers.set(data, carrier);
   }
   return carrier;

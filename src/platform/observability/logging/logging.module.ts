@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { Injectable, Module, OnModuleInit, RequestMethod, type LoggerService } from '@nestjs/common';
+import { Injectable, Module, OnModuleInit, type LoggerService } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { Logger, LoggerModule, PinoLogger, type Params } from 'nestjs-pino';
+import { Logger, PinoLogger, type Params } from 'nestjs-pino';
 import pino, { type DestinationStream, type Level, type LoggerOptions } from 'pino';
 
 import { ErrorCode } from '../../../shared/errors/app-error.js';
@@ -25,8 +25,6 @@ const PINO_LEVELS: Record<LogLevel, Level> = {
 
 // A caller's id is kept when it is a plausible correlation id; anything else is replaced.
 const VALID_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
-const UNUSED_MIDDLEWARE_PATH = '/\0';
 
 // Probes and scrapes arrive every few seconds from every load balancer and Prometheus: one line
 // each at info would drown the rest, so they log at debug unless they fail.
@@ -104,13 +102,7 @@ export function loggerParams(config: AppConfig, destination?: DestinationStream)
       },
     },
   };
-  return {
-    // HTTP requests are logged by Fastify hooks (HttpRequestLogging), not by the module's Express-style
-    // middleware: under Fastify that middleware alone cut the throughput of a cheap route by 2.5×.
-    // The module insists on mounting it somewhere, so it gets a path no request can have.
-    forRoutes: [{ path: UNUSED_MIDDLEWARE_PATH, method: RequestMethod.ALL }],
-    pinoHttp: [options, destination ?? pino.destination({ dest: 1, sync: true })],
-  };
+  return { pinoHttp: [options, destination ?? pino.destination({ dest: 1, sync: true })] };
 }
 
 /**
@@ -158,8 +150,10 @@ export class HttpRequestLogging implements OnModuleInit {
     if (!fastify || typeof fastify.addHook !== 'function') return;
     observeHttpExchanges(fastify, ({ request, statusCode, elapsedMs, aborted }) => {
       const logger = PinoLogger.root;
+      // Below 500 a line is at info or debug, both off when info is: then no URL is looked at.
+      if (!logger || (statusCode < 500 && !logger.isLevelEnabled('info'))) return;
       const level = statusCode >= 500 ? 'error' : QUIET_PATHS.test(request.url) ? 'debug' : 'info';
-      if (!logger?.isLevelEnabled(level)) return;
+      if (!logger.isLevelEnabled(level)) return;
       logger[level](
         {
           reqId: request.id,
@@ -174,13 +168,22 @@ export class HttpRequestLogging implements OnModuleInit {
   }
 }
 
+/**
+ * nestjs-pino's LoggerModule is deliberately not imported: it always mounts its Express-style
+ * middleware, and a single middleware (even on a path no request has) makes Nest's Fastify adapter
+ * run @fastify/middie's matching on every request. HTTP requests are logged by Fastify hooks
+ * (HttpRequestLogging) instead; all this module needs from nestjs-pino is the root logger, which
+ * constructing a PinoLogger sets up (once per process).
+ */
 @Module({
-  providers: [HttpRequestLogging],
-  imports: [
-    LoggerModule.forRootAsync({
+  providers: [
+    HttpRequestLogging,
+    {
+      provide: PinoLogger,
       inject: [APP_CONFIG, GATEHOUSE_OPTIONS],
-      useFactory: (config: AppConfig, options: GatehouseOptions) => loggerParams(config, options.logDestination),
-    }),
+      useFactory: (config: AppConfig, options: GatehouseOptions) => new PinoLogger(loggerParams(config, options.logDestination)),
+    },
   ],
+  exports: [PinoLogger],
 })
 export class LoggingModule {}

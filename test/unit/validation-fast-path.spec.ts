@@ -4,7 +4,7 @@ import type { ArgumentMetadata, Type } from '@nestjs/common';
 import { Transform } from 'class-transformer';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 
-import { AccessTokenDto } from '../../src/auth/dto/auth.dto';
+import { AccessTokenDto, RefreshDto, RestRefreshDto, RpcRefreshDto } from '../../src/auth/dto/auth.dto';
 import { AppError } from '../../src/shared/errors/app-error';
 import { createValidationPipe, StringFields, stringFieldsOf } from '../../src/shared/validation/validation';
 
@@ -141,6 +141,30 @@ describe('the validation pipe fast path for @StringFields() DTOs', () => {
 
   it.each(pairPayloads)('answers %s to a two-field DTO exactly as the full validation does', async (_name, payload) => {
     expect(await outcome(fast, payload, PairDto)).toEqual(await outcome(full, payload, PairDto));
+  });
+
+  it('takes the fast path for the refresh DTOs, an omittable field included, but not for the RPC one with its connection', () => {
+    expect(stringFieldsOf(RefreshDto)).toEqual([{ name: 'refreshToken', maxLength: 512, notEmpty: false }]);
+    expect(stringFieldsOf(RestRefreshDto)).toEqual([{ name: 'refreshToken', maxLength: 512, notEmpty: false }]);
+    expect(stringFieldsOf(RpcRefreshDto)).toBeUndefined();
+  });
+
+  const refreshPayloads: Array<[string, unknown]> = [
+    ['a token', { refreshToken: 'opaque-token' }],
+    ['a token at the length limit', { refreshToken: 'r'.repeat(512) }],
+    ['a token over the length limit', { refreshToken: 'r'.repeat(513) }],
+    ['no field (cookie mode)', {}],
+    ['an undefined field', { refreshToken: undefined }],
+    ['null', { refreshToken: null }],
+    ['a number', { refreshToken: 7 }],
+    ['an extra field', { refreshToken: 'opaque-token', sessionId: 'x' }],
+    ['no payload', undefined],
+  ];
+
+  it.each(refreshPayloads)('answers %s to RestRefreshDto and RefreshDto exactly as the full validation does', async (_name, payload) => {
+    for (const dto of [RestRefreshDto, RefreshDto]) {
+      expect(await outcome(fast, payload, dto)).toEqual(await outcome(full, payload, dto));
+    }
   });
 
   it('returns the values of custom parameter decorators as they are', async () => {

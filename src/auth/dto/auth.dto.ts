@@ -88,6 +88,7 @@ export class RpcLoginDto extends LoginDto {
   connection?: ConnectionDto;
 }
 
+@StringFields()
 export class RefreshDto {
   @ApiProperty({ maxLength: 512, description: 'The refresh token of the last LoginResult; it is rotated.' })
   @MaxLength(512)
@@ -96,6 +97,7 @@ export class RefreshDto {
 }
 
 /** Over REST the refresh token may instead come in the gh_refresh cookie (cookie mode). */
+@StringFields()
 export class RestRefreshDto {
   @ApiPropertyOptional({
     maxLength: 512,

@@ -35,7 +35,9 @@ export const NormalizeString = (fn: (value: string) => string): PropertyDecorato
  * (and refused where a string is due), for fields whose services are not typed for null (a null
  * refreshToken reached the hashing). IsOptional stays where null means "unknown" (`connection`).
  */
-export const IsOmittable = (): PropertyDecorator => ValidateIf((_object: unknown, value: unknown) => value !== undefined);
+/** IsOmittable's condition: the field's rules apply whenever a value was sent. */
+export const isSent = (_object: unknown, value: unknown): boolean => value !== undefined;
+export const IsOmittable = (): PropertyDecorator => ValidateIf(isSent);
 
 /** A string without C0 or C1 control characters (NUL, CR, LF, ESC, DEL…): never stored, logged or put in a mail header. */
 export const HasNoControlCharacters = (field: string): PropertyDecorator =>

@@ -2,7 +2,7 @@
 // same run:
 //   login        vs raw argon2id verifies (login is one verify plus a session insert and a JWT),
 //   login        with 1,000 vs 1,000,000 accounts in the table (bulk-seeded, a random account each),
-//   /auth/me     vs a bare Nest+Fastify route (the framework floor),
+//   /auth/me     vs a bare Nest+Fastify route (the framework floor), in alternating rounds,
 //   sibling      GET /orders of the example sibling app, @gatehouse/client installed from its packed
 //                tarball into an app of its own, vs the same bare route,
 //   auth.verify  over TCP vs a bare Nest TCP echo (same framing, load generator and concurrency),
@@ -70,6 +70,8 @@ const CONFIG = {
   rssIntervalMs: positiveInt('BENCH_RSS_INTERVAL_MS', 100),
   // How long the service sits without load before its idle RSS is read.
   idleSettleS: nonNegativeInt('BENCH_IDLE_SETTLE', QUICK ? 1 : 3),
+  // A route and its bare baseline are measured in this many alternating rounds (see alternating()).
+  rounds: positiveInt('BENCH_ROUNDS', QUICK ? 1 : 3),
   // Logins with oversized passwords, sent while health is probed: how many, and how many at a time.
   floodRequests: positiveInt('BENCH_FLOOD_REQUESTS', 60),
   floodConcurrency: positiveInt('BENCH_FLOOD_CONCURRENCY', 20),
@@ -390,29 +392,67 @@ function summarize(title, { result, latencies }, expected) {
  * together. Each spec is `{ key, title, opts, expected? }`; `opts` may be a function to get fresh
  * state per run. With `rssPid`, that process's RSS is sampled during the measured run.
  */
-async function loadTogether(specs, { rssPid } = {}) {
+async function loadTogether(specs, { rssPid, durationS = CONFIG.durationS, warmupS = CONFIG.warmupS } = {}) {
   const build = async (spec) => (typeof spec.opts === 'function' ? spec.opts() : spec.opts);
-  if (CONFIG.warmupS > 0) await Promise.all(specs.map(async (spec) => autocannonRun({ ...(await build(spec)), duration: CONFIG.warmupS })));
-  log(`measuring ${specs.map((spec) => spec.title).join(' + ')} for ${CONFIG.durationS}s`);
+  if (warmupS > 0) await Promise.all(specs.map(async (spec) => autocannonRun({ ...(await build(spec)), duration: warmupS })));
+  log(`measuring ${specs.map((spec) => spec.title).join(' + ')} for ${durationS}s`);
   const stopRss = rssPid ? sampleRss(rssPid) : undefined;
   const runs = await Promise.all(
-    specs.map(async (spec) => autocannonRun({ ...(await build(spec)), title: spec.title, duration: CONFIG.durationS })),
+    specs.map(async (spec) => autocannonRun({ ...(await build(spec)), title: spec.title, duration: durationS })),
   );
   const rss = await stopRss?.();
   return Object.fromEntries(specs.map((spec, i) => [spec.key, { ...summarize(spec.title, runs[i], spec.expected), rss }]));
 }
 
-async function load(title, opts, { expected, rssPid } = {}) {
-  return (await loadTogether([{ key: 'only', title, opts, expected }], { rssPid })).only;
+async function load(title, opts, { expected, rssPid, durationS, warmupS } = {}) {
+  return (await loadTogether([{ key: 'only', title, opts, expected }], { rssPid, durationS, warmupS })).only;
+}
+
+/**
+ * A figure and its baseline measured in alternation, `CONFIG.rounds` rounds of `durationS / rounds`
+ * each (warmed up once, before the first round), so that a slow spell of the machine falls on both.
+ * `measures` maps each key to `(durationS, warmupS) => summary`. Per key: req/s is the mean of the
+ * rounds, p50 the median of their p50s, p99 the highest of their p99s; `rounds` keeps each round.
+ */
+async function alternating(measures) {
+  const keys = Object.keys(measures);
+  const rounds = Object.fromEntries(keys.map((key) => [key, []]));
+  const durationS = Math.max(1, Math.round(CONFIG.durationS / CONFIG.rounds));
+  for (let round = 0; round < CONFIG.rounds; round++) {
+    for (const key of keys) rounds[key].push(await measures[key](durationS, round === 0 ? CONFIG.warmupS : 0));
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
+  return Object.fromEntries(
+    keys.map((key) => {
+      const runs = rounds[key];
+      const sum = (field) => runs.reduce((total, r) => total + (r[field] ?? 0), 0);
+      const peaks = runs.map((r) => r.rss?.peakMiB).filter((v) => v !== undefined);
+      const merged = {
+        ...runs[0],
+        valid: runs.every((r) => r.valid),
+        ok2xx: sum('ok2xx'),
+        non2xx: sum('non2xx'),
+        errors: sum('errors'),
+        timeouts: sum('timeouts'),
+        reqPerSec: sum('reqPerSec') / runs.length,
+        p50: median(runs.map((r) => r.p50)),
+        p99: Math.max(...runs.map((r) => r.p99)),
+        rss: peaks.length > 0 ? { peakMiB: Math.max(...peaks) } : undefined,
+        raw: runs.map((r) => r.raw),
+        rounds: runs.map((r) => ({ reqPerSec: r.reqPerSec, p50: r.p50, p99: r.p99 })),
+      };
+      return [key, merged];
+    }),
+  );
 }
 
 /** auth.verify and the echo over Nest's TCP framing: warmup (discarded), then measured. */
-async function tcpMeasure(title, opts, { rssPid } = {}) {
+async function tcpMeasure(title, opts, { rssPid, durationS = CONFIG.durationS, warmupS = CONFIG.warmupS } = {}) {
   const run = { ...opts, connections: CONFIG.tcpConnections, pipelining: CONFIG.tcpInFlight };
-  if (CONFIG.warmupS > 0) await tcpLoad({ ...run, durationS: CONFIG.warmupS });
-  log(`measuring ${title} for ${CONFIG.durationS}s`);
+  if (warmupS > 0) await tcpLoad({ ...run, durationS: warmupS });
+  log(`measuring ${title} for ${durationS}s`);
   const stopRss = rssPid ? sampleRss(rssPid) : undefined;
-  const result = await tcpLoad({ ...run, durationS: CONFIG.durationS });
+  const result = await tcpLoad({ ...run, durationS });
   const rss = await stopRss?.();
   const problems = { errors: result.errors, mismatches: result.mismatches, timeouts: result.timeouts, socketErrors: result.socketErrors };
   const valid = result.ok > 0 && Object.values(problems).every((n) => n === 0);
@@ -763,17 +803,26 @@ async function main() {
   ]);
   log(`measuring the revocation window over ${CONFIG.revocations} logouts`);
   m.revocation = await revocationWindow(base, second.base, CONFIG.revocations);
-  m.hello = await load('GET /hello', { url: `${hello.base}/hello`, connections: CONFIG.connections });
-  m.me = await load(
-    'GET /auth/me',
-    { url: `${base}/auth/me`, connections: CONFIG.connections, headers: { authorization: `Bearer ${tokens.accessToken}` } },
-    { rssPid: gatehouse.pid },
+  const bearer = { authorization: `Bearer ${tokens.accessToken}` };
+  Object.assign(
+    m,
+    await alternating({
+      hello: (durationS, warmupS) =>
+        load('GET /hello', { url: `${hello.base}/hello`, connections: CONFIG.connections }, { durationS, warmupS }),
+      me: (durationS, warmupS) =>
+        load(
+          'GET /auth/me',
+          { url: `${base}/auth/me`, connections: CONFIG.connections, headers: bearer },
+          { rssPid: gatehouse.pid, durationS, warmupS },
+        ),
+      sibling: (durationS, warmupS) =>
+        load(
+          'GET /orders on the sibling app',
+          { url: `${siblingBase}/orders`, connections: CONFIG.connections, headers: bearer },
+          { durationS, warmupS },
+        ),
+    }),
   );
-  m.sibling = await load('GET /orders on the sibling app', {
-    url: `${siblingBase}/orders`,
-    connections: CONFIG.connections,
-    headers: { authorization: `Bearer ${tokens.accessToken}` },
-  });
   // Fresh chains for warmup and for the measured run: a chain cut off mid-request cannot be resumed.
   m.refresh = await load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
   log(`measuring the refresh floors for ${CONFIG.durationS}s`);
@@ -787,21 +836,27 @@ async function main() {
 
   // Same payload both ways, so the frames are the same size on the way in.
   const rpcData = { accessToken: tokens.accessToken };
-  m.echo = await tcpMeasure('echo over TCP (bare Nest)', {
-    port: hello.rpcPort,
-    pattern: 'echo',
-    data: rpcData,
-    check: (r) => r?.accessToken === tokens.accessToken,
-  });
-  m.verify = await tcpMeasure(
-    'auth.verify over TCP',
-    {
-      port: gatehouse.rpcPort,
-      pattern: 'auth.verify',
-      data: rpcData,
-      check: (r) => r?.userId === user.id && r?.user?.id === user.id,
-    },
-    { rssPid: gatehouse.pid },
+  Object.assign(
+    m,
+    await alternating({
+      echo: (durationS, warmupS) =>
+        tcpMeasure(
+          'echo over TCP (bare Nest)',
+          { port: hello.rpcPort, pattern: 'echo', data: rpcData, check: (r) => r?.accessToken === tokens.accessToken },
+          { durationS, warmupS },
+        ),
+      verify: (durationS, warmupS) =>
+        tcpMeasure(
+          'auth.verify over TCP',
+          {
+            port: gatehouse.rpcPort,
+            pattern: 'auth.verify',
+            data: rpcData,
+            check: (r) => r?.userId === user.id && r?.user?.id === user.id,
+          },
+          { rssPid: gatehouse.pid, durationS, warmupS },
+        ),
+    }),
   );
 
   const live = { key: 'live', title: 'GET /health/live', opts: healthOptions(base, '/health/live') };

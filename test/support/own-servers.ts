@@ -365,6 +365,11 @@ export class OwnPostgres {
   }
 }
 
+/** A redis-server that keeps nothing on disk, stays in the foreground and runs without protected mode. */
+function throwawayRedisArgs(dir: string): string[] {
+  return ['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir, '--protected-mode', 'no'];
+}
+
 /** A Redis server of its own, without persistence, on a free port. */
 export class OwnRedis {
   readonly port: number;
@@ -389,26 +394,7 @@ export class OwnRedis {
 
   async start(): Promise<void> {
     if (this.server.started) return;
-    this.server.spawn(
-      [
-        this.binary,
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-        '--dir',
-        this.dir,
-        '--protected-mode',
-        'no',
-      ],
-      this.dir,
-    );
+    this.server.spawn([this.binary, '--port', String(this.port), '--bind', '127.0.0.1', ...throwawayRedisArgs(this.dir)], this.dir);
     await this.server.waitUntil(() => this.answers());
   }
 
@@ -491,16 +477,7 @@ export class OwnTlsRedis {
         this.authClients ? 'yes' : 'no',
         '--requirepass',
         this.password,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-        '--dir',
-        this.dir,
-        '--protected-mode',
-        'no',
+        ...throwawayRedisArgs(this.dir),
       ],
       this.dir,
     );

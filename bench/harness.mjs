@@ -30,8 +30,11 @@ export const nonNegativeInt = (name, fallback) => (process.env[name] === '0' ? 0
 export const percentile = (sorted, p) =>
   sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 
-/** SIGTERM (the service drains and exits), SIGKILL after 5 s; resolves once it has exited. */
-export function stopChild(child, { timeoutMs = 5000 } = {}) {
+/**
+ * SIGTERM (the service drains and exits), or `ask` for another way to ask it to stop; SIGKILL after
+ * `timeoutMs`. Resolves once it has exited.
+ */
+export function stopChild(child, { timeoutMs = 5000, ask = () => child.kill('SIGTERM') } = {}) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const force = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
@@ -39,7 +42,7 @@ export function stopChild(child, { timeoutMs = 5000 } = {}) {
       clearTimeout(force);
       resolve();
     });
-    child.kill('SIGTERM');
+    ask();
   });
 }
 
@@ -215,15 +218,7 @@ export class Harness {
  * --cpu-prof profile is written; SIGTERM would end it by the signal, without one). SIGKILL after `timeoutMs`.
  */
 export function stopHello(child, { timeoutMs = 5000 } = {}) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const force = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(force);
-      resolve();
-    });
-    child.disconnect();
-  });
+  return stopChild(child, { timeoutMs, ask: () => child.disconnect() });
 }
 
 export async function postJson(url, body, expected) {

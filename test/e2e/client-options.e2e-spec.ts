@@ -11,7 +11,7 @@ import { signedInUser } from '../support/accounts';
 import { CapturingLogger } from '../support/capturing-logger';
 import { TEST_REDIS_URL } from '../support/services';
 import { freePort, rpcFailure, startTestApp, type TestApp } from '../support/test-app';
-import { b64url, decodeJwt } from '../support/tokens';
+import { b64url, decodeJwt, withTamperedSignature } from '../support/tokens';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const ACCESS_TTL = 2;
@@ -67,10 +67,7 @@ describe('gatehouse/client options: optional auth, token sources, one message pe
 
   const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
   const body = (statusCode: number, code: string, message: string) => ({ statusCode, code, message });
-  const forge = (token: string): string => {
-    const [h, p, sig] = token.split('.');
-    return `${h}.${p}.${(sig[0] === 'A' ? 'B' : 'A') + sig.slice(1)}`;
-  };
+  const forge = withTamperedSignature;
 
   /** The answer over HTTP and over RPC, which must be the same body. */
   async function refusal(s: Sibling, token: string | undefined, path = '/orders', pattern = 'orders.list'): Promise<unknown> {

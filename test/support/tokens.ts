@@ -8,3 +8,14 @@ export function decodeJwt(token: string): { header: Record<string, unknown>; pay
 
 export const b64url = (value: unknown): string =>
   Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+
+/**
+ * The token with its signature changed in its first character, which always changes the signature's
+ * bytes. (Changing the last characters does not: the final base64url character of an ES256 signature
+ * carries 2 significant bits, and decoders ignore the rest, so such a "tampered" token still verifies
+ * about once in 256 runs.)
+ */
+export function withTamperedSignature(token: string): string {
+  const [h, p, sig = ''] = token.split('.');
+  return `${h}.${p}.${(sig[0] === 'A' ? 'B' : 'A') + sig.slice(1)}`;
+}

@@ -13,6 +13,7 @@ function context(sessionId: string, userId = 'u1'): Omit<AuthContext, 'claims'> 
       id: userId,
       email: 'a@example.com',
       username: null,
+      displayName: null,
       emailVerified: true,
       roles: ['user'],
       deactivated: false,

@@ -46,5 +46,7 @@ import { VerifiedTokensCache } from './verified-tokens.cache.js';
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
   ],
+  // The link tokens: a confirmed email change and a deletion void them too.
+  exports: [AccountTokensRepository, BackgroundTasks],
 })
 export class AuthModule {}

@@ -43,7 +43,8 @@ export class PasswordRecoveryService {
     this.background.run('password reset request', async () => {
       const queued = await this.transactions.run(async (tx) => {
         const user = await this.users.findByEmail(email, tx);
-        if (!user) return false;
+        // An account being deleted is as good as gone: no link that could look like a way back.
+        if (!user || user.eraseAfter) return false;
         if (!(await this.outbox.mayQueue(tx, user.email, 'password_reset'))) return false;
         await this.tokens.voidAllForUser('password_reset', user.id, tx);
         const token = generateOpaqueToken();

@@ -11,6 +11,11 @@ export const EVENT_TYPES = [
   'user.impersonated',
   'user.roles_changed',
   'user.logged_in_by_service',
+  'user.updated',
+  'user.email_change_requested',
+  'user.data_exported',
+  'user.deletion_requested',
+  'user.deleted',
   'session.revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -40,7 +45,8 @@ export interface DomainEvent {
   reason?: string;
   /**
    * What the type needs beyond the fields above: the roles now held (user.roles_changed), the
-   * transport of the trusted caller (user.logged_in_by_service). Never a secret.
+   * transport of the trusted caller (user.logged_in_by_service), the fields changed (user.updated),
+   * the erasure time (user.deletion_requested). Never a secret, never an address.
    */
   details?: Record<string, unknown>;
 }

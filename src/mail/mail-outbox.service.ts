@@ -5,7 +5,11 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
 import type { Tx } from '../platform/database/transactions.js';
 import { MailOutboxRepository } from './mail-outbox.repository.js';
 import {
+  accountDeletionMail,
   accountExistsMail,
+  emailChangeMail,
+  emailChangeRequestedMail,
+  emailInUseMail,
   MailKind,
   passwordChangedMail,
   passwordResetMail,
@@ -19,7 +23,15 @@ import {
 export const MAIL_QUEUED = 'mail.queued';
 
 /** Per address and hour; beyond it the mail is silently not sent (the answer never changes). */
-const HOURLY_LIMIT: Partial<Record<MailKind, number>> = { verify_email: 5, password_reset: 5, account_exists: 5, username_taken: 5 };
+const HOURLY_LIMIT: Partial<Record<MailKind, number>> = {
+  verify_email: 5,
+  password_reset: 5,
+  account_exists: 5,
+  username_taken: 5,
+  email_change: 5,
+  email_change_requested: 5,
+  email_in_use: 5,
+};
 const HOUR_SECONDS = 3600;
 
 /**
@@ -72,6 +84,26 @@ export class MailOutbox {
 
   queuePasswordChanged(tx: Tx, to: string): Promise<void> {
     return this.queue(tx, to, passwordChangedMail(`${this.config.appUrl}/forgot-password`));
+  }
+
+  emailChangeLink(token: string): string {
+    return `${this.config.appUrl}/email-change?token=${encodeURIComponent(token)}`;
+  }
+
+  queueEmailChange(tx: Tx, to: string, token: string): Promise<void> {
+    return this.queue(tx, to, emailChangeMail(this.emailChangeLink(token), this.config.tokens.emailVerificationTtl));
+  }
+
+  queueEmailChangeRequested(tx: Tx, to: string, newEmail: string): Promise<void> {
+    return this.queue(tx, to, emailChangeRequestedMail(newEmail, `${this.config.appUrl}/forgot-password`));
+  }
+
+  queueEmailInUse(tx: Tx, to: string): Promise<void> {
+    return this.queue(tx, to, emailInUseMail());
+  }
+
+  queueAccountDeletion(tx: Tx, to: string, eraseAfter: Date): Promise<void> {
+    return this.queue(tx, to, accountDeletionMail(eraseAfter));
   }
 
   /** Wakes the worker; call after the transaction that queued mail has committed. */

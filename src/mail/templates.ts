@@ -1,5 +1,14 @@
 /** The mails gatehouse sends, rendered as text and HTML. Links are built from APP_URL only. */
-export type MailKind = 'verify_email' | 'account_exists' | 'username_taken' | 'password_reset' | 'password_changed';
+export type MailKind =
+  | 'verify_email'
+  | 'account_exists'
+  | 'username_taken'
+  | 'password_reset'
+  | 'password_changed'
+  | 'email_change'
+  | 'email_change_requested'
+  | 'email_in_use'
+  | 'account_deletion';
 
 export interface RenderedMail {
   kind: MailKind;
@@ -108,5 +117,64 @@ export function passwordChangedMail(forgotLink: string): RenderedMail {
     subject: 'Your password was changed',
     text: `${lines[0]}\n\n${lines[1]}\n${forgotLink}\n`,
     html: page(lines, { label: 'Reset my password', url: forgotLink }),
+  };
+}
+
+/** To the new address of a requested change: the link that makes it the account's login. */
+export function emailChangeMail(link: string, ttlSeconds: number): RenderedMail {
+  const lines = [
+    'Please confirm that this address should become the sign-in address of your account.',
+    `The link works once and expires in ${minutes(ttlSeconds)}. Until it is used, your old address stays the sign-in address.`,
+    'If you did not ask for this, you can ignore this mail: nothing changes.',
+  ];
+  return {
+    kind: 'email_change',
+    subject: 'Confirm your new email address',
+    text: `${lines[0]}\n\n${link}\n\n${lines[1]}\n${lines[2]}\n`,
+    html: page(lines, { label: 'Confirm my new address', url: link }),
+  };
+}
+
+/** To the current address: a change was asked for; sent whether or not the new address is free. */
+export function emailChangeRequestedMail(newEmail: string, forgotLink: string): RenderedMail {
+  const lines = [
+    `A change of the sign-in address of your account to ${newEmail} was requested. It takes effect only once confirmed from that mailbox; until then this address stays the sign-in address.`,
+    'If that was not you, someone may know your password: reset it now, which also ends every session.',
+  ];
+  return {
+    kind: 'email_change_requested',
+    subject: 'A change of your email address was requested',
+    text: `${lines[0]}\n\n${lines[1]}\n${forgotLink}\n`,
+    html: page(lines, { label: 'Reset my password', url: forgotLink }),
+  };
+}
+
+/** To the owner of an address another account asked to move to: told to the mailbox only. */
+export function emailInUseMail(): RenderedMail {
+  const lines = [
+    'Someone signed in to another account asked to make this email address its sign-in address, but it already belongs to your account.',
+    'Nothing has changed, and your account is untouched. If it was you, use your existing account or another address.',
+  ];
+  return {
+    kind: 'email_in_use',
+    subject: 'Someone tried to use your email address',
+    text: `${lines[0]}\n\n${lines[1]}\n`,
+    html: page(lines),
+  };
+}
+
+/** To the account's address when its deletion is requested: when it will be erased. */
+export function accountDeletionMail(eraseAfter: Date): RenderedMail {
+  const when = eraseAfter.getTime() <= Date.now() + 60_000 ? 'now' : `on ${eraseAfter.toISOString().replace(/\.\d{3}Z$/, 'Z')} (UTC)`;
+  const lines = [
+    'The deletion of your account was requested. Every session was signed out and the account can no longer be used.',
+    `Its data will be erased ${when}; after that nothing of it remains but anonymous audit entries.`,
+    'If that was not you, reply to this mail or contact the service operator at once.',
+  ];
+  return {
+    kind: 'account_deletion',
+    subject: 'Your account is being deleted',
+    text: `${lines[0]}\n${lines[1]}\n\n${lines[2]}\n`,
+    html: page(lines),
   };
 }

@@ -156,6 +156,7 @@ function fromRow(row: SessionRow): SessionEntity {
 interface RotatedRow extends SessionRow {
   user_email: string;
   user_username: string | null;
+  user_display_name: string | null;
   user_email_verified: boolean;
   user_roles: string[];
   user_deactivated_at: Date | null;
@@ -168,6 +169,7 @@ function userFromRow(row: RotatedRow): PublicUser {
     id: row.user_id,
     email: row.user_email,
     username: row.user_username,
+    displayName: row.user_display_name,
     emailVerified: row.user_email_verified,
     roles: row.user_roles,
     deactivated: row.user_deactivated_at !== null,
@@ -241,7 +243,7 @@ export class PgSessionsRepository implements SessionsRepository {
            FROM claimed, users u
           WHERE sessions.id = claimed.session_id AND u.id = sessions.user_id
             AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
-          RETURNING ${SESSION_COLUMNS}, u.email AS user_email, u.username AS user_username, u.email_verified AS user_email_verified,
+          RETURNING ${SESSION_COLUMNS}, u.email AS user_email, u.username AS user_username, u.display_name AS user_display_name, u.email_verified AS user_email_verified,
                     u.roles AS user_roles, u.deactivated_at AS user_deactivated_at, u.created_at AS user_created_at,
                     u.updated_at AS user_updated_at),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s WHERE user_deactivated_at IS NULL)

@@ -20,6 +20,10 @@ export class UserEntity {
   @Column({ name: 'password_hash', type: 'text', nullable: true, select: false })
   passwordHash: string | null;
 
+  /** Shown to people; NFKC-normalised and trimmed, no control characters; null when not given. */
+  @Column({ name: 'display_name', type: 'text', nullable: true })
+  displayName: string | null;
+
   @Column({ name: 'email_verified', type: 'boolean', default: false })
   emailVerified: boolean;
 
@@ -28,6 +32,10 @@ export class UserEntity {
 
   @Column({ name: 'deactivated_at', type: 'timestamptz', nullable: true })
   deactivatedAt: Date | null;
+
+  /** Set by a deletion request: the account answers like an unknown one, and is erased after this time. */
+  @Column({ name: 'erase_after', type: 'timestamptz', nullable: true })
+  eraseAfter: Date | null;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

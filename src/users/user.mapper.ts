@@ -8,6 +8,7 @@ export function toPublicUser(user: Omit<UserEntity, 'passwordHash'>): PublicUser
     id: user.id,
     email: user.email,
     username: user.username,
+    displayName: user.displayName,
     emailVerified: user.emailVerified,
     roles: [...user.roles],
     deactivated: user.deactivatedAt !== null,

@@ -16,6 +16,12 @@ export interface NewUserRecord {
   roles: string[];
 }
 
+/** A profile update: only the fields present change. */
+export interface ProfileChanges {
+  username?: string | null;
+  displayName?: string | null;
+}
+
 /** What verification and reset decide on, read under a row lock. */
 export interface LockedAccountState {
   email: string;
@@ -71,7 +77,31 @@ export abstract class UsersRepository {
   /** Voids the password and the username of an unverified account; nothing changes once it is verified. */
   abstract voidUnverifiedClaims(userId: string, tx?: Tx): Promise<boolean>;
 
-  /** Deactivation keeps the first deactivation time; re-activation clears it. */
+  /**
+   * Sets the fields given (a null clears the display name or username); a taken username rejects
+   * with USERNAME_TAKEN. False when there is no such user or it is being erased.
+   */
+  abstract updateProfile(userId: string, changes: ProfileChanges, tx?: Tx): Promise<boolean>;
+
+  /**
+   * Makes `email` (normalised) the user's login, verified, unless the account is deactivated or being
+   * erased (false); an address another account holds rejects with EMAIL_TAKEN.
+   */
+  abstract changeEmail(userId: string, email: string, tx: Tx): Promise<boolean>;
+
+  /**
+   * Marks the account for erasure after `graceSeconds` and deactivates it; the erasure time, or null
+   * when there is no such user or it was already marked.
+   */
+  abstract scheduleErasure(userId: string, graceSeconds: number, tx: Tx): Promise<Date | null>;
+
+  /**
+   * Admins other than this user who can still sign in (active, not being erased), counted under a
+   * lock held until the transaction ends, so concurrent callers count one after the other.
+   */
+  abstract countOtherActiveAdmins(userId: string, tx: Tx): Promise<number>;
+
+  /** Deactivation keeps the first deactivation time; re-activation clears it, except on an account being erased. */
   abstract setDeactivated(userId: string, deactivated: boolean, tx?: Tx): Promise<boolean>;
 
   abstract setRoles(userId: string, roles: string[], tx?: Tx): Promise<boolean>;
@@ -90,10 +120,12 @@ interface UserRow {
   id: string;
   email: string;
   username: string | null;
+  display_name: string | null;
   password_hash: string | null;
   email_verified: boolean;
   roles: string[];
   deactivated_at: Date | null;
+  erase_after: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -150,7 +182,7 @@ export class PgUsersRepository implements UsersRepository {
   /** The unique indexes decide races: two concurrent inserts of one address give one row and one EMAIL_TAKEN. */
   async insert(input: NewUserRecord, tx?: Tx): Promise<UserEntity> {
     const users = this.users(tx);
-    const user = users.create({ ...input, deactivatedAt: null });
+    const user = users.create({ ...input, displayName: null, deactivatedAt: null, eraseAfter: null });
     try {
       // insert() fills in the generated id and timestamps on the entity.
       await users.insert(user);
@@ -191,7 +223,62 @@ export class PgUsersRepository implements UsersRepository {
   }
 
   setDeactivated(userId: string, deactivated: boolean, tx?: Tx): Promise<boolean> {
-    return this.updateAnnounced(tx, userId, deactivated ? `deactivated_at = coalesce(deactivated_at, now())` : `deactivated_at = NULL`, []);
+    return deactivated
+      ? this.updateAnnounced(tx, userId, `deactivated_at = coalesce(deactivated_at, now())`, [])
+      : this.updateAnnounced(tx, userId, `deactivated_at = NULL`, [], `erase_after IS NULL`, []);
+  }
+
+  async updateProfile(userId: string, changes: ProfileChanges, tx?: Tx): Promise<boolean> {
+    const set: string[] = [];
+    const params: unknown[] = [];
+    // Fixed column names; only the values come from the caller.
+    if (changes.username !== undefined) set.push(`username = $${params.push(changes.username) + 1}`);
+    if (changes.displayName !== undefined) set.push(`display_name = $${params.push(changes.displayName) + 1}`);
+    if (set.length === 0) set.push('username = username');
+    try {
+      return await this.updateAnnounced(tx, userId, set.join(', '), params, `erase_after IS NULL`, []);
+    } catch (error) {
+      throw uniqueViolationToAppError(error) ?? error;
+    }
+  }
+
+  async changeEmail(userId: string, email: string, tx: Tx): Promise<boolean> {
+    try {
+      return await this.updateAnnounced(
+        tx,
+        userId,
+        `email = $2, email_verified = true`,
+        [email],
+        `deactivated_at IS NULL AND erase_after IS NULL`,
+        [],
+      );
+    } catch (error) {
+      throw uniqueViolationToAppError(error) ?? error;
+    }
+  }
+
+  async scheduleErasure(userId: string, graceSeconds: number, tx: Tx): Promise<Date | null> {
+    const changed = await this.updateAnnounced(
+      tx,
+      userId,
+      `erase_after = now() + make_interval(secs => $2), deactivated_at = coalesce(deactivated_at, now())`,
+      [graceSeconds],
+      `erase_after IS NULL`,
+      [],
+    );
+    if (!changed) return null;
+    return (await this.users(tx).findOneBy({ id: userId }))?.eraseAfter ?? null;
+  }
+
+  async countOtherActiveAdmins(userId: string, tx: Tx): Promise<number> {
+    // Held until the transaction ends: two admins deleting themselves at once are counted one after the other.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtextextended('gatehouse:active-admins', 0))`);
+    const rows: Array<{ n: number }> = await tx.query(
+      `SELECT count(*)::int AS n FROM users
+        WHERE 'admin' = ANY(roles) AND id <> $1 AND deactivated_at IS NULL AND erase_after IS NULL`,
+      [userId],
+    );
+    return rows[0]?.n ?? 0;
   }
 
   setRoles(userId: string, roles: string[], tx?: Tx): Promise<boolean> {
@@ -213,8 +300,9 @@ export class PgUsersRepository implements UsersRepository {
   /** Every login runs this one: a plain statement, without the query builder's per-call work. */
   private async findOneWithPassword(column: 'id' | 'email' | 'username', value: string, tx?: Tx): Promise<UserEntity | null> {
     const rows: UserRow[] = await (tx ?? this.dataSource.manager).query(
-      `SELECT id, email, username, password_hash, email_verified, roles, deactivated_at, created_at, updated_at
-         FROM users WHERE ${column} = $1`,
+      // An account being erased is not found: its login takes the unknown user's path, dummy hash and all.
+      `SELECT id, email, username, display_name, password_hash, email_verified, roles, deactivated_at, erase_after, created_at, updated_at
+         FROM users WHERE ${column} = $1 AND erase_after IS NULL`,
       [value],
     );
     const row = rows[0];
@@ -223,10 +311,12 @@ export class PgUsersRepository implements UsersRepository {
       id: row.id,
       email: row.email,
       username: row.username,
+      displayName: row.display_name,
       passwordHash: row.password_hash,
       emailVerified: row.email_verified,
       roles: row.roles,
       deactivatedAt: row.deactivated_at,
+      eraseAfter: row.erase_after,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     });

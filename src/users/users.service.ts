@@ -10,7 +10,7 @@ import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor } from '../shared/paging.
 import { normalizeEmail, normalizeUsername } from '../shared/validation/normalize.js';
 import type { UserEntity } from './user.entity.js';
 import { PublicUser, toPublicUser } from './user.mapper.js';
-import { UsersRepository, type LockedAccountState } from './users.repository.js';
+import { UsersRepository, type LockedAccountState, type ProfileChanges } from './users.repository.js';
 
 export interface NewUser {
   email: string;
@@ -78,6 +78,41 @@ export class UsersService {
    */
   async voidUnverifiedClaims(userId: string, tx: Tx): Promise<boolean> {
     return this.announced(userId, await this.users.voidUnverifiedClaims(userId, tx));
+  }
+
+  /**
+   * Changes the caller's own profile (only the fields given); a taken username answers
+   * USERNAME_TAKEN. Audited as user.updated naming the fields, never their values.
+   */
+  async updateProfile(userId: string, changes: ProfileChanges, sessionId?: string): Promise<UserEntity> {
+    const fields = Object.keys(changes).filter((k) => changes[k as keyof ProfileChanges] !== undefined);
+    if (fields.length === 0) {
+      const unchanged = await this.findById(userId);
+      if (!unchanged) throw notFound('user not found');
+      return unchanged;
+    }
+    const changed = this.announced(userId, await this.users.updateProfile(userId, changes));
+    if (!changed) throw notFound('user not found');
+    const user = await this.findById(userId);
+    if (!user) throw notFound('user not found');
+    this.domainEvents.publish('user.updated', { userId, sessionId, details: { fields } });
+    return user;
+  }
+
+  /** Makes a confirmed new address the login (verified); see UsersRepository.changeEmail. */
+  async changeEmail(userId: string, email: string, tx: Tx): Promise<boolean> {
+    return this.announced(userId, await this.users.changeEmail(userId, normalizeEmail(email), tx));
+  }
+
+  /** Deactivates the account and marks it for erasure; null when already marked or unknown. */
+  async scheduleErasure(userId: string, graceSeconds: number, tx: Tx): Promise<Date | null> {
+    const eraseAfter = await this.users.scheduleErasure(userId, graceSeconds, tx);
+    this.announced(userId, eraseAfter !== null);
+    return eraseAfter;
+  }
+
+  countOtherActiveAdmins(userId: string, tx: Tx): Promise<number> {
+    return this.users.countOtherActiveAdmins(userId, tx);
   }
 
   /** Admin listing, newest first, with an opaque cursor; email and username match exactly after normalisation. */

@@ -171,6 +171,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
         id: userId,
         email: 'rotating@example.com',
         username: null,
+        displayName: null,
         emailVerified: false,
         roles: ['user', 'auditor'],
         deactivated: false,

@@ -47,9 +47,11 @@ export function describeUsersRepository(setup: () => Promise<UsersRepositorySetu
         id: created.id,
         email: 'ada@example.test',
         username: 'ada',
+        displayName: null,
         emailVerified: true,
         roles: ['user', 'auditor'],
         deactivatedAt: null,
+        eraseAfter: null,
       };
       expect(await repository.findById(created.id)).toMatchObject(expected);
       expect(await repository.findByEmail('ada@example.test')).toMatchObject(expected);

@@ -63,6 +63,7 @@ describe('GatehouseClient against a real gatehouse', () => {
         id: user.id,
         email: user.email,
         username: user.username,
+        displayName: null,
         emailVerified: false,
         roles: ['user'],
         deactivated: false,

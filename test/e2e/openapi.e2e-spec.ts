@@ -5,7 +5,7 @@ import { Script } from 'node:vm';
 
 import { startTestApp, testDatabaseUrl, uniqueUser, type TestApp } from '../support/test-app';
 
-type Method = 'get' | 'post' | 'put' | 'delete';
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Access = 'public' | 'auth' | 'admin';
 
 interface ContractRoute {
@@ -71,6 +71,21 @@ const CONTRACT: ContractRoute[] = [
     body: ['currentPassword', 'newPassword'],
     db: true,
   },
+  // Release 2, "Self-service account".
+  { method: 'patch', path: '/auth/me', access: 'auth', success: [200], errors: [409], body: [], limited: true, db: true },
+  { method: 'post', path: '/auth/email/change', access: 'auth', success: [202], errors: [403], body: ['newEmail'], limited: true },
+  {
+    method: 'post',
+    path: '/auth/email/change/confirm',
+    access: 'public',
+    success: [200],
+    errors: [409],
+    body: ['token'],
+    limited: true,
+    db: true,
+  },
+  { method: 'get', path: '/auth/me/export', access: 'auth', success: [200], db: true },
+  { method: 'post', path: '/auth/me/delete', access: 'auth', success: [202], errors: [403, 409], db: true },
   { method: 'get', path: '/sessions', access: 'auth', success: [200], db: true },
   { method: 'delete', path: '/sessions/{id}', access: 'auth', success: [204], errors: [404], db: true },
   { method: 'delete', path: '/sessions', access: 'auth', success: [204], db: true },
@@ -113,6 +128,11 @@ const PATTERNS: Array<{ pattern: string; access: 'trusted' | 'token' | 'admin'; 
   { pattern: 'users.findByEmail', access: 'trusted', payload: ['email'] },
   { pattern: 'users.deactivate', access: 'trusted', payload: ['id'] },
   { pattern: 'users.activate', access: 'trusted', payload: ['id'] },
+  { pattern: 'users.updateProfile', access: 'token', payload: ['accessToken'] },
+  { pattern: 'auth.email.change', access: 'token', payload: ['accessToken', 'newEmail'] },
+  { pattern: 'auth.email.change.confirm', access: 'trusted', payload: ['token'] },
+  { pattern: 'users.export', access: 'token', payload: ['accessToken'] },
+  { pattern: 'users.delete', access: 'token', payload: ['accessToken'] },
   { pattern: 'sessions.list', access: 'trusted', payload: ['userId'] },
   { pattern: 'sessions.revoke', access: 'trusted', payload: ['sessionId'] },
 ];
@@ -131,6 +151,7 @@ const CODES = [
   'USERNAME_TAKEN',
   'INVALID_TOKEN',
   'PASSWORD_REQUIRED',
+  'LAST_ADMIN',
   'TOO_MANY_REQUESTS',
   'SERVICE_UNAVAILABLE',
   'INTERNAL_ERROR',
@@ -286,7 +307,7 @@ describe('OpenAPI document and UI', () => {
 
       if (route.body) {
         const body = resolve(doc, op.requestBody?.content['application/json']?.schema);
-        expect(body.required).toEqual(expect.arrayContaining(route.body));
+        expect(body.required ?? []).toEqual(expect.arrayContaining(route.body));
         expect(Object.keys(body.properties ?? {})).toEqual(expect.arrayContaining(route.body));
       } else {
         expect(op.requestBody).toBeUndefined();
@@ -345,6 +366,7 @@ describe('OpenAPI document and UI', () => {
     expect(Object.keys(userSchema.properties ?? {}).sort()).toEqual([
       'createdAt',
       'deactivated',
+      'displayName',
       'email',
       'emailVerified',
       'id',

@@ -212,6 +212,7 @@ function publicUser(id: string, user: StoredUser): PublicUser {
     id,
     email: user.email,
     username: null,
+    displayName: null,
     emailVerified: false,
     roles: [...user.roles],
     deactivated: user.deactivated,

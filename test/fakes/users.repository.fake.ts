@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Tx } from '../../src/platform/database/transactions';
 import { AppError, ErrorCode } from '../../src/shared/errors/app-error';
 import { UserEntity } from '../../src/users/user.entity';
-import type { LockedAccountState, NewUserRecord, UserListFilter, UsersRepository } from '../../src/users/users.repository';
+import type { LockedAccountState, NewUserRecord, ProfileChanges, UserListFilter, UsersRepository } from '../../src/users/users.repository';
 
 type StoredUser = UserEntity;
 
@@ -27,15 +27,15 @@ export class InMemoryUsersRepository implements UsersRepository {
   }
 
   findByIdWithPassword(id: string, _tx?: Tx): Promise<UserEntity | null> {
-    return settle(() => copy(this.rows.get(id)));
+    return settle(() => copy([this.rows.get(id)].find((u) => u?.eraseAfter === null)));
   }
 
   findByEmailWithPassword(email: string, _tx?: Tx): Promise<UserEntity | null> {
-    return settle(() => copy(this.find((u) => u.email === email)));
+    return settle(() => copy(this.find((u) => u.email === email && u.eraseAfter === null)));
   }
 
   findByUsernameWithPassword(username: string, _tx?: Tx): Promise<UserEntity | null> {
-    return settle(() => copy(this.find((u) => u.username === username)));
+    return settle(() => copy(this.find((u) => u.username === username && u.eraseAfter === null)));
   }
 
   list(filter: UserListFilter): Promise<{ items: UserEntity[]; hasMore: boolean }> {
@@ -60,7 +60,9 @@ export class InMemoryUsersRepository implements UsersRepository {
         id: randomUUID(),
         ...input,
         roles: [...input.roles],
+        displayName: null,
         deactivatedAt: null,
+        eraseAfter: null,
         createdAt: now,
         updatedAt: now,
       });
@@ -110,10 +112,58 @@ export class InMemoryUsersRepository implements UsersRepository {
     );
   }
 
+  updateProfile(userId: string, changes: ProfileChanges, _tx?: Tx): Promise<boolean> {
+    if (changes.username && this.find((u) => u.username === changes.username && u.id !== userId))
+      return Promise.reject(new AppError(ErrorCode.USERNAME_TAKEN, 'username is taken'));
+    return this.update(
+      userId,
+      (u) => u.eraseAfter === null,
+      (u) => {
+        if (changes.username !== undefined) u.username = changes.username;
+        if (changes.displayName !== undefined) u.displayName = changes.displayName;
+      },
+    );
+  }
+
+  changeEmail(userId: string, email: string, _tx: Tx): Promise<boolean> {
+    if (this.find((u) => u.email === email && u.id !== userId))
+      return Promise.reject(new AppError(ErrorCode.EMAIL_TAKEN, 'email is already registered'));
+    return this.update(
+      userId,
+      (u) => u.deactivatedAt === null && u.eraseAfter === null,
+      (u) => {
+        u.email = email;
+        u.emailVerified = true;
+      },
+    );
+  }
+
+  async scheduleErasure(userId: string, graceSeconds: number, _tx: Tx): Promise<Date | null> {
+    const eraseAfter = new Date(Date.now() + graceSeconds * 1000);
+    const changed = await this.update(
+      userId,
+      (u) => u.eraseAfter === null,
+      (u) => {
+        u.eraseAfter = eraseAfter;
+        u.deactivatedAt ??= new Date();
+      },
+    );
+    return changed ? eraseAfter : null;
+  }
+
+  countOtherActiveAdmins(userId: string, _tx: Tx): Promise<number> {
+    return settle(
+      () =>
+        [...this.rows.values()].filter(
+          (u) => u.id !== userId && u.roles.includes('admin') && u.deactivatedAt === null && u.eraseAfter === null,
+        ).length,
+    );
+  }
+
   setDeactivated(userId: string, deactivated: boolean, _tx?: Tx): Promise<boolean> {
     return this.update(
       userId,
-      () => true,
+      (u) => deactivated || u.eraseAfter === null,
       (u) => {
         u.deactivatedAt = deactivated ? (u.deactivatedAt ?? new Date()) : null;
       },
@@ -177,6 +227,7 @@ function copy(u: StoredUser | undefined): UserEntity | null {
     ...u,
     roles: [...u.roles],
     deactivatedAt: u.deactivatedAt && new Date(u.deactivatedAt),
+    eraseAfter: u.eraseAfter && new Date(u.eraseAfter),
     createdAt: new Date(u.createdAt),
     updatedAt: new Date(u.updatedAt),
   });

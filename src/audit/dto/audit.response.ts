@@ -31,7 +31,8 @@ export class AuditEntryResponse implements AuditEntry {
     additionalProperties: true,
     nullable: true,
     example: { roles: ['user', 'admin'] },
-    description: 'What the type records beyond the columns: `roles` for user.roles_changed, `transport` for user.logged_in_by_service.',
+    description:
+      'What the type records beyond the columns: `roles` for user.roles_changed, `transport` for user.logged_in_by_service, `fields` for user.updated, `eraseAfter` for user.deletion_requested.',
   })
   details: Record<string, unknown> | null;
 

@@ -52,6 +52,8 @@ export interface AppConfig {
     maxAttempts: number;
   };
   tokens: { passwordResetTtl: number; emailVerificationTtl: number };
+  /** Seconds from a deletion request to the erasure of the account's data (0: once the notice is out). */
+  accountDeletionGrace: number;
   /** GET /health/ready: per-check timeout; the outbox's due-mail age that fails readiness (0: none). */
   health: { timeoutMs: number; outboxMaxDueAgeSeconds: number };
   /** When both variables are set: this user exists at start, with role admin and a verified email. */
@@ -112,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxAttempts: vars.OUTBOX_MAX_ATTEMPTS,
     },
     tokens: { passwordResetTtl: vars.PASSWORD_RESET_TTL, emailVerificationTtl: vars.EMAIL_VERIFICATION_TTL },
+    accountDeletionGrace: vars.ACCOUNT_DELETION_GRACE,
     health: { timeoutMs: vars.HEALTH_TIMEOUT_MS, outboxMaxDueAgeSeconds: vars.HEALTH_OUTBOX_MAX_DUE_AGE },
     bootstrapAdmin: bootstrapAdmin(vars),
     lockout: { threshold: vars.LOCKOUT_THRESHOLD, durationSeconds: vars.LOCKOUT_DURATION },

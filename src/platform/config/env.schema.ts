@@ -270,6 +270,14 @@ export class EnvironmentVariables {
   @IntRange(0, 3600, ' of seconds')
   REFRESH_REUSE_INTERVAL = 10;
 
+  /**
+   * Seconds between a user's deletion request (`POST /auth/me/delete`) and the erasure of the
+   * account's data; `0` erases as soon as the deletion notice is sent. The account is signed out and
+   * answers like an unknown one from the request on (see docs/security.md#account-deletion).
+   */
+  @IntRange(0, 90 * 86400, ' of seconds')
+  ACCOUNT_DELETION_GRACE = 604800;
+
   /** A user whose email is not verified cannot log in. */
   @Transform(toBool)
   @IsBoolean({ message: 'must be true or false' })

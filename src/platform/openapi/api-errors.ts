@@ -74,6 +74,10 @@ const DEFAULTS: Record<ErrorCode, { when: string; message: string }> = {
     when: 'the verification link is of a contested sign-up: the clicker must choose the password (`password`)',
     message: 'choose a password to verify this address',
   },
+  [ErrorCode.LAST_ADMIN]: {
+    when: 'the caller is the last active admin: another admin must exist before this account can be deleted',
+    message: 'the last active admin cannot delete the account',
+  },
   [ErrorCode.PAYLOAD_TOO_LARGE]: { when: 'the request body is over 64 KB', message: 'request body too large' },
   [ErrorCode.UNSUPPORTED_MEDIA_TYPE]: {
     when: 'the request has a body that is not declared `application/json` (UTF-8): forms, multipart, text, none at all',

@@ -66,6 +66,7 @@ export function buildOpenApiDocument(app: INestApplication, contributions: OpenA
     .setDescription(description(patterns, contributions))
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'The accessToken of a LoginResult.' }, BEARER_SCHEME)
     .addTag('auth', 'Registration, login, tokens, email verification and passwords')
+    .addTag('account', "The caller's own account: profile, email change, export and deletion")
     .addTag('sessions', "The caller's sessions")
     .addTag('users (admin)', 'User administration: the admin role')
     .addTag('audit (admin)', 'The audit log of domain events: the admin role')

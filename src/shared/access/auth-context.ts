@@ -3,6 +3,7 @@ export interface PublicUser {
   id: string;
   email: string;
   username: string | null;
+  displayName: string | null;
   emailVerified: boolean;
   roles: string[];
   deactivated: boolean;

@@ -13,6 +13,7 @@ export enum ErrorCode {
   USERNAME_TAKEN = 'USERNAME_TAKEN',
   INVALID_TOKEN = 'INVALID_TOKEN',
   PASSWORD_REQUIRED = 'PASSWORD_REQUIRED',
+  LAST_ADMIN = 'LAST_ADMIN',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
   TOO_MANY_REQUESTS = 'TOO_MANY_REQUESTS',
@@ -34,6 +35,7 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.USERNAME_TAKEN]: 409,
   [ErrorCode.INVALID_TOKEN]: 400,
   [ErrorCode.PASSWORD_REQUIRED]: 400,
+  [ErrorCode.LAST_ADMIN]: 409,
   // The contract answers an oversized body with 413 and the VALIDATION_FAILED code.
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
   // A body that is not JSON: 415, with the VALIDATION_FAILED code like the oversized one.

@@ -3,6 +3,9 @@ import { isCommonPassword } from './common-passwords.js';
 /** Canonical forms used for storage, uniqueness and look-up. */
 export const normalizeEmail = (email: string): string => email.normalize('NFKC').trim().toLowerCase();
 export const normalizeUsername = (username: string): string => username.normalize('NFKC').trim().toLowerCase();
+/** Text shown to people (a display name): NFKC, trimmed; nothing left means none. */
+export const normalizeDisplayName = (name: string): string | null => name.normalize('NFKC').trim() || null;
+export const DISPLAY_NAME_MAX_LENGTH = 64;
 export const normalizePassword = (password: string): string => password.normalize('NFKC');
 
 export const USERNAME_PATTERN = /^[a-z0-9._-]{3,32}$/;

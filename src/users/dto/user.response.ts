@@ -15,6 +15,15 @@ export class UserResponse implements PublicUser {
   @ApiProperty({ type: String, nullable: true, example: 'ada', description: '3-32 of a-z 0-9 . _ -, or null.' })
   username: string | null;
 
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    maxLength: 64,
+    example: 'Ada Lovelace',
+    description: 'Shown to people: NFKC-normalised and trimmed, up to 64 characters, or null.',
+  })
+  displayName: string | null;
+
   @ApiProperty()
   emailVerified: boolean;
 

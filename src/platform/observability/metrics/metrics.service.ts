@@ -151,10 +151,26 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly accountDeletions = new Counter({
+    name: 'gatehouse_account_deletions_total',
+    help: 'Account deletions: stage="requested" by their users, stage="erased" by the erasure job after ACCOUNT_DELETION_GRACE.',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
+    for (const stage of ['requested', 'erased']) this.accountDeletions.inc({ stage }, 0);
     // Every series present from the start (label-less counters already are), so rates and alerts work before the first event.
     for (const reason of LOGIN_FAILURE_LABELS) this.loginFailures.inc({ reason }, 0);
     for (const final of ['false', 'true']) this.mailFailures.inc({ final }, 0);
+  }
+
+  accountDeletionRequested(): void {
+    this.accountDeletions.inc({ stage: 'requested' });
+  }
+
+  accountsErased(count: number): void {
+    this.accountDeletions.inc({ stage: 'erased' }, count);
   }
 
   get contentType(): string {

@@ -11,6 +11,7 @@ export const EVENT_TYPES = [
   'user.impersonated',
   'user.roles_changed',
   'user.logged_in_by_service',
+  'user.reauthenticated',
   'session.revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -40,7 +41,8 @@ export interface DomainEvent {
   reason?: string;
   /**
    * What the type needs beyond the fields above: the roles now held (user.roles_changed), the
-   * transport of the trusted caller (user.logged_in_by_service). Never a secret.
+   * transport of the trusted caller (user.logged_in_by_service), the factors proven
+   * (user.reauthenticated: `amr`). Never a secret.
    */
   details?: Record<string, unknown>;
 }

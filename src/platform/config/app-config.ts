@@ -57,6 +57,8 @@ export interface AppConfig {
   /** When both variables are set: this user exists at start, with role admin and a verified email. */
   bootstrapAdmin?: { email: string; password: string };
   lockout: { threshold: number; durationSeconds: number };
+  /** How recent the last proof of a factor must be for a "recent" route, in seconds. */
+  reauthMaxAge: number;
   rateLimitPerMinute: number;
   /** Exact origins allowed cross-origin access; empty: none. */
   corsOrigins: string[];
@@ -115,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     health: { timeoutMs: vars.HEALTH_TIMEOUT_MS, outboxMaxDueAgeSeconds: vars.HEALTH_OUTBOX_MAX_DUE_AGE },
     bootstrapAdmin: bootstrapAdmin(vars),
     lockout: { threshold: vars.LOCKOUT_THRESHOLD, durationSeconds: vars.LOCKOUT_DURATION },
+    reauthMaxAge: vars.REAUTH_MAX_AGE,
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     corsOrigins: corsOrigins(vars.CORS_ORIGINS),
     authCookies: vars.AUTH_COOKIES,

@@ -194,6 +194,14 @@ export class EnvironmentVariables {
   LOCKOUT_DURATION = 900;
 
   /**
+   * Seconds after the last proof of a factor (a login or `POST /auth/reauthenticate`) during which a
+   * route marked "recent" (turning a factor on or off, an email change, export, deletion) is allowed;
+   * later it answers 401 `REAUTH_REQUIRED`.
+   */
+  @IntRange(10, 86400, ' of seconds')
+  REAUTH_MAX_AGE = 300;
+
+  /**
    * Requests per client address per minute on the unauthenticated auth routes; shared through Redis
    * when `REDIS_URL` is set.
    */

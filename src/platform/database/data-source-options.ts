@@ -7,6 +7,7 @@ import { SigningKeySuperseded1764100000000 } from './migrations/1764100000000-si
 import { LoginAttempts1764200000000 } from './migrations/1764200000000-login-attempts.js';
 import { VerificationPendingPassword1764300000000 } from './migrations/1764300000000-verification-pending-password.js';
 import { AccountIntegrity1764400000000 } from './migrations/1764400000000-account-integrity.js';
+import { Mfa1764600000000 } from './migrations/1764600000000-mfa.js';
 
 export const MIGRATIONS = [
   InitialSchema1763800000000,
@@ -16,6 +17,7 @@ export const MIGRATIONS = [
   LoginAttempts1764200000000,
   VerificationPendingPassword1764300000000,
   AccountIntegrity1764400000000,
+  Mfa1764600000000,
 ];
 
 /**

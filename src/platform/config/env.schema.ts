@@ -245,6 +245,17 @@ export class EnvironmentVariables {
   @MinLength(32, { message: 'must be at least 32 characters' })
   JWT_SECRET?: string;
 
+  /**
+   * Key that encrypts TOTP secrets at rest (AES-256-GCM): 32 random bytes in base64, e.g. from
+   * `openssl rand -base64 32`. When unset, a key is generated once and stored in the database, so
+   * every instance uses the same one; a placeholder-looking key is refused when
+   * `NODE_ENV=production` (see docs/decisions/0029-second-factor-secrets-are-encrypted-with-a-key-of-their-own.md).
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  MFA_ENCRYPTION_KEY?: string;
+
   /** `iss` claim, checked on every verification; unset: `APP_URL`. */
   @Transform(emptyToUndefined)
   @IsOptional()

@@ -8,6 +8,7 @@ import { LoginAttempts1764200000000 } from './migrations/1764200000000-login-att
 import { VerificationPendingPassword1764300000000 } from './migrations/1764300000000-verification-pending-password.js';
 import { AccountIntegrity1764400000000 } from './migrations/1764400000000-account-integrity.js';
 import { SessionAssurance1764500000000 } from './migrations/1764500000000-session-assurance.js';
+import { Mfa1764600000000 } from './migrations/1764600000000-mfa.js';
 
 export const MIGRATIONS = [
   InitialSchema1763800000000,
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   VerificationPendingPassword1764300000000,
   AccountIntegrity1764400000000,
   SessionAssurance1764500000000,
+  Mfa1764600000000,
 ];
 
 /**

@@ -12,6 +12,12 @@ export const EVENT_TYPES = [
   'user.roles_changed',
   'user.logged_in_by_service',
   'user.reauthenticated',
+  'user.mfa_challenged',
+  'user.mfa_failed',
+  'user.mfa_enabled',
+  'user.mfa_disabled',
+  'user.recovery_codes_regenerated',
+  'user.recovery_code_used',
   'session.revoked',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

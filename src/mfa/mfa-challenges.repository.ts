@@ -14,6 +14,15 @@ export interface LoginContext {
   amr: string[];
 }
 
+/** A challenge to open: the hash of its token, whose it is, and what the first factor asked for. */
+export interface NewMfaChallenge {
+  tokenHash: string;
+  userId: string;
+  firstFactor: string;
+  loginContext: LoginContext;
+  ttlSeconds: number;
+}
+
 export interface MfaChallenge {
   id: string;
   userId: string;
@@ -28,13 +37,7 @@ export interface MfaChallenge {
  * is live while unexpired, unconsumed and under the wrong-code limit given to each method.
  */
 export abstract class MfaChallengesRepository {
-  abstract create(input: {
-    tokenHash: string;
-    userId: string;
-    firstFactor: string;
-    loginContext: LoginContext;
-    ttlSeconds: number;
-  }): Promise<MfaChallenge>;
+  abstract create(input: NewMfaChallenge): Promise<MfaChallenge>;
 
   abstract findLive(tokenHash: string, maxAttempts: number): Promise<MfaChallenge | null>;
 
@@ -73,13 +76,7 @@ const fromRow = (row: ChallengeRow): MfaChallenge => ({
 export class PgMfaChallengesRepository implements MfaChallengesRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async create(input: {
-    tokenHash: string;
-    userId: string;
-    firstFactor: string;
-    loginContext: LoginContext;
-    ttlSeconds: number;
-  }): Promise<MfaChallenge> {
+  async create(input: NewMfaChallenge): Promise<MfaChallenge> {
     const [row]: ChallengeRow[] = await this.dataSource.query(
       `INSERT INTO mfa_challenges (token_hash, user_id, first_factor, login_context, expires_at)
        VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))

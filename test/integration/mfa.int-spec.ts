@@ -19,6 +19,7 @@ import { Transactions } from '../../src/platform/database/transactions';
 import { sha256Hex } from '../../src/shared/crypto';
 import { AppError, ErrorCode } from '../../src/shared/errors/app-error';
 import { PasswordHasher } from '../../src/users/password-hasher.service';
+import { describeMfaRepositories } from '../contracts/mfa.repositories.contract';
 import { migratedDatabase, type MigratedDatabase } from '../support/database';
 
 /** The database is connected: start-up work runs at once. */
@@ -64,6 +65,22 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await db?.drop();
+});
+
+describe('PostgreSQL second-factor repositories', () => {
+  describeMfaRepositories(() =>
+    Promise.resolve({
+      totp: new PgTotpRepository(db.dataSource),
+      recoveryCodes: new PgRecoveryCodesRepository(db.dataSource),
+      challenges: new PgMfaChallengesRepository(db.dataSource),
+      lockouts: new PgMfaLockoutRepository(db.dataSource),
+      keys: new PgMfaEncryptionKeysRepository(db.dataSource),
+      newUserId: async () => (await newUser()).id,
+      reset: async () => {
+        await db.dataSource.query(`TRUNCATE mfa_encryption_keys`);
+      },
+    }),
+  );
 });
 
 describe('MfaEncryption', () => {

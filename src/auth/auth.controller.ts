@@ -35,6 +35,7 @@ import {
   EmailDto,
   ImpersonateDto,
   LoginDto,
+  ReauthenticateDto,
   RegisterDto,
   ResetPasswordDto,
   RestRefreshDto,
@@ -46,11 +47,19 @@ import { LoginGuard } from './guards/login.guard.js';
 import { ImpersonationService } from './impersonation.service.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
+import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
 
 /** A LoginResult; in cookie mode without the refresh token, which then travels only as a cookie. */
 type LoginResponse =
   LoginResult | (Omit<LoginResult, 'tokens'> & { tokens: Omit<LoginResult['tokens'], 'refreshToken'>; csrfToken: string });
+
+/** A signed-in caller proving the password again (change, re-authentication) meets the lockout. */
+const WRONG_PASSWORDS_LOCKED_OUT = {
+  code: ErrorCode.TOO_MANY_REQUESTS,
+  when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `Retry-After` header',
+  message: 'too many failed attempts; try again later',
+};
 
 @ApiTags('auth')
 @Controller('auth')
@@ -61,6 +70,7 @@ export class AuthController {
     private readonly verification: EmailVerificationService,
     private readonly recovery: PasswordRecoveryService,
     private readonly impersonation: ImpersonationService,
+    private readonly reauthentication: ReauthenticationService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -295,19 +305,41 @@ export class AuthController {
     return this.impersonation.impersonate(auth, dto.userId, connectionOf(request));
   }
 
+  @ApiOperation({
+    summary: 'Prove a factor again, for the routes that need a recent sign-in',
+    description:
+      'Same session, new access and refresh tokens whose `auth_time` is now (the presented refresh token stops working). ' +
+      'Routes marked "recent" answer 401 REAUTH_REQUIRED when the last proof is older than REAUTH_MAX_AGE. ' +
+      'A wrong password counts toward the account lockout.',
+  })
+  @ApiOkResponse({ type: LoginResultResponse })
+  @ApiAuthenticated()
+  @ApiErrors(
+    ...BODY_ERRORS,
+    { code: ErrorCode.INVALID_CREDENTIALS, when: 'the password is wrong' },
+    { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation', message: 'an impersonated session cannot re-authenticate' },
+    WRONG_PASSWORDS_LOCKED_OUT,
+    ErrorCode.SERVICE_UNAVAILABLE,
+  )
+  @Post('reauthenticate')
+  @HttpCode(200)
+  async reauthenticate(
+    @CurrentAuth() auth: AuthContext,
+    @Body() dto: ReauthenticateDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<LoginResponse> {
+    return this.deliver(await this.reauthentication.reauthenticate(auth, dto), reply);
+  }
+
   @ApiOperation({ summary: "Change the caller's password", description: 'Every other session of the user is revoked; a notice is mailed.' })
   @ApiNoContentResponse({ description: 'The password is replaced.' })
   @ApiAuthenticated()
   @ApiErrors(
     ...BODY_ERRORS,
     WEAK_NEW_PASSWORD,
-    { code: ErrorCode.INVALID_CREDENTIALS, when: 'currentPassword is wrong (a notice is mailed)' },
+    { code: ErrorCode.INVALID_CREDENTIALS, when: 'currentPassword is wrong (counted toward the lockout; no mail)' },
     { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation', message: 'an impersonated session cannot change the password' },
-    {
-      code: ErrorCode.TOO_MANY_REQUESTS,
-      when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `Retry-After` header',
-      message: 'too many failed attempts; try again later',
-    },
+    WRONG_PASSWORDS_LOCKED_OUT,
     ErrorCode.SERVICE_UNAVAILABLE,
   )
   @Post('password/change')

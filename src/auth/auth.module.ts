@@ -15,11 +15,13 @@ import { AuthController } from './auth.controller.js';
 import { AuthRpcController } from './auth.rpc.controller.js';
 import { CredentialsService } from './credentials.service.js';
 import { EmailVerificationService } from './email-verification.service.js';
+import { AssuranceGuard } from './guards/assurance.guard.js';
 import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { ImpersonationService } from './impersonation.service.js';
 import { LoginService } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
+import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationService } from './registration.service.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
 import { LocalStrategy } from './strategies/local.strategy.js';
@@ -39,12 +41,14 @@ import { VerifiedTokensCache } from './verified-tokens.cache.js';
     ImpersonationService,
     BackgroundTasks,
     LoginService,
+    ReauthenticationService,
     LocalStrategy,
     JwtStrategy,
     VerifiedTokensCache,
-    // In this order: identify the caller, then check its roles.
+    // In this order: identify the caller, then check its roles, then how (and how lately) it authenticated.
     { provide: APP_GUARD, useClass: JwtAuthGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
+    { provide: APP_GUARD, useClass: AssuranceGuard },
   ],
   // The link tokens: a confirmed email change and a deletion void them too.
   exports: [AccountTokensRepository, BackgroundTasks],

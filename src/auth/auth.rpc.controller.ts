@@ -18,6 +18,7 @@ import {
   RpcChangePasswordDto,
   RpcImpersonateDto,
   RpcLoginDto,
+  RpcReauthenticateDto,
   RpcRefreshDto,
   VerifyEmailDto,
 } from './dto/auth.dto.js';
@@ -33,7 +34,14 @@ import { EmailVerificationService } from './email-verification.service.js';
 import { ImpersonationService } from './impersonation.service.js';
 import { LoginResult, LoginService } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
+import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
+
+/** A signed-in caller proving the password again (change, re-authentication) meets the lockout. */
+const WRONG_PASSWORDS_LOCKED_OUT = {
+  code: ErrorCode.TOO_MANY_REQUESTS,
+  when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `retryAfter` seconds',
+};
 
 /** The auth message patterns: the same services as the REST controller, for sibling services. */
 @Controller()
@@ -44,6 +52,7 @@ export class AuthRpcController {
     private readonly verification: EmailVerificationService,
     private readonly recovery: PasswordRecoveryService,
     private readonly impersonation: ImpersonationService,
+    private readonly reauthentication: ReauthenticationService,
   ) {}
 
   @ApiMessagePattern({
@@ -181,10 +190,7 @@ export class AuthRpcController {
     errors: [
       { code: ErrorCode.INVALID_CREDENTIALS, when: 'currentPassword is wrong' },
       { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' },
-      {
-        code: ErrorCode.TOO_MANY_REQUESTS,
-        when: 'the account is locked out after LOCKOUT_THRESHOLD wrong passwords; `retryAfter` seconds',
-      },
+      WRONG_PASSWORDS_LOCKED_OUT,
       ErrorCode.SERVICE_UNAVAILABLE,
     ],
   })
@@ -192,5 +198,21 @@ export class AuthRpcController {
   async changePassword(@Payload() dto: RpcChangePasswordDto, @CurrentAuth() auth: AuthContext): Promise<{ changed: true }> {
     await this.recovery.change(auth, dto.currentPassword, dto.newPassword);
     return { changed: true };
+  }
+
+  /** Guarded: the payload's accessToken names the caller and its session. */
+  @ApiMessagePattern({
+    summary: "Prove a factor again: the accessToken's session gets auth_time now and a new token pair",
+    reply: LoginResultResponse,
+    errors: [
+      { code: ErrorCode.INVALID_CREDENTIALS, when: 'the password is wrong' },
+      { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' },
+      WRONG_PASSWORDS_LOCKED_OUT,
+      ErrorCode.SERVICE_UNAVAILABLE,
+    ],
+  })
+  @MessagePattern('auth.reauthenticate')
+  reauthenticate(@Payload() dto: RpcReauthenticateDto, @CurrentAuth() auth: AuthContext): Promise<LoginResult> {
+    return this.reauthentication.reauthenticate(auth, { password: dto.password });
   }
 }

@@ -72,6 +72,24 @@ export class CredentialsService {
     return { user: rest, checkedPasswordHash };
   }
 
+  /**
+   * Checks the password of a signed-in caller proving it again (password change, re-authentication).
+   * Guessing it with a stolen access token meets the account lockout too; a wrong and a voided
+   * password (contested sign-up) are one answer at one cost.
+   */
+  async confirmPassword(userId: string, password: string): Promise<{ user: UserEntity; checkedPasswordHash: string }> {
+    const user = await this.users.findByIdWithPassword(userId);
+    if (!user) throw invalidCredentials();
+    const attempt = await this.lockout.begin(this.lockout.changeCounters(user.id));
+    const { ok } = await this.hasher.check(user.passwordHash, password);
+    if (!ok || !user.passwordHash) {
+      await this.lockout.failed(attempt);
+      throw invalidCredentials();
+    }
+    await this.lockout.clearFor(user);
+    return { user, checkedPasswordHash: user.passwordHash };
+  }
+
   /** A legacy (bcrypt) or weaker argon2 hash is replaced by argon2id on a successful login. */
   private async upgradeHash(userId: string, oldHash: string, password: string): Promise<string> {
     const newHash = await this.hasher.hash(password);

@@ -4,7 +4,8 @@ import { DomainEvents } from '../events/domain-events.service.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
-import { SessionsService } from '../sessions/sessions.service.js';
+import type { SessionAssurance } from '../sessions/sessions.repository.js';
+import { SessionsService, type RotatedSession } from '../sessions/sessions.service.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
 import { ConnectionInfo } from '../shared/connection.js';
 import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../shared/errors/app-error.js';
@@ -24,6 +25,15 @@ export interface LoginResult {
     refreshTokenExpiresAt: string;
   };
   user: PublicUser;
+}
+
+/**
+ * The assurance of a session opened without an explicit one: a password login proved `pwd`; a
+ * session granted to a trusted service or started by an impersonating admin proved no factor of the
+ * user's (empty `amr`), so it never counts as a recent or second-factor authentication.
+ */
+function assuranceOf(opts: { checkedPasswordHash?: string }): SessionAssurance {
+  return opts.checkedPasswordHash !== undefined ? { amr: ['pwd'], aal: 1 } : { amr: [], aal: 1 };
 }
 
 const deactivated = (): AppError => new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
@@ -69,10 +79,12 @@ export class LoginService {
       checkedPasswordHash?: string;
       /** A session granted without a password, to a trusted caller over this transport. */
       grantedTo?: { transport: MessageTransport };
+      /** How the user authenticated, when not a password login alone (see assuranceOf). */
+      assurance?: SessionAssurance;
     },
   ): Promise<LoginResult> {
-    const issued = await this.sessions.create(user.id, opts);
     const passwordLogin = opts.checkedPasswordHash !== undefined;
+    const issued = await this.sessions.create(user.id, { ...opts, assurance: opts.assurance ?? assuranceOf(opts) });
     if (!issued) {
       if (passwordLogin) this.metrics.loginFailed('invalid_credentials');
       if (opts.impersonator) throw unauthorized('session is no longer valid');
@@ -99,13 +111,18 @@ export class LoginService {
   async refresh(refreshToken: string, connection?: ConnectionInfo): Promise<LoginResult> {
     const rotated = await this.sessions.rotateRefreshToken(refreshToken, connection);
     try {
-      return await this.result(rotated.user, rotated.session, rotated.refreshToken);
+      return await this.answer(rotated);
     } catch (error) {
       // Should the undo fail too (the database gone), the token stays used up: a retry within the
       // reuse interval is refused and keeps the session, a later one revokes it as a reuse.
       await this.sessions.restoreRefreshToken(refreshToken, rotated).catch(() => false);
       throw error;
     }
+  }
+
+  /** The LoginResult for a session whose refresh token was just replaced (a refresh, a re-authentication). */
+  answer(rotated: RotatedSession): Promise<LoginResult> {
+    return this.result(rotated.user, rotated.session, rotated.refreshToken);
   }
 
   async logout(auth: AuthContext): Promise<void> {

@@ -15,6 +15,7 @@ import { PasswordHasher } from '../users/password-hasher.service.js';
 import { assertNotSimilarToIdentity } from '../users/password-policy.js';
 import { UsersService } from '../users/users.service.js';
 import { AccountTokensRepository } from './account-tokens.repository.js';
+import { CredentialsService } from './credentials.service.js';
 import { EmailVerificationService, invalidToken } from './email-verification.service.js';
 
 /** Forgotten password (mailed single-use token), reset with it, and change with the current one. */
@@ -33,6 +34,7 @@ export class PasswordRecoveryService {
     private readonly events: DomainEvents,
     private readonly lockout: LockoutService,
     private readonly verification: EmailVerificationService,
+    private readonly credentials: CredentialsService,
   ) {}
 
   /**
@@ -96,17 +98,7 @@ export class PasswordRecoveryService {
   /** Changes the password of the caller, who proves the current one; every other session ends. */
   async change(auth: AuthContext, currentPassword: string, newPassword: string): Promise<void> {
     if (auth.isImpersonated) throw new AppError(ErrorCode.FORBIDDEN, 'an impersonated session cannot change the password');
-    const user = await this.users.findByIdWithPassword(auth.userId);
-    if (!user) throw invalidCredentials();
-    // Guessing the current password with a stolen access token meets the account lockout too.
-    const attempt = await this.lockout.begin(this.lockout.changeCounters(user.id));
-    const currentHash = user.passwordHash;
-    // A voided password (contested sign-up) costs the same dummy verify as a wrong one.
-    if (!(await this.hasher.check(currentHash, currentPassword)).ok || !currentHash) {
-      await this.lockout.failed(attempt);
-      throw invalidCredentials();
-    }
-    await this.lockout.clearFor(user);
+    const { user, checkedPasswordHash: currentHash } = await this.credentials.confirmPassword(auth.userId, currentPassword);
     assertNotSimilarToIdentity(newPassword, user, 'newPassword');
     const passwordHash = await this.hasher.hash(newPassword);
     const revoked = await this.transactions.run(async (tx) => {

@@ -11,6 +11,13 @@ export const EVENT_TYPES = [
   'user.impersonated',
   'user.roles_changed',
   'user.logged_in_by_service',
+  'user.reauthenticated',
+  'user.mfa_challenged',
+  'user.mfa_failed',
+  'user.mfa_enabled',
+  'user.mfa_disabled',
+  'user.recovery_codes_regenerated',
+  'user.recovery_code_used',
   'user.updated',
   'user.email_change_requested',
   'user.data_exported',
@@ -45,8 +52,9 @@ export interface DomainEvent {
   reason?: string;
   /**
    * What the type needs beyond the fields above: the roles now held (user.roles_changed), the
-   * transport of the trusted caller (user.logged_in_by_service), the fields changed (user.updated),
-   * the erasure time (user.deletion_requested). Never a secret, never an address.
+   * transport of the trusted caller (user.logged_in_by_service), the factors proven
+   * (user.reauthenticated: `amr`), the fields changed (user.updated), the erasure time
+   * (user.deletion_requested). Never a secret, never an address.
    */
   details?: Record<string, unknown>;
 }

@@ -36,6 +36,18 @@ export class SessionEntity {
   /** The admin's session this impersonation was started from: ending it ends this one. */
   @Column({ name: 'impersonator_session_id', type: 'uuid', nullable: true })
   impersonatorSessionId: string | null;
+
+  /** How the user authenticated (RFC 8176 values: `pwd`, `otp`, `mfa`, …); tokens carry it as `amr`. */
+  @Column({ type: 'text', array: true })
+  amr: string[];
+
+  /** Authentication assurance level: 2 once a second factor (or a user-verifying passkey) was proven. */
+  @Column({ type: 'smallint' })
+  aal: number;
+
+  /** When a factor was last proven (login, re-authentication); tokens carry it as `auth_time`. */
+  @Column({ name: 'auth_time', type: 'timestamptz' })
+  authTime: Date;
 }
 
 /** One row per refresh token ever issued, so that a rotated-out token is recognised when reused. */

@@ -20,6 +20,14 @@ export interface NewSession {
   checkedPasswordHash?: string;
   /** For an impersonation: refused unless this session of the admin is live; never outlives it. */
   impersonator?: { userId: string; sessionId: string };
+  /** How the user authenticated; `auth_time` is the statement's time. */
+  assurance: SessionAssurance;
+}
+
+/** How a session's user authenticated: RFC 8176 `amr` values and the assurance level. */
+export interface SessionAssurance {
+  amr: string[];
+  aal: 1 | 2;
 }
 
 export interface RefreshTokenRotation {
@@ -37,6 +45,14 @@ export interface RefreshTokenRotation {
 export interface RotatedRefreshToken {
   session: SessionEntity;
   user: PublicUser;
+}
+
+export interface SessionReauthentication {
+  sessionId: string;
+  userId: string;
+  /** The factors just proven (RFC 8176 values), added to the session's. */
+  amr: string[];
+  nextTokenHash: string;
 }
 
 /** What is known of a refresh token that could not be rotated. */
@@ -85,6 +101,14 @@ export abstract class SessionsRepository {
    */
   abstract restoreRefreshToken(tokenHash: string, nextTokenHash: string): Promise<boolean>;
 
+  /**
+   * Records a fresh proof of a factor on a live session of an active user: `auth_time` now, the
+   * factors added to its `amr`, every unrotated refresh token of the session rotated out and the new
+   * one recorded (the answer carries a new pair). Null when the session is not live, not the user's,
+   * or the user is deactivated.
+   */
+  abstract reauthenticate(reauth: SessionReauthentication): Promise<RotatedRefreshToken | null>;
+
   abstract findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null>;
 
   /** The session if it is live (not revoked, not expired) and belongs to the user. */
@@ -118,6 +142,9 @@ interface SessionRow {
   revoke_reason: string | null;
   impersonator_id: string | null;
   impersonator_session_id: string | null;
+  amr: string[];
+  aal: number;
+  auth_time: Date;
 }
 
 /** A session row's columns, as SessionRow has them, for statements that list them. */
@@ -133,6 +160,9 @@ const SESSION_COLUMNS = [
   'revoke_reason',
   'impersonator_id',
   'impersonator_session_id',
+  'amr',
+  'aal',
+  'auth_time',
 ]
   .map((column) => `sessions.${column}`)
   .join(', ');
@@ -150,6 +180,9 @@ function fromRow(row: SessionRow): SessionEntity {
     revokeReason: row.revoke_reason,
     impersonatorId: row.impersonator_id,
     impersonatorSessionId: row.impersonator_session_id,
+    amr: row.amr,
+    aal: row.aal,
+    authTime: row.auth_time,
   } satisfies SessionEntity);
 }
 
@@ -163,6 +196,10 @@ interface RotatedRow extends SessionRow {
   user_created_at: Date;
   user_updated_at: Date;
 }
+
+/** The public fields of the session's user `u`, as RotatedRow has them. */
+const SESSION_USER_COLUMNS = `u.email AS user_email, u.username AS user_username, u.display_name AS user_display_name, u.email_verified AS user_email_verified,
+  u.roles AS user_roles, u.deactivated_at AS user_deactivated_at, u.created_at AS user_created_at, u.updated_at AS user_updated_at`;
 
 function userFromRow(row: RotatedRow): PublicUser {
   return {
@@ -205,8 +242,8 @@ export class PgSessionsRepository implements SessionsRepository {
        origin AS (
          SELECT expires_at FROM sessions WHERE id = $8 AND revoked_at IS NULL AND expires_at > now() FOR SHARE),
        s AS (
-         INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id, impersonator_session_id)
-         SELECT u.id, $2, $3, least(now() + make_interval(secs => $4), (SELECT expires_at FROM origin)), $5, $8 FROM u
+         INSERT INTO sessions (user_id, ip, user_agent, expires_at, impersonator_id, impersonator_session_id, amr, aal, auth_time)
+         SELECT u.id, $2, $3, least(now() + make_interval(secs => $4), (SELECT expires_at FROM origin)), $5, $8, $9, $10, now() FROM u
           WHERE $8::uuid IS NULL OR EXISTS (SELECT 1 FROM origin)
          RETURNING *),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $6, id FROM s)
@@ -220,6 +257,8 @@ export class PgSessionsRepository implements SessionsRepository {
         session.refreshTokenHash,
         session.checkedPasswordHash ?? null,
         session.impersonator?.sessionId ?? null,
+        session.assurance.amr,
+        session.assurance.aal,
       ],
     );
     return rows[0] ? fromRow(rows[0]) : null;
@@ -243,12 +282,28 @@ export class PgSessionsRepository implements SessionsRepository {
            FROM claimed, users u
           WHERE sessions.id = claimed.session_id AND u.id = sessions.user_id
             AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
-          RETURNING ${SESSION_COLUMNS}, u.email AS user_email, u.username AS user_username, u.display_name AS user_display_name, u.email_verified AS user_email_verified,
-                    u.roles AS user_roles, u.deactivated_at AS user_deactivated_at, u.created_at AS user_created_at,
-                    u.updated_at AS user_updated_at),
+          RETURNING ${SESSION_COLUMNS}, ${SESSION_USER_COLUMNS}),
        t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $2, id FROM s WHERE user_deactivated_at IS NULL)
        SELECT * FROM s`,
       [rotation.tokenHash, rotation.nextTokenHash, rotation.ip, rotation.userAgent],
+    );
+    return rows[0] ? { session: fromRow(rows[0]), user: userFromRow(rows[0]) } : null;
+  }
+
+  async reauthenticate(reauth: SessionReauthentication): Promise<RotatedRefreshToken | null> {
+    if (!UUID_PATTERN.test(reauth.sessionId)) return null;
+    const rows: RotatedRow[] = await this.dataSource.query(
+      `WITH s AS (
+         UPDATE sessions SET auth_time = now(), last_used_at = now(),
+                amr = ARRAY(SELECT DISTINCT unnest(sessions.amr || $3::text[]) ORDER BY 1)
+           FROM users u
+          WHERE sessions.id = $1 AND sessions.user_id = $2 AND u.id = sessions.user_id AND u.deactivated_at IS NULL
+            AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
+          RETURNING ${SESSION_COLUMNS}, ${SESSION_USER_COLUMNS}),
+       spent AS (UPDATE refresh_tokens SET rotated_at = now() WHERE session_id IN (SELECT id FROM s) AND rotated_at IS NULL),
+       t AS (INSERT INTO refresh_tokens (token_hash, session_id) SELECT $4, id FROM s)
+       SELECT * FROM s`,
+      [reauth.sessionId, reauth.userId, reauth.amr, reauth.nextTokenHash],
     );
     return rows[0] ? { session: fromRow(rows[0]), user: userFromRow(rows[0]) } : null;
   }

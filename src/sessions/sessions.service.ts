@@ -10,10 +10,10 @@ import { MetricsService } from '../platform/observability/metrics/metrics.servic
 import type { PublicUser } from '../shared/access/auth-context.js';
 import { normalizeIp, type ConnectionInfo } from '../shared/connection.js';
 import { generateOpaqueToken, sha256Hex } from '../shared/crypto.js';
-import { AppError, ErrorCode, notFound } from '../shared/errors/app-error.js';
+import { AppError, ErrorCode, notFound, unauthorized } from '../shared/errors/app-error.js';
 import { RevocationFeed } from './revocation-feed.service.js';
 import type { SessionEntity } from './session.entity.js';
-import { SessionsRepository, type RevokedSession } from './sessions.repository.js';
+import { SessionsRepository, type RevokedSession, type SessionAssurance } from './sessions.repository.js';
 
 export interface IssuedSession {
   session: SessionEntity;
@@ -72,7 +72,13 @@ export class SessionsService {
    */
   async create(
     userId: string,
-    opts: { ttl?: number; connection?: ConnectionInfo; impersonator?: { userId: string; sessionId: string }; checkedPasswordHash?: string },
+    opts: {
+      ttl?: number;
+      connection?: ConnectionInfo;
+      impersonator?: { userId: string; sessionId: string };
+      checkedPasswordHash?: string;
+      assurance: SessionAssurance;
+    },
   ): Promise<IssuedSession | null> {
     const { defaultTtl, maxTtl } = this.config.sessions;
     const ttl = Math.min(opts.ttl ?? defaultTtl, maxTtl);
@@ -85,8 +91,26 @@ export class SessionsService {
       refreshTokenHash: sha256Hex(refreshToken),
       checkedPasswordHash: opts.checkedPasswordHash,
       impersonator: opts.impersonator,
+      assurance: opts.assurance,
     });
     return session ? { session, refreshToken } : null;
+  }
+
+  /**
+   * Records that the caller's user just proved these factors on this session: `auth_time` now, the
+   * factors added to its `amr`, and a new refresh token in place of the session's live one. Refused
+   * (UNAUTHORIZED) when the session ended meanwhile or its user was deactivated.
+   */
+  async reauthenticate(caller: { userId: string; sessionId: string }, amr: string[]): Promise<RotatedSession> {
+    const next = generateOpaqueToken();
+    const done = await this.sessions.reauthenticate({
+      sessionId: caller.sessionId,
+      userId: caller.userId,
+      amr,
+      nextTokenHash: sha256Hex(next),
+    });
+    if (!done) throw unauthorized('session is no longer valid');
+    return { session: done.session, user: done.user, refreshToken: next };
   }
 
   /**

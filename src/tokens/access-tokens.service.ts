@@ -12,7 +12,22 @@ export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 export const withoutAdmin = (roles: string[]): string[] => roles.filter((role) => role !== 'admin');
 
-const REGISTERED = new Set(['iss', 'aud', 'sub', 'sid', 'jti', 'iat', 'exp', 'nbf', 'roles', 'isImpersonated', 'act']);
+const REGISTERED = new Set([
+  'iss',
+  'aud',
+  'sub',
+  'sid',
+  'jti',
+  'iat',
+  'exp',
+  'nbf',
+  'roles',
+  'isImpersonated',
+  'act',
+  'amr',
+  'aal',
+  'auth_time',
+]);
 
 @Injectable()
 export class AccessTokensService {
@@ -26,7 +41,7 @@ export class AccessTokensService {
   /** Signs an access token for a session; it never outlives the session. */
   async issue(
     user: PublicUser,
-    session: { id: string; expiresAt: Date; impersonatorId: string | null },
+    session: { id: string; expiresAt: Date; impersonatorId: string | null; amr: string[]; aal: number; authTime: Date },
   ): Promise<{ accessToken: string; expiresAt: Date }> {
     const iat = Math.floor(Date.now() / 1000);
     const exp = Math.min(iat + this.config.jwt.accessTokenTtl, Math.floor(session.expiresAt.getTime() / 1000));
@@ -42,6 +57,11 @@ export class AccessTokensService {
       roles: session.impersonatorId ? withoutAdmin(user.roles) : user.roles,
       isImpersonated: session.impersonatorId !== null,
       ...(session.impersonatorId ? { act: { sub: session.impersonatorId } } : {}),
+      // How and when the user authenticated (RFC 8176, OpenID Connect Core): the session's, so a
+      // refresh keeps them and only a new proof of a factor (re-authentication) moves them.
+      amr: session.amr,
+      aal: session.aal,
+      auth_time: Math.floor(session.authTime.getTime() / 1000),
     };
     const extra = this.options.createJwtPayload ? await this.options.createJwtPayload({ ...claims }, user) : {};
     const custom = Object.fromEntries(Object.entries(extra).filter(([name]) => !REGISTERED.has(name)));

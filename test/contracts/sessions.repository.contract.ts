@@ -1,7 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 
 import type { Transactions } from '../../src/platform/database/transactions';
-import { IMPERSONATOR_SESSION_ENDED, type NewSession, type SessionsRepository } from '../../src/sessions/sessions.repository';
+import {
+  IMPERSONATOR_SESSION_ENDED,
+  type NewSession,
+  type SessionAssurance,
+  type SessionsRepository,
+} from '../../src/sessions/sessions.repository';
 
 export interface SessionsRepositoryHarness {
   repository: SessionsRepository;
@@ -15,6 +20,7 @@ export interface SessionsRepositoryHarness {
 }
 
 const hash = (): string => randomBytes(32).toString('hex');
+const PWD: SessionAssurance = { amr: ['pwd'], aal: 1 };
 
 /**
  * What every SessionsRepository must do, whatever it stores sessions in. Behaviour only PostgreSQL
@@ -41,6 +47,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       userAgent: null,
       ttlSeconds: 3600,
       refreshTokenHash,
+      assurance: PWD,
       ...extra,
     });
     if (!session) throw new Error('session refused');
@@ -56,6 +63,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
         userAgent: 'agent/1',
         ttlSeconds: 600,
         refreshTokenHash: hash(),
+        assurance: PWD,
       });
       expect(session).toMatchObject({
         userId,
@@ -68,6 +76,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       });
       expect(session!.id).toMatch(/^[0-9a-f-]{36}$/);
       expect(session!.expiresAt.getTime() - session!.createdAt.getTime()).toBe(600_000);
+      expect(session).toMatchObject({ amr: ['pwd'], aal: 1, authTime: session!.createdAt });
       expect(await repository.findLive(session!.id, userId)).toMatchObject({ id: session!.id, userId, ip: '10.0.0.1' });
     });
 
@@ -80,6 +89,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
           userAgent: null,
           ttlSeconds: 600,
           refreshTokenHash: hash(),
+          assurance: PWD,
         }),
       ).toBeNull();
       expect(
@@ -89,6 +99,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
           userAgent: null,
           ttlSeconds: 600,
           refreshTokenHash: hash(),
+          assurance: PWD,
         }),
       ).toBeNull();
       expect(await repository.listLiveForUser(deactivated)).toEqual([]);
@@ -103,6 +114,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
           userAgent: null,
           ttlSeconds: 600,
           refreshTokenHash: hash(),
+          assurance: PWD,
           checkedPasswordHash: 'hash-before',
         }),
       ).toBeNull();
@@ -112,6 +124,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
         userAgent: null,
         ttlSeconds: 600,
         refreshTokenHash: hash(),
+        assurance: PWD,
         checkedPasswordHash: 'hash-now',
       });
       expect(session?.userId).toBe(userId);
@@ -133,6 +146,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
           userAgent: null,
           ttlSeconds: 600,
           refreshTokenHash: hash(),
+          assurance: PWD,
           impersonator: { userId: admin, sessionId: expired.id },
         }),
       ).toBeNull();
@@ -144,6 +158,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
           userAgent: null,
           ttlSeconds: 600,
           refreshTokenHash: hash(),
+          assurance: PWD,
           impersonator: { userId: admin, sessionId: adminSession.id },
         }),
       ).toBeNull();
@@ -202,6 +217,49 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       expect(await repository.findRefreshToken(next, { reuseIntervalSeconds: 0 })).toBeNull();
       expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 3600 })).toMatchObject({ rotated: true });
       expect(await rotate(refreshTokenHash)).toBeNull();
+    });
+  });
+
+  describe('assurance', () => {
+    it('keeps what the session was opened with, and a rotation keeps it', async () => {
+      const userId = await h.givenUser();
+      const { session, refreshTokenHash } = await open(userId, { assurance: { amr: ['otp', 'pwd'], aal: 2 } });
+      expect(session).toMatchObject({ amr: ['otp', 'pwd'], aal: 2 });
+      const rotated = await repository.rotateRefreshToken({
+        tokenHash: refreshTokenHash,
+        nextTokenHash: hash(),
+        ip: null,
+        userAgent: null,
+      });
+      expect(rotated?.session).toMatchObject({ amr: ['otp', 'pwd'], aal: 2, authTime: session.authTime });
+      expect(await repository.findLive(session.id, userId)).toMatchObject({ amr: ['otp', 'pwd'], aal: 2, authTime: session.authTime });
+    });
+
+    it('reauthenticate moves auth_time, adds the factors, and swaps every live refresh token for the new one', async () => {
+      const userId = await h.givenUser({ email: 'reauth@example.com' });
+      const { session, refreshTokenHash } = await open(userId, { assurance: { amr: ['pwd'], aal: 1 } });
+      const next = hash();
+      const reauthenticated = await repository.reauthenticate({ sessionId: session.id, userId, amr: ['otp', 'pwd'], nextTokenHash: next });
+      expect(reauthenticated?.session).toMatchObject({ id: session.id, amr: ['otp', 'pwd'], aal: 1, expiresAt: session.expiresAt });
+      expect(reauthenticated!.session.authTime.getTime()).toBeGreaterThan(session.authTime.getTime());
+      expect(reauthenticated?.user).toMatchObject({ id: userId, email: 'reauth@example.com' });
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 3600 })).toMatchObject({ rotated: true });
+      expect(await repository.findRefreshToken(next, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: false, sessionLive: true });
+    });
+
+    it("reauthenticate refuses a session that is not live, another user's, a deactivated user's, or a malformed id", async () => {
+      const userId = await h.givenUser();
+      const other = await h.givenUser();
+      const reauth = (sessionId: string, as = userId) =>
+        repository.reauthenticate({ sessionId, userId: as, amr: ['pwd'], nextTokenHash: hash() });
+      const revoked = await open(userId);
+      await repository.revoke(revoked.session.id, 'logout');
+      expect(await reauth(revoked.session.id)).toBeNull();
+      const { session } = await open(userId);
+      expect(await reauth(session.id, other)).toBeNull();
+      expect(await reauth('nope')).toBeNull();
+      await h.deactivateUser(userId);
+      expect(await reauth(session.id)).toBeNull();
     });
   });
 

@@ -1,5 +1,6 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
 
+import { CredentialsService } from '../../src/auth/credentials.service';
 import { EmailVerificationService } from '../../src/auth/email-verification.service';
 import { PasswordRecoveryService } from '../../src/auth/password-recovery.service';
 import { RegistrationService } from '../../src/auth/registration.service';
@@ -10,6 +11,7 @@ import type { MailKind } from '../../src/mail/templates';
 import type { AppConfig } from '../../src/platform/config/app-config';
 import type { Transactions, Tx } from '../../src/platform/database/transactions';
 import type { BackgroundTasks } from '../../src/platform/lifecycle/background-tasks.service';
+import { MetricsService } from '../../src/platform/observability/metrics/metrics.service';
 import type { LockoutService } from '../../src/protection/lockout.service';
 import type { RevocationFeed } from '../../src/sessions/revocation-feed.service';
 import type { RevokedSessions, SessionsService } from '../../src/sessions/sessions.service';
@@ -169,6 +171,7 @@ export function accountServices(opts: { requireEmailVerification?: boolean } = {
     asSessions,
     asLockout,
   );
+  const credentials = new CredentialsService(users, asHasher, config, events, asLockout, transactions, new MetricsService());
   const registration = new RegistrationService(config, transactions, users, asHasher, verification, asOutbox, events, asSessions);
   const recovery = new PasswordRecoveryService(
     config,
@@ -183,6 +186,7 @@ export function accountServices(opts: { requireEmailVerification?: boolean } = {
     events,
     asLockout,
     verification,
+    credentials,
   );
 
   return {

@@ -9,6 +9,7 @@ import {
   type RefreshTokenState,
   type RevokedSession,
   type RotatedRefreshToken,
+  type SessionReauthentication,
   type SessionsRepository,
 } from '../../src/sessions/sessions.repository';
 import type { PublicUser } from '../../src/shared/access/auth-context';
@@ -98,6 +99,9 @@ export class InMemorySessionsRepository implements SessionsRepository {
       revokeReason: null,
       impersonatorId: s.impersonator?.userId ?? null,
       impersonatorSessionId: s.impersonator?.sessionId ?? null,
+      amr: [...s.assurance.amr],
+      aal: s.assurance.aal,
+      authTime: new Date(now),
     } satisfies SessionEntity);
     this.sessions.set(session.id, session);
     this.tokens.set(s.refreshTokenHash, { sessionId: session.id, rotatedAt: null });
@@ -128,6 +132,19 @@ export class InMemorySessionsRepository implements SessionsRepository {
     this.tokens.delete(nextTokenHash);
     token.rotatedAt = null;
     return Promise.resolve(true);
+  }
+
+  reauthenticate(r: SessionReauthentication): Promise<RotatedRefreshToken | null> {
+    const now = this.now();
+    const session = this.sessions.get(r.sessionId);
+    const user = session && this.users.get(session.userId);
+    if (!session || !user || user.deactivated || session.userId !== r.userId || !isLive(session, now)) return Promise.resolve(null);
+    session.authTime = new Date(now);
+    session.lastUsedAt = new Date(now);
+    session.amr = [...new Set([...session.amr, ...r.amr])].sort();
+    for (const token of this.tokens.values()) if (token.sessionId === session.id && token.rotatedAt === null) token.rotatedAt = now;
+    this.tokens.set(r.nextTokenHash, { sessionId: session.id, rotatedAt: null });
+    return Promise.resolve({ session: copy(session), user: publicUser(session.userId, user) });
   }
 
   findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null> {
@@ -222,5 +239,5 @@ function publicUser(id: string, user: StoredUser): PublicUser {
 }
 
 function copy(s: SessionEntity): SessionEntity {
-  return Object.assign(new SessionEntity(), s);
+  return Object.assign(new SessionEntity(), s, { amr: [...s.amr] });
 }

@@ -5,7 +5,7 @@ import type { DataSource } from 'typeorm';
 import { AUTH_CHANGES_CHANNEL } from '../../src/events/auth-changes';
 import { Transactions } from '../../src/platform/database/transactions';
 import { RefreshTokenEntity, SessionEntity } from '../../src/sessions/session.entity';
-import { PgSessionsRepository } from '../../src/sessions/sessions.repository';
+import { PgSessionsRepository, type SessionAssurance } from '../../src/sessions/sessions.repository';
 import { describeSessionsRepository } from '../contracts/sessions.repository.contract';
 import { migratedDatabase, type MigratedDatabase } from '../support/database';
 
@@ -14,6 +14,7 @@ let repository: PgSessionsRepository;
 let transactions: Transactions;
 
 const hash = (): string => randomBytes(32).toString('hex');
+const PWD: SessionAssurance = { amr: ['pwd'], aal: 1 };
 
 async function givenUser(
   dataSource: DataSource,
@@ -64,7 +65,14 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
 
   const open = async (userId: string) => {
     const refreshTokenHash = hash();
-    const session = await repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 3600, refreshTokenHash });
+    const session = await repository.createWithRefreshToken({
+      userId,
+      ip: null,
+      userAgent: null,
+      ttlSeconds: 3600,
+      refreshTokenHash,
+      assurance: PWD,
+    });
     return { session: session!, refreshTokenHash };
   };
 
@@ -138,6 +146,7 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
       userAgent: null,
       ttlSeconds: 600,
       refreshTokenHash: hash(),
+      assurance: PWD,
       impersonator: { userId: admin, sessionId: session.id },
     });
     const listener = new Client({ connectionString: (db.dataSource.options as { url?: string }).url });
@@ -168,7 +177,14 @@ describe('PgSessionsRepository on PostgreSQL only', () => {
     try {
       await runner.startTransaction();
       await runner.query(`UPDATE users SET deactivated_at = now() WHERE id = $1`, [userId]);
-      const login = repository.createWithRefreshToken({ userId, ip: null, userAgent: null, ttlSeconds: 600, refreshTokenHash: hash() });
+      const login = repository.createWithRefreshToken({
+        userId,
+        ip: null,
+        userAgent: null,
+        ttlSeconds: 600,
+        refreshTokenHash: hash(),
+        assurance: PWD,
+      });
       await waitUntilALockIsAwaited(db.dataSource);
       await runner.commitTransaction();
       expect(await login).toBeNull();

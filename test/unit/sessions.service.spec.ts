@@ -6,6 +6,7 @@ import { USER_DEACTIVATED } from '../../src/events/events';
 import type { AppConfig } from '../../src/platform/config/app-config';
 import { MetricsService } from '../../src/platform/observability/metrics/metrics.service';
 import type { RevocationFeed } from '../../src/sessions/revocation-feed.service';
+import type { SessionAssurance } from '../../src/sessions/sessions.repository';
 import { SessionsService } from '../../src/sessions/sessions.service';
 import { sha256Hex } from '../../src/shared/crypto';
 import { ErrorCode } from '../../src/shared/errors/app-error';
@@ -50,8 +51,9 @@ describe('SessionsService', () => {
     service = build();
   });
 
-  const login = async (userId: string, opts: Parameters<SessionsService['create']>[1] = {}) => {
-    const issued = await service.create(userId, opts);
+  const PWD: SessionAssurance = { amr: ['pwd'], aal: 1 };
+  const login = async (userId: string, opts: Partial<Parameters<SessionsService['create']>[1]> = {}) => {
+    const issued = await service.create(userId, { assurance: PWD, ...opts });
     if (!issued) throw new Error('refused');
     return issued;
   };
@@ -83,8 +85,10 @@ describe('SessionsService', () => {
     });
 
     it('is refused for a deactivated user, or a password that changed since it was checked', async () => {
-      expect(await service.create(repository.givenUser({ deactivated: true }), {})).toBeNull();
-      expect(await service.create(repository.givenUser({ passwordHash: 'new' }), { checkedPasswordHash: 'old' })).toBeNull();
+      expect(await service.create(repository.givenUser({ deactivated: true }), { assurance: PWD })).toBeNull();
+      expect(
+        await service.create(repository.givenUser({ passwordHash: 'new' }), { checkedPasswordHash: 'old', assurance: PWD }),
+      ).toBeNull();
     });
   });
 

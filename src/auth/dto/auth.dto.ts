@@ -187,6 +187,19 @@ export class RpcChangePasswordDto extends ChangePasswordDto {
   accessToken: string;
 }
 
+export class ReauthenticateDto {
+  @ApiProperty({ ...PASSWORD_INPUT_PROPERTY, description: "The caller's password, proven again." })
+  @IsPasswordInput()
+  password: string;
+}
+
+export class RpcReauthenticateDto extends ReauthenticateDto {
+  @ApiProperty(ACCESS_TOKEN_PROPERTY)
+  @IsString()
+  @MaxLength(8192)
+  accessToken: string;
+}
+
 export class ImpersonateDto {
   @ApiProperty({ ...UUID_PROPERTY, description: 'The user to act as: not oneself, not an admin, not deactivated.' })
   @IsUUID('all', { message: 'userId must be a UUID' })

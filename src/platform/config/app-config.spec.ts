@@ -1,4 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
 
 import { ConfigError, loadConfig, parseRedisUrl } from './app-config';
 
@@ -87,6 +88,49 @@ describe('loadConfig', () => {
     const env = { JWT_ALGORITHM: 'HS256', JWT_SECRET: 'changeme-changeme-changeme-changeme' };
     expect(loadConfig(env).jwt.secret).toBeDefined();
     expect(() => loadConfig({ ...env, NODE_ENV: 'production' })).toThrow(/placeholder/);
+  });
+
+  describe('MFA_ENCRYPTION_KEY', () => {
+    const key = randomBytes(32);
+
+    it('is unset by default (a key is then generated and kept in the database)', () => {
+      expect(loadConfig({}).mfa.encryptionKey).toBeUndefined();
+    });
+
+    it('takes 32 bytes in standard or URL-safe base64, as a key object that never prints its bytes', () => {
+      for (const text of [key.toString('base64'), key.toString('base64url')]) {
+        const loaded = loadConfig({ MFA_ENCRYPTION_KEY: text, NODE_ENV: 'production' }).mfa.encryptionKey;
+        expect(loaded?.export().equals(key)).toBe(true);
+        expect(inspect(loaded)).not.toContain(key.toString('hex').slice(0, 8));
+        expect(JSON.stringify(loaded)).not.toContain(text);
+      }
+    });
+
+    it.each([
+      ['too short', randomBytes(16).toString('base64')],
+      ['too long', randomBytes(33).toString('base64')],
+      ['not base64', '*'.repeat(44)],
+      ['hex', randomBytes(32).toString('hex')],
+      ['with a space inside', `${key.toString('base64').slice(0, 20)} ${key.toString('base64').slice(20)}`],
+    ])('refuses a malformed key (%s) without echoing it', (_, value) => {
+      expect(() => loadConfig({ MFA_ENCRYPTION_KEY: value })).toThrow(/^MFA_ENCRYPTION_KEY must be 32 bytes in base64/);
+      try {
+        loadConfig({ MFA_ENCRYPTION_KEY: value });
+      } catch (error) {
+        expect((error as Error).message).not.toContain(value);
+      }
+    });
+
+    it.each([
+      ['placeholder words', Buffer.from('change-me-change-me-change-me-32').toString('base64')],
+      ['a typed phrase', Buffer.from('correct horse battery staple 123').toString('base64')],
+      ['all zeros', Buffer.alloc(32).toString('base64')],
+    ])('refuses a placeholder-looking key (%s) in production only', (_, value) => {
+      expect(loadConfig({ MFA_ENCRYPTION_KEY: value }).mfa.encryptionKey).toBeDefined();
+      expect(() => loadConfig({ MFA_ENCRYPTION_KEY: value, NODE_ENV: 'production' })).toThrow(
+        /^MFA_ENCRYPTION_KEY looks like a placeholder/,
+      );
+    });
   });
 
   it('accepts a PEM key of the right kind, with escaped newlines, and refuses the wrong kind', () => {

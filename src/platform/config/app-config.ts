@@ -59,6 +59,10 @@ export interface AppConfig {
   /** When both variables are set: this user exists at start, with role admin and a verified email. */
   bootstrapAdmin?: { email: string; password: string };
   lockout: { threshold: number; durationSeconds: number };
+  /** How recent the last proof of a factor must be for a "recent" route, in seconds. */
+  reauthMaxAge: number;
+  /** The configured key for TOTP secrets at rest; when absent, one generated and kept in the database. */
+  mfa: { encryptionKey?: KeyObject };
   rateLimitPerMinute: number;
   /** Exact origins allowed cross-origin access; empty: none. */
   corsOrigins: string[];
@@ -118,6 +122,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     health: { timeoutMs: vars.HEALTH_TIMEOUT_MS, outboxMaxDueAgeSeconds: vars.HEALTH_OUTBOX_MAX_DUE_AGE },
     bootstrapAdmin: bootstrapAdmin(vars),
     lockout: { threshold: vars.LOCKOUT_THRESHOLD, durationSeconds: vars.LOCKOUT_DURATION },
+    reauthMaxAge: vars.REAUTH_MAX_AGE,
+    mfa: { encryptionKey: mfaEncryptionKey(vars) },
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     corsOrigins: corsOrigins(vars.CORS_ORIGINS),
     authCookies: vars.AUTH_COOKIES,
@@ -152,6 +158,33 @@ function jwtKeys(vars: EnvironmentVariables): { privateKey?: KeyObject; secret?:
     throw new ConfigError('JWT_PRIVATE_KEY must be an RSA key of at least 2048 bits for RS256');
   }
   return { privateKey: key };
+}
+
+/**
+ * MFA_ENCRYPTION_KEY: exactly 32 bytes in (standard or URL-safe) base64. Held as a KeyObject, which
+ * prints as its size only, so the key cannot reach a log line by accident.
+ */
+function mfaEncryptionKey(vars: EnvironmentVariables): KeyObject | undefined {
+  const value = vars.MFA_ENCRYPTION_KEY?.trim();
+  if (value === undefined) return undefined;
+  const bytes = Buffer.from(value, 'base64');
+  const canonical = (text: string): string => text.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value) || canonical(bytes.toString('base64')) !== canonical(value) || bytes.length !== 32) {
+    throw new ConfigError('MFA_ENCRYPTION_KEY must be 32 bytes in base64 (e.g. openssl rand -base64 32)');
+  }
+  if (vars.NODE_ENV === 'production' && looksLikePlaceholderKey(value, bytes)) {
+    throw new ConfigError('MFA_ENCRYPTION_KEY looks like a placeholder; set 32 random bytes in production');
+  }
+  return createSecretKey(bytes);
+}
+
+/**
+ * A key someone typed rather than drew: placeholder words, a phrase (32 random bytes are all
+ * printable ASCII with a chance of about 1e-14), or a repeated pattern such as all zeros.
+ */
+function looksLikePlaceholderKey(value: string, bytes: Buffer): boolean {
+  const printable = bytes.every((b) => b >= 0x20 && b < 0x7f);
+  return PLACEHOLDER_SECRET.test(value) || printable || new Set(bytes).size < 16;
 }
 
 /**

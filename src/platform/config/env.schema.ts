@@ -194,6 +194,14 @@ export class EnvironmentVariables {
   LOCKOUT_DURATION = 900;
 
   /**
+   * Seconds after the last proof of a factor (a login or `POST /auth/reauthenticate`) during which a
+   * route marked "recent" (turning a factor on or off, an email change, export, deletion) is allowed;
+   * later it answers 401 `REAUTH_REQUIRED`.
+   */
+  @IntRange(10, 86400, ' of seconds')
+  REAUTH_MAX_AGE = 300;
+
+  /**
    * Requests per client address per minute on the unauthenticated auth routes; shared through Redis
    * when `REDIS_URL` is set.
    */
@@ -236,6 +244,17 @@ export class EnvironmentVariables {
   @IsString()
   @MinLength(32, { message: 'must be at least 32 characters' })
   JWT_SECRET?: string;
+
+  /**
+   * Key that encrypts TOTP secrets at rest (AES-256-GCM): 32 random bytes in base64, e.g. from
+   * `openssl rand -base64 32`. When unset, a key is generated once and stored in the database, so
+   * every instance uses the same one; a placeholder-looking key is refused when
+   * `NODE_ENV=production` (see docs/decisions/0029-second-factor-secrets-are-encrypted-with-a-key-of-their-own.md).
+   */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  MFA_ENCRYPTION_KEY?: string;
 
   /** `iss` claim, checked on every verification; unset: `APP_URL`. */
   @Transform(emptyToUndefined)

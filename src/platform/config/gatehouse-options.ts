@@ -15,6 +15,12 @@ export interface RegisteredClaims {
   roles: string[];
   isImpersonated: boolean;
   act?: { sub: string };
+  /** How the user authenticated (RFC 8176 values). */
+  amr: string[];
+  /** Authentication assurance level: 1, or 2 after a second factor. */
+  aal: number;
+  /** When a factor was last proven, seconds since the epoch. */
+  auth_time: number;
 }
 
 export interface GatehouseOptions {

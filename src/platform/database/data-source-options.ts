@@ -7,6 +7,8 @@ import { SigningKeySuperseded1764100000000 } from './migrations/1764100000000-si
 import { LoginAttempts1764200000000 } from './migrations/1764200000000-login-attempts.js';
 import { VerificationPendingPassword1764300000000 } from './migrations/1764300000000-verification-pending-password.js';
 import { AccountIntegrity1764400000000 } from './migrations/1764400000000-account-integrity.js';
+import { SessionAssurance1764500000000 } from './migrations/1764500000000-session-assurance.js';
+import { Mfa1764600000000 } from './migrations/1764600000000-mfa.js';
 import { SelfService1764700000000 } from './migrations/1764700000000-self-service.js';
 
 export const MIGRATIONS = [
@@ -17,6 +19,8 @@ export const MIGRATIONS = [
   LoginAttempts1764200000000,
   VerificationPendingPassword1764300000000,
   AccountIntegrity1764400000000,
+  SessionAssurance1764500000000,
+  Mfa1764600000000,
   SelfService1764700000000,
 ];
 

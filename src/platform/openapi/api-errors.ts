@@ -74,6 +74,18 @@ const DEFAULTS: Record<ErrorCode, { when: string; message: string }> = {
     when: 'the verification link is of a contested sign-up: the clicker must choose the password (`password`)',
     message: 'choose a password to verify this address',
   },
+  [ErrorCode.MFA_REQUIRED]: {
+    when: 'the route needs a session whose second factor was proven (`aal` 2): sign in with the second factor',
+    message: 'a second factor is required',
+  },
+  [ErrorCode.INVALID_MFA_CODE]: {
+    when: 'wrong, expired or already used second-factor code, or an unknown, used or expired `mfaToken`',
+    message: 'invalid code',
+  },
+  [ErrorCode.REAUTH_REQUIRED]: {
+    when: 'the route needs a factor proven within REAUTH_MAX_AGE: call POST /auth/reauthenticate, then retry with its tokens',
+    message: 'please re-authenticate',
+  },
   [ErrorCode.LAST_ADMIN]: {
     when: 'the caller is the last active admin: another admin must exist before this account can be deleted',
     message: 'the last active admin cannot delete the account',

@@ -13,6 +13,11 @@ export enum ErrorCode {
   USERNAME_TAKEN = 'USERNAME_TAKEN',
   INVALID_TOKEN = 'INVALID_TOKEN',
   PASSWORD_REQUIRED = 'PASSWORD_REQUIRED',
+  /** The route needs a session whose second factor was proven (aal 2). */
+  MFA_REQUIRED = 'MFA_REQUIRED',
+  INVALID_MFA_CODE = 'INVALID_MFA_CODE',
+  /** The route needs a factor proven within REAUTH_MAX_AGE (or the route's own age): re-authenticate. */
+  REAUTH_REQUIRED = 'REAUTH_REQUIRED',
   LAST_ADMIN = 'LAST_ADMIN',
   PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE = 'UNSUPPORTED_MEDIA_TYPE',
@@ -35,6 +40,9 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.USERNAME_TAKEN]: 409,
   [ErrorCode.INVALID_TOKEN]: 400,
   [ErrorCode.PASSWORD_REQUIRED]: 400,
+  [ErrorCode.MFA_REQUIRED]: 403,
+  [ErrorCode.INVALID_MFA_CODE]: 401,
+  [ErrorCode.REAUTH_REQUIRED]: 401,
   [ErrorCode.LAST_ADMIN]: 409,
   // The contract answers an oversized body with 413 and the VALIDATION_FAILED code.
   [ErrorCode.PAYLOAD_TOO_LARGE]: 413,

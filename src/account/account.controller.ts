@@ -6,7 +6,7 @@ import { ApiAuthenticated, ApiErrors, BODY_ERRORS, RATE_LIMITED } from '../platf
 import { RateLimitGuard } from '../protection/rate-limit.guard.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
 import { CurrentAuth } from '../shared/access/current-auth.decorator.js';
-import { Public } from '../shared/access/decorators.js';
+import { Public, RequireRecentAuth } from '../shared/access/decorators.js';
 import { ErrorCode } from '../shared/errors/app-error.js';
 import { UserEnvelope } from '../users/dto/user.response.js';
 import { toPublicUser, type PublicUser } from '../users/user.mapper.js';
@@ -17,11 +17,11 @@ import { ChangeEmailDto, UpdateProfileDto } from './dto/account.dto.js';
 import { AccountExportResponse, DeletionScheduled } from './dto/account.responses.js';
 import { EmailChangeService } from './email-change.service.js';
 
-const IMPERSONATED = (what: string): { code: ErrorCode; when: string; message: string } => ({
-  code: ErrorCode.FORBIDDEN,
-  when: 'the session is an impersonation',
-  message: `an impersonated session cannot ${what}`,
-});
+/** "recent" routes: an impersonation is refused before the handler, and an old proof asks for a new one. */
+const RECENT_AUTH_ERRORS = [
+  { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation', message: 'an impersonated session cannot do this' },
+  ErrorCode.REAUTH_REQUIRED,
+];
 
 /** The caller's own account, under /auth like the rest of the caller's routes. */
 @ApiTags('account')
@@ -55,9 +55,9 @@ export class AccountController {
   }
 
   @ApiOperation({
-    summary: 'Ask to move the account to a new email address',
+    summary: 'Ask to move the account to a new email address (recent authentication)',
     description:
-      'Always 202, at once, whatever the new address: it gets a confirmation link (`APP_URL/email-change?token=…`, valid ' +
+      'Needs a factor proven within REAUTH_MAX_AGE (else 401 REAUTH_REQUIRED: POST /auth/reauthenticate). Always 202, at once, whatever the new address: it gets a confirmation link (`APP_URL/email-change?token=…`, valid ' +
       'EMAIL_VERIFICATION_TTL, once; a newer request voids it) unless another account holds it, whose owner is mailed instead. ' +
       'The current address is told either way and stays the login until the link is used.',
   })
@@ -71,9 +71,10 @@ export class AccountController {
       message: 'validation failed',
       errors: [{ field: 'newEmail', messages: ['newEmail is already the address of this account'] }],
     },
-    IMPERSONATED('change the email address'),
+    ...RECENT_AUTH_ERRORS,
     RATE_LIMITED,
   )
+  @RequireRecentAuth()
   @UseGuards(RateLimitGuard)
   @Post('email/change')
   @HttpCode(202)
@@ -111,22 +112,24 @@ export class AccountController {
   })
   @ApiOkResponse({ type: AccountExportResponse })
   @ApiAuthenticated()
-  @ApiErrors(ErrorCode.SERVICE_UNAVAILABLE)
+  @ApiErrors(...RECENT_AUTH_ERRORS, ErrorCode.SERVICE_UNAVAILABLE)
+  @RequireRecentAuth()
   @Get('me/export')
   exportData(@CurrentAuth() auth: AuthContext): Promise<AccountExport> {
     return this.exports.export(auth);
   }
 
   @ApiOperation({
-    summary: "Delete the caller's account",
+    summary: "Delete the caller's account (recent authentication)",
     description:
-      'Every session ends at once and the account answers like an unknown one from now on (login: 401 INVALID_CREDENTIALS); a ' +
+      'Needs a factor proven within REAUTH_MAX_AGE (else 401 REAUTH_REQUIRED). Every session ends at once and the account answers like an unknown one from now on (login: 401 INVALID_CREDENTIALS); a ' +
       'notice is mailed. After ACCOUNT_DELETION_GRACE (`eraseAfter`) every row holding its address or personal data is erased and ' +
       'its audit entries lose their addresses. The last active admin cannot delete the account.',
   })
   @ApiAcceptedResponse({ type: DeletionScheduled })
   @ApiAuthenticated()
-  @ApiErrors(IMPERSONATED('delete the account'), ErrorCode.LAST_ADMIN, ErrorCode.SERVICE_UNAVAILABLE)
+  @ApiErrors(...RECENT_AUTH_ERRORS, ErrorCode.LAST_ADMIN, ErrorCode.SERVICE_UNAVAILABLE)
+  @RequireRecentAuth()
   @Post('me/delete')
   @HttpCode(202)
   deleteAccount(@CurrentAuth() auth: AuthContext): Promise<{ eraseAfter: string }> {

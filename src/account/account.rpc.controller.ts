@@ -6,7 +6,7 @@ import { AcceptedReply } from '../auth/dto/auth.responses.js';
 import { ApiMessagePattern } from '../platform/openapi/api-message-pattern.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
 import { CurrentAuth } from '../shared/access/current-auth.decorator.js';
-import { Public } from '../shared/access/decorators.js';
+import { Public, RequireRecentAuth } from '../shared/access/decorators.js';
 import { ErrorCode } from '../shared/errors/app-error.js';
 import { UserEnvelope } from '../users/dto/user.response.js';
 import { PublicUser, toPublicUser } from '../users/user.mapper.js';
@@ -16,6 +16,12 @@ import { AccountExport, AccountExportService } from './account-export.service.js
 import { RpcChangeEmailDto, RpcUpdateProfileDto } from './dto/account.dto.js';
 import { AccountExportResponse, DeletionScheduled } from './dto/account.responses.js';
 import { EmailChangeService } from './email-change.service.js';
+
+/** As over REST: "recent" patterns refuse an impersonation, and an auth_time older than REAUTH_MAX_AGE. */
+const RECENT_AUTH_ERRORS = [
+  { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' },
+  { code: ErrorCode.REAUTH_REQUIRED, when: 'no factor proven within REAUTH_MAX_AGE: call auth.reauthenticate' },
+];
 
 /** The self-service account patterns: the payload's accessToken names the caller, as the bearer header does over REST. */
 @Controller()
@@ -41,8 +47,9 @@ export class AccountRpcController {
   @ApiMessagePattern({
     summary: 'Ask to move the account to newEmail; answered alike whatever the address (see POST /auth/email/change)',
     reply: AcceptedReply,
-    errors: [{ code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' }],
+    errors: [...RECENT_AUTH_ERRORS],
   })
+  @RequireRecentAuth()
   @MessagePattern('auth.email.change')
   changeEmail(@Payload() dto: RpcChangeEmailDto, @CurrentAuth() auth: AuthContext): { accepted: true } {
     this.emailChange.request(auth, dto.newEmail);
@@ -63,8 +70,9 @@ export class AccountRpcController {
   @ApiMessagePattern({
     summary: "Everything held about the accessToken's user (see GET /auth/me/export)",
     reply: AccountExportResponse,
-    errors: [ErrorCode.SERVICE_UNAVAILABLE],
+    errors: [...RECENT_AUTH_ERRORS, ErrorCode.SERVICE_UNAVAILABLE],
   })
+  @RequireRecentAuth()
   @MessagePattern('users.export')
   exportData(@Payload() _dto: AccessTokenDto, @CurrentAuth() auth: AuthContext): Promise<AccountExport> {
     return this.exports.export(auth);
@@ -73,8 +81,9 @@ export class AccountRpcController {
   @ApiMessagePattern({
     summary: "Delete the accessToken's user's account: sessions end at once, data erased after ACCOUNT_DELETION_GRACE",
     reply: DeletionScheduled,
-    errors: [{ code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation' }, ErrorCode.LAST_ADMIN, ErrorCode.SERVICE_UNAVAILABLE],
+    errors: [...RECENT_AUTH_ERRORS, ErrorCode.LAST_ADMIN, ErrorCode.SERVICE_UNAVAILABLE],
   })
+  @RequireRecentAuth()
   @MessagePattern('users.delete')
   deleteAccount(@Payload() _dto: AccessTokenDto, @CurrentAuth() auth: AuthContext): Promise<{ eraseAfter: string }> {
     return this.deletion.request(auth);

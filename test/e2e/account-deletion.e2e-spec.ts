@@ -2,7 +2,7 @@ import { AccountErasureJob } from '../../src/account/account-erasure.job';
 import { AuditService } from '../../src/audit/audit.service';
 import { BackgroundTasks } from '../../src/platform/lifecycle/background-tasks.service';
 import { sha256Hex } from '../../src/shared/crypto';
-import { mailedToken, signedInUser, signIn, type SignedIn } from '../support/accounts';
+import { bearer, mailedToken, signedInUser, signIn, type SignedIn } from '../support/accounts';
 import { SmtpSink } from '../support/smtp-sink';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 
@@ -182,11 +182,13 @@ describe('account export and deletion, over REST and TCP', () => {
       const target = await signedInUser(t, 'imptarget');
       const imp = await t.http().post('/auth/impersonate').set(admin.auth).send({ userId: target.id }).expect(200);
       const auth = { authorization: `Bearer ${imp.body.tokens.accessToken as string}` };
+      // Refused as every "recent" route refuses an impersonation: it proved none of the user's factors.
       expect((await t.http().post('/auth/me/delete').set(auth).expect(403)).body).toEqual({
         statusCode: 403,
         code: 'FORBIDDEN',
-        message: 'an impersonated session cannot delete the account',
+        message: 'an impersonated session cannot do this',
       });
+      expect(await t.rpc.tcp.fail('users.delete', { accessToken: imp.body.tokens.accessToken })).toMatchObject({ code: 'FORBIDDEN' });
       expect(
         (
           await t
@@ -227,6 +229,51 @@ describe('account export and deletion, over REST and TCP', () => {
       }
     });
   });
+});
+
+describe('recent authentication on export, deletion and email change', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  /** A signed-in account whose last proof of a factor is an hour old: the session's auth_time, carried by a refreshed token. */
+  async function staleSession(prefix: string): Promise<SignedIn & { stale: string }> {
+    const u = await signedInUser(t, prefix);
+    await t.db.query(`UPDATE sessions SET auth_time = now() - interval '1 hour' WHERE id = $1`, [u.sessionId]);
+    const refreshed = await t.http().post('/auth/refresh').send({ refreshToken: u.refreshToken }).expect(200);
+    return { ...u, stale: refreshed.body.tokens.accessToken as string, refreshToken: refreshed.body.tokens.refreshToken as string };
+  }
+
+  const REAUTH = { statusCode: 401, code: 'REAUTH_REQUIRED', message: 'please re-authenticate: this needs a recent sign-in' };
+
+  it.each([
+    ['GET /auth/me/export', 'get', '/auth/me/export', undefined, 200, 'users.export'],
+    ['POST /auth/email/change', 'post', '/auth/email/change', 'newEmail', 202, 'auth.email.change'],
+    ['POST /auth/me/delete', 'post', '/auth/me/delete', undefined, 202, 'users.delete'],
+  ] as const)(
+    '%s answers 401 REAUTH_REQUIRED to an old auth_time (its pattern too), and works after /auth/reauthenticate',
+    async (_name, method, path, field, ok, pattern) => {
+      const u = await staleSession('stale');
+      const body = field ? { [field]: uniqueUser('fresh').email } : undefined;
+      const call = (token: string) => {
+        const req = method === 'get' ? t.http().get(path) : t.http().post(path);
+        return body ? req.set(bearer(token)).send(body) : req.set(bearer(token));
+      };
+      expect((await call(u.stale).expect(401)).body).toEqual(REAUTH);
+      expect(await t.rpc.tcp.fail(pattern, { accessToken: u.stale, ...body })).toEqual(REAUTH);
+      // Nothing happened: the account is as it was.
+      expect((await t.db.query(`SELECT erase_after FROM users WHERE id = $1`, [u.id]))[0].erase_after).toBeNull();
+      expect(await t.db.query(`SELECT 1 FROM email_change_tokens WHERE user_id = $1`, [u.id])).toEqual([]);
+
+      const again = await t.http().post('/auth/reauthenticate').set(bearer(u.stale)).send({ password: u.password }).expect(200);
+      await call(again.body.tokens.accessToken as string).expect(ok);
+    },
+  );
 });
 
 describe('account erasure after the grace period (ACCOUNT_DELETION_GRACE=0)', () => {

@@ -292,7 +292,7 @@ export class EnvironmentVariables {
   /**
    * Seconds between a user's deletion request (`POST /auth/me/delete`) and the erasure of the
    * account's data; `0` erases as soon as the deletion notice is sent. The account is signed out and
-   * answers like an unknown one from the request on (see docs/security.md#account-deletion).
+   * answers like an unknown one from the request on (see docs/api.md#self-service-account).
    */
   @IntRange(0, 90 * 86400, ' of seconds')
   ACCOUNT_DELETION_GRACE = 604800;

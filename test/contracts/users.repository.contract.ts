@@ -221,6 +221,57 @@ export function describeUsersRepository(setup: () => Promise<UsersRepositorySetu
     });
   });
 
+  describe('self-service', () => {
+    it('updates only the profile fields given; a taken username is USERNAME_TAKEN, null clears', async () => {
+      const taken = await repository.insert(newUser({ username: 'taken' }));
+      const user = await repository.insert(newUser({ username: 'before' }));
+      expect(await repository.updateProfile(user.id, { displayName: 'Ada' })).toBe(true);
+      expect(await repository.findById(user.id)).toMatchObject({ username: 'before', displayName: 'Ada' });
+      await expect(repository.updateProfile(user.id, { username: taken.username })).rejects.toMatchObject({ code: 'USERNAME_TAKEN' });
+      expect(await repository.updateProfile(user.id, { username: null, displayName: null })).toBe(true);
+      expect(await repository.findById(user.id)).toMatchObject({ username: null, displayName: null });
+      expect(await repository.updateProfile(randomUUID(), { displayName: 'x' })).toBe(false);
+    });
+
+    it('changes the email to a verified login unless it is taken or the account is inactive', async () => {
+      const other = await repository.insert(newUser());
+      const user = await repository.insert(newUser());
+      await expect(transactions.run((tx) => repository.changeEmail(user.id, other.email, tx))).rejects.toMatchObject({
+        code: 'EMAIL_TAKEN',
+      });
+      expect(await transactions.run((tx) => repository.changeEmail(user.id, 'moved@example.test', tx))).toBe(true);
+      expect(await repository.findByEmail('moved@example.test')).toMatchObject({ id: user.id, emailVerified: true });
+      await repository.setDeactivated(other.id, true);
+      expect(await transactions.run((tx) => repository.changeEmail(other.id, 'other@example.test', tx))).toBe(false);
+    });
+
+    it('schedules erasure once, deactivating; the account is then found by no login and cannot be re-activated', async () => {
+      const user = await repository.insert(newUser({ username: 'leaving' }));
+      const before = Date.now();
+      const eraseAfter = await transactions.run((tx) => repository.scheduleErasure(user.id, 3600, tx));
+      expect(eraseAfter!.getTime()).toBeGreaterThanOrEqual(before + 3_599_000);
+      expect(await transactions.run((tx) => repository.scheduleErasure(user.id, 0, tx))).toBeNull();
+      expect((await repository.findById(user.id))?.deactivatedAt).toBeInstanceOf(Date);
+      expect(await repository.findByEmailWithPassword(user.email)).toBeNull();
+      expect(await repository.findByUsernameWithPassword('leaving')).toBeNull();
+      expect(await repository.setDeactivated(user.id, false)).toBe(false);
+      expect(await repository.updateProfile(user.id, { displayName: 'x' })).toBe(false);
+    });
+
+    it('counts the other admins who can still sign in', async () => {
+      const admin = await repository.insert(newUser({ roles: ['user', 'admin'] }));
+      const count = (): Promise<number> => transactions.run((tx) => repository.countOtherActiveAdmins(admin.id, tx));
+      expect(await count()).toBe(0);
+      const second = await repository.insert(newUser({ roles: ['admin'] }));
+      expect(await count()).toBe(1);
+      await repository.setDeactivated(second.id, true);
+      expect(await count()).toBe(0);
+      const third = await repository.insert(newUser({ roles: ['admin'] }));
+      await transactions.run((tx) => repository.scheduleErasure(third.id, 60, tx));
+      expect(await count()).toBe(0);
+    });
+  });
+
   describe('list', () => {
     async function insertMany(n: number): Promise<UserEntity[]> {
       const users: UserEntity[] = [];

@@ -14,16 +14,9 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { firstValueFrom } from 'rxjs';
 import request from 'supertest';
 
-import { bearer, signedInUser } from '../support/accounts';
+import { bearer, registerUser, signedInUser } from '../support/accounts';
 import { freePort, rpcFailure, startTestApp, type TestApp } from '../support/test-app';
-
-/**
- * Flip once gatehouse issues amr, aal and auth_time (issue 15): a fresh login then passes
- * @RequireRecentAuth(), so the refusal of a token without auth_time gives way to the cases it guards.
- */
-const GATEHOUSE_ISSUES_ASSURANCE = false;
-const whileTokensLackAssurance = GATEHOUSE_ISSUES_ASSURANCE ? it.skip : it;
-const onceTokensCarryAssurance = GATEHOUSE_ISSUES_ASSURANCE ? it : it.skip;
+import { awayFromStepEdge, enrolTotp, totpCode } from '../support/totp';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const assurance = ({ userId, amr, aal, authTime }: AuthenticatedUser) => ({ userId, amr, aal, authTime });
@@ -138,26 +131,51 @@ describe('gatehouse/client: @RequireAal() and @RequireRecentAuth() with tokens g
     }
   });
 
-  whileTokensLackAssurance('refuses a token without auth_time with 401 REAUTH_REQUIRED, over HTTP and TCP, offline and live', async () => {
-    const { accessToken } = await signedInUser(g, 'assurance');
+  it('lets a fresh password sign-in through @RequireRecentAuth(300), and hands its amr, aal, auth_time to the handler', async () => {
+    const { accessToken, id: userId } = await signedInUser(g, 'assurance');
+    const expected = { userId, amr: ['pwd'], aal: 1, authTime: expect.any(Number) };
     for (const s of Object.values(modes)) {
-      expect((await s.http().get('/vault/recent').set(bearer(accessToken)).expect(401)).body).toEqual(REAUTH_REQUIRED);
-      expect(await s.fail('vault.recent', { accessToken })).toEqual(REAUTH_REQUIRED);
-      expect((await s.http().get('/vault/caller').set(bearer(accessToken)).expect(200)).body).toMatchObject({ amr: [], authTime: null });
+      const body = (await s.http().get('/vault/recent').set(bearer(accessToken)).expect(200)).body as ReturnType<typeof assurance>;
+      expect(body).toEqual(expected);
+      expect(Math.abs(body.authTime! - Date.now() / 1000)).toBeLessThan(30);
+      expect(await s.send('vault.recent', { accessToken })).toEqual(expected);
     }
   });
 
-  onceTokensCarryAssurance(
-    'lets a fresh password sign-in through @RequireRecentAuth(300), and hands its amr, aal, auth_time to the handler',
-    async () => {
-      const { accessToken, id: userId } = await signedInUser(g, 'assurance');
-      const expected = { userId, amr: ['pwd'], aal: 1, authTime: expect.any(Number) };
+  it('lets a sign-in with the second factor through the aal-2 controller, and a refresh keeps it, offline and live', async () => {
+    const u = await registerUser(g, 'assurance2fa');
+    const secret = await enrolTotp(g, u);
+    const step = (await g.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200)).body as {
+      mfaToken: string;
+    };
+    await awayFromStepEdge();
+    const signedIn = await g
+      .http()
+      .post('/auth/mfa/verify')
+      .send({ mfaToken: step.mfaToken, method: 'totp', code: totpCode(secret) })
+      .expect(200);
+    const { refreshToken } = (signedIn.body as { tokens: { refreshToken: string } }).tokens;
+    const refreshed = await g.http().post('/auth/refresh').send({ refreshToken }).expect(200);
+    for (const { tokens } of [signedIn.body, refreshed.body] as Array<{ tokens: { accessToken: string } }>) {
+      const expected = { userId: u.id, amr: ['mfa', 'otp', 'pwd'], aal: 2, authTime: expect.any(Number) };
       for (const s of Object.values(modes)) {
-        const body = (await s.http().get('/vault/recent').set(bearer(accessToken)).expect(200)).body as ReturnType<typeof assurance>;
-        expect(body).toEqual(expected);
-        expect(Math.abs(body.authTime! - Date.now() / 1000)).toBeLessThan(30);
-        expect(await s.send('vault.recent', { accessToken })).toEqual(expected);
+        expect((await s.http().get('/vault').set(bearer(tokens.accessToken)).expect(200)).body).toEqual(expected);
+        expect(await s.send('vault.open', { accessToken: tokens.accessToken })).toEqual(expected);
       }
-    },
-  );
+    }
+  });
+
+  it('re-authentication hands the sibling a new auth_time for the same session', async () => {
+    const s = await signedInUser(g, 'assurance');
+    const before = (await modes.offline.http().get('/vault/recent').set(s.auth).expect(200)).body as ReturnType<typeof assurance>;
+    await sleep(2100);
+    expect((await modes.offline.http().get('/vault/instant').set(s.auth).expect(401)).body).toEqual(REAUTH_REQUIRED);
+    const again = await g.http().post('/auth/reauthenticate').set(s.auth).send({ password: s.password }).expect(200);
+    const fresh = bearer((again.body as { tokens: { accessToken: string } }).tokens.accessToken);
+    for (const mode of Object.values(modes)) {
+      const after = (await mode.http().get('/vault/recent').set(fresh).expect(200)).body as ReturnType<typeof assurance>;
+      expect(after).toMatchObject({ userId: s.id, amr: ['pwd'], aal: 1 });
+      expect(after.authTime! - before.authTime!).toBeGreaterThanOrEqual(2);
+    }
+  });
 });

@@ -29,12 +29,14 @@ import { LOGIN_IDENTIFIER_REQUIRED } from '../shared/validation/validation.js';
 import { UserEnvelope } from '../users/dto/user.response.js';
 import type { PublicUser } from '../users/user.mapper.js';
 import { assertCsrfSafe, clearTokenCookies, refreshTokenCookie, setTokenCookies } from './auth-cookies.js';
+import { LOGIN_OUTCOMES } from './auth.openapi.js';
 import type { VerifiedUser } from './credentials.service.js';
 import {
   ChangePasswordDto,
   EmailDto,
   ImpersonateDto,
   LoginDto,
+  MfaVerifyDto,
   ReauthenticateDto,
   RegisterDto,
   ResetPasswordDto,
@@ -45,10 +47,11 @@ import { LoginResultResponse, VerificationSent } from './dto/auth.responses.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { LoginGuard } from './guards/login.guard.js';
 import { ImpersonationService } from './impersonation.service.js';
-import { LoginResult, LoginService } from './login.service.js';
+import { LoginResult, LoginService, type MfaRequired } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
+import { SecondFactorService } from './second-factor.service.js';
 
 /** A LoginResult; in cookie mode without the refresh token, which then travels only as a cookie. */
 type LoginResponse =
@@ -71,6 +74,7 @@ export class AuthController {
     private readonly recovery: PasswordRecoveryService,
     private readonly impersonation: ImpersonationService,
     private readonly reauthentication: ReauthenticationService,
+    private readonly secondFactor: SecondFactorService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -120,7 +124,10 @@ export class AuthController {
       '(a completed password reset ends the lock). In cookie mode the tokens are also set as cookies and the refresh token is left out of the body.',
   })
   @ApiBody({ type: LoginDto })
-  @ApiOkResponse({ type: LoginResultResponse })
+  @ApiOkResponse({
+    schema: LOGIN_OUTCOMES,
+    description: 'The session (LoginResult), or for a user with a second factor the step to complete it (MfaRequired), with no tokens.',
+  })
   @ApiErrors(
     ...BODY_ERRORS,
     {
@@ -150,14 +157,48 @@ export class AuthController {
   async signIn(
     @Req() request: FastifyRequest & { user: VerifiedUser; body: LoginDto },
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<LoginResponse> {
+  ): Promise<LoginResponse | MfaRequired> {
     // The body was validated into a LoginDto by LoginGuard, before the password check.
-    const result = await this.login.startSession(request.user.user, {
+    const result = await this.login.completeFirstFactor(request.user.user, {
+      amr: ['pwd'],
       ttl: request.body.ttl,
       connection: connectionOf(request),
       checkedPasswordHash: request.user.checkedPasswordHash,
     });
-    return this.deliver(result, reply);
+    return 'mfaRequired' in result ? result : this.deliver(result, reply);
+  }
+
+  @ApiOperation({
+    summary: 'Complete a sign-in with the second factor',
+    description:
+      'Takes the mfaToken a first factor answered and a code of the second factor: the 6 digits of the authenticator app (`totp`) or an ' +
+      'unused recovery code (`recovery_code`, which is then spent and mailed about). Answers the session the first factor asked for, at `aal` 2. ' +
+      'The mfaToken works once, lives 5 minutes and dies after 5 wrong codes; 10 consecutive wrong codes for an account lock its second ' +
+      'factor for LOCKOUT_DURATION. In cookie mode the tokens are also set as cookies and the refresh token is left out of the body.',
+  })
+  @ApiOkResponse({ type: LoginResultResponse })
+  @ApiErrors(
+    ...BODY_ERRORS,
+    { code: ErrorCode.INVALID_MFA_CODE, when: 'a wrong or used code', message: 'invalid code' },
+    {
+      code: ErrorCode.INVALID_MFA_CODE,
+      when: 'an unknown, used or expired mfaToken, one that took 5 wrong codes, or whose password changed since',
+      message: 'invalid or expired mfaToken: sign in again',
+    },
+    {
+      code: ErrorCode.TOO_MANY_REQUESTS,
+      when: "the account's second factor is locked after 10 consecutive wrong codes; `Retry-After` header",
+      message: 'too many failed attempts; try again later',
+    },
+    RATE_LIMITED,
+    ErrorCode.SERVICE_UNAVAILABLE,
+  )
+  @Public()
+  @UseGuards(RateLimitGuard)
+  @Post('mfa/verify')
+  @HttpCode(200)
+  async verifySecondFactor(@Body() dto: MfaVerifyDto, @Res({ passthrough: true }) reply: FastifyReply): Promise<LoginResponse> {
+    return this.deliver(await this.secondFactor.verify(dto), reply);
   }
 
   @ApiOperation({
@@ -306,7 +347,7 @@ export class AuthController {
   }
 
   @ApiOperation({
-    summary: 'Prove a factor again, for the routes that need a recent sign-in',
+    summary: 'Prove a factor again (the password, or a code of the authenticator app), for the routes that need a recent sign-in',
     description:
       'Same session, new access and refresh tokens whose `auth_time` is now (the presented refresh token stops working). ' +
       'Routes marked "recent" answer 401 REAUTH_REQUIRED when the last proof is older than REAUTH_MAX_AGE. ' +
@@ -317,6 +358,11 @@ export class AuthController {
   @ApiErrors(
     ...BODY_ERRORS,
     { code: ErrorCode.INVALID_CREDENTIALS, when: 'the password is wrong' },
+    {
+      code: ErrorCode.INVALID_MFA_CODE,
+      when: 'the code is wrong or used, or the user has no confirmed authenticator app',
+      message: 'invalid code',
+    },
     { code: ErrorCode.FORBIDDEN, when: 'the session is an impersonation', message: 'an impersonated session cannot re-authenticate' },
     WRONG_PASSWORDS_LOCKED_OUT,
     ErrorCode.SERVICE_UNAVAILABLE,

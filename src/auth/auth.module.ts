@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 
 import { MailModule } from '../mail/mail.module.js';
+import { MfaModule } from '../mfa/mfa.module.js';
 import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
 import { ProtectionModule } from '../protection/protection.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
@@ -23,12 +24,13 @@ import { LoginService } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationService } from './registration.service.js';
+import { SecondFactorService } from './second-factor.service.js';
 import { JwtStrategy } from './strategies/jwt.strategy.js';
 import { LocalStrategy } from './strategies/local.strategy.js';
 import { VerifiedTokensCache } from './verified-tokens.cache.js';
 
 @Module({
-  imports: [PassportModule, UsersModule, SessionsModule, TokensModule, ProtectionModule, MailModule],
+  imports: [PassportModule, UsersModule, SessionsModule, TokensModule, ProtectionModule, MailModule, MfaModule],
   controllers: [AuthController, AuthRpcController],
   providers: [
     { provide: AccountTokensRepository, useClass: PgAccountTokensRepository },
@@ -42,6 +44,7 @@ import { VerifiedTokensCache } from './verified-tokens.cache.js';
     BackgroundTasks,
     LoginService,
     ReauthenticationService,
+    SecondFactorService,
     LocalStrategy,
     JwtStrategy,
     VerifiedTokensCache,

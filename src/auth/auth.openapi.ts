@@ -6,7 +6,7 @@ import { addError, schemaName, type Method, type OpenApiContribution } from '../
 import { ErrorCode } from '../shared/errors/app-error.js';
 import { ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, FOREIGN_ORIGIN_MESSAGE, REFRESH_COOKIE } from './auth-cookies.js';
 import { RestRefreshDto } from './dto/auth.dto.js';
-import { CookieLoginResult, LoginResultResponse } from './dto/auth.responses.js';
+import { CookieLoginResult, LoginResultResponse, MfaRequiredResponse } from './dto/auth.responses.js';
 
 const ACCESS_COOKIE_SCHEME = 'accessCookie';
 const REFRESH_COOKIE_SCHEME = 'refreshCookie';
@@ -14,10 +14,15 @@ const CSRF_SCHEME = 'csrfHeader';
 
 const isWrite = (method: Method): boolean => !['get', 'head', 'options'].includes(method);
 
+/** A login's 200: the session's tokens, or the step to the second factor. */
+export const LOGIN_OUTCOMES: SchemaObject = {
+  oneOf: [{ $ref: getSchemaPath(LoginResultResponse) }, { $ref: getSchemaPath(MfaRequiredResponse) }],
+};
+
 /** What auth adds to the OpenAPI document: the login results, and cookie mode when it is on. */
 export function authOpenApi(config: AppConfig): OpenApiContribution {
   return {
-    extraModels: [LoginResultResponse, CookieLoginResult],
+    extraModels: [LoginResultResponse, CookieLoginResult, MfaRequiredResponse],
     configure: (builder) => {
       if (!config.authCookies) return;
       builder
@@ -85,10 +90,12 @@ function applyCookieMode(path: string, method: Method, operation: OperationObjec
     operation.security = [{}, { [REFRESH_COOKIE_SCHEME]: [], [CSRF_SCHEME]: [] }];
     addError(operation, CSRF_FAILED);
   }
-  if (path === '/auth/login' || path === '/auth/refresh') {
+  if (path === '/auth/login' || path === '/auth/refresh' || path === '/auth/mfa/verify' || path === '/auth/reauthenticate') {
     const ok = operation.responses['200'] as ResponseObject | undefined;
     const json = ok?.content?.['application/json'];
-    if (json) json.schema = { $ref: getSchemaPath(CookieLoginResult) };
+    const cookieResult = { $ref: getSchemaPath(CookieLoginResult) };
+    // A login may answer the step to a second factor instead, which sets no cookie.
+    if (json) json.schema = path === '/auth/login' ? { oneOf: [cookieResult, { $ref: getSchemaPath(MfaRequiredResponse) }] } : cookieResult;
     addError(operation, FOREIGN_ORIGIN);
   }
 }

@@ -13,6 +13,7 @@ import {
   AccessTokenDto,
   EmailDto,
   LoginWithUserDto,
+  MfaVerifyDto,
   RegisterDto,
   ResetPasswordDto,
   RpcChangePasswordDto,
@@ -26,16 +27,18 @@ import {
   AcceptedReply,
   ChangedReply,
   LoginResultResponse,
+  MfaRequiredResponse,
   ResetReply,
   VerificationSent,
   VerifiedAccessToken,
 } from './dto/auth.responses.js';
 import { EmailVerificationService } from './email-verification.service.js';
 import { ImpersonationService } from './impersonation.service.js';
-import { LoginResult, LoginService } from './login.service.js';
+import { LoginResult, LoginService, type MfaRequired } from './login.service.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationResult, RegistrationService } from './registration.service.js';
+import { SecondFactorService } from './second-factor.service.js';
 
 /** A signed-in caller proving the password again (change, re-authentication) meets the lockout. */
 const WRONG_PASSWORDS_LOCKED_OUT = {
@@ -53,6 +56,7 @@ export class AuthRpcController {
     private readonly recovery: PasswordRecoveryService,
     private readonly impersonation: ImpersonationService,
     private readonly reauthentication: ReauthenticationService,
+    private readonly secondFactor: SecondFactorService,
   ) {}
 
   @ApiMessagePattern({
@@ -67,8 +71,10 @@ export class AuthRpcController {
   }
 
   @ApiMessagePattern({
-    summary: 'Log in with email or username and password; not rate-limited, but obeys the account lockout (retryAfter in the error)',
-    reply: LoginResultResponse,
+    summary:
+      'Log in with email or username and password; not rate-limited, but obeys the account lockout (retryAfter in the error). ' +
+      'A user with a second factor gets MfaRequired (no tokens): complete with auth.mfa.verify',
+    reply: { oneOf: [LoginResultResponse, MfaRequiredResponse] },
     errors: [
       ErrorCode.INVALID_CREDENTIALS,
       ErrorCode.EMAIL_NOT_VERIFIED,
@@ -79,7 +85,7 @@ export class AuthRpcController {
   })
   @Public()
   @MessagePattern('auth.login')
-  signIn(@Payload() dto: RpcLoginDto): Promise<LoginResult> {
+  signIn(@Payload() dto: RpcLoginDto): Promise<LoginResult | MfaRequired> {
     return this.login.loginWithPassword(dto, dto.connection);
   }
 
@@ -213,6 +219,24 @@ export class AuthRpcController {
   })
   @MessagePattern('auth.reauthenticate')
   reauthenticate(@Payload() dto: RpcReauthenticateDto, @CurrentAuth() auth: AuthContext): Promise<LoginResult> {
-    return this.reauthentication.reauthenticate(auth, { password: dto.password });
+    return this.reauthentication.reauthenticate(auth, { password: dto.password, code: dto.code });
+  }
+
+  @ApiMessagePattern({
+    summary: 'Complete a sign-in with the second factor: the mfaToken of auth.login (or another first factor) and a code',
+    reply: LoginResultResponse,
+    errors: [
+      { code: ErrorCode.INVALID_MFA_CODE, when: 'a wrong or used code; an unknown, used or expired mfaToken' },
+      {
+        code: ErrorCode.TOO_MANY_REQUESTS,
+        when: "the account's second factor is locked after 10 consecutive wrong codes; `retryAfter` seconds",
+      },
+      ErrorCode.SERVICE_UNAVAILABLE,
+    ],
+  })
+  @Public()
+  @MessagePattern('auth.mfa.verify')
+  verifySecondFactor(@Payload() dto: MfaVerifyDto): Promise<LoginResult> {
+    return this.secondFactor.verify(dto);
   }
 }

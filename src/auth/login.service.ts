@@ -1,13 +1,16 @@
 import { Injectable } from '@nestjs/common';
 
 import { DomainEvents } from '../events/domain-events.service.js';
+import { MfaChallengesService } from '../mfa/mfa-challenges.service.js';
+import { TotpService } from '../mfa/totp.service.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
 import type { SessionAssurance } from '../sessions/sessions.repository.js';
 import { SessionsService, type RotatedSession } from '../sessions/sessions.service.js';
 import type { AuthContext } from '../shared/access/auth-context.js';
-import { ConnectionInfo } from '../shared/connection.js';
+import { ConnectionInfo, normalizeIp } from '../shared/connection.js';
+import { sha256Hex } from '../shared/crypto.js';
 import { AppError, ErrorCode, invalidCredentials, notFound, unauthorized } from '../shared/errors/app-error.js';
 import { AccessTokensService } from '../tokens/access-tokens.service.js';
 import type { UserEntity } from '../users/user.entity.js';
@@ -36,6 +39,28 @@ function assuranceOf(opts: { checkedPasswordHash?: string }): SessionAssurance {
   return opts.checkedPasswordHash !== undefined ? { amr: ['pwd'], aal: 1 } : { amr: [], aal: 1 };
 }
 
+/** The answer of a first factor for a user with a second factor: no tokens, a step to complete. */
+export interface MfaRequired {
+  mfaRequired: true;
+  /** Single use, for POST /auth/mfa/verify (auth.mfa.verify). */
+  mfaToken: string;
+  methods: SecondFactorMethod[];
+  /** Seconds the mfaToken lives. */
+  expiresIn: number;
+}
+
+export type SecondFactorMethod = 'totp' | 'recovery_code';
+
+/** A first factor that proved the user: what it proved, and what the session should be. */
+export interface FirstFactor {
+  /** RFC 8176 methods it proved, e.g. ["pwd"]. */
+  amr: string[];
+  ttl?: number;
+  connection?: ConnectionInfo;
+  /** For a password: the hash checked (the session insert's guard, see startSession). */
+  checkedPasswordHash?: string;
+}
+
 const deactivated = (): AppError => new AppError(ErrorCode.USER_DEACTIVATED, 'this account is deactivated');
 
 /** Turns a proven identity into a session and a token pair; refreshes and ends sessions. */
@@ -48,11 +73,39 @@ export class LoginService {
     private readonly accessTokens: AccessTokensService,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
+    private readonly totp: TotpService,
+    private readonly challenges: MfaChallengesService,
   ) {}
 
-  async loginWithPassword(login: PasswordLogin & { ttl?: number }, connection?: ConnectionInfo): Promise<LoginResult> {
+  async loginWithPassword(login: PasswordLogin & { ttl?: number }, connection?: ConnectionInfo): Promise<LoginResult | MfaRequired> {
     const { user, checkedPasswordHash } = await this.credentials.verify(login, connection);
-    return this.startSession(user, { ttl: login.ttl, connection, checkedPasswordHash });
+    return this.completeFirstFactor(user, { amr: ['pwd'], ttl: login.ttl, connection, checkedPasswordHash });
+  }
+
+  /**
+   * The gate every first factor goes through (a trusted service's loginWithUser and an admin's
+   * impersonation excepted: they prove no factor of the user's): a user with a confirmed second
+   * factor gets a single-use step to complete instead of tokens; anyone else gets the session.
+   */
+  async completeFirstFactor(user: Omit<UserEntity, 'passwordHash'>, factor: FirstFactor): Promise<LoginResult | MfaRequired> {
+    if (!(await this.totp.hasConfirmedFactor(user.id))) {
+      return this.startSession(user, { ...factor, assurance: { amr: factor.amr, aal: 1 } });
+    }
+    const challenge = await this.challenges.create(user.id, factor.amr.join(' '), {
+      // Capped when the session opens, as for any login.
+      ...(factor.ttl !== undefined ? { ttl: factor.ttl } : {}),
+      ip: normalizeIp(factor.connection?.ip),
+      userAgent: factor.connection?.userAgent?.slice(0, 512) ?? null,
+      amr: factor.amr,
+      ...(factor.checkedPasswordHash !== undefined ? { passwordFingerprint: sha256Hex(factor.checkedPasswordHash) } : {}),
+    });
+    this.events.publish('user.mfa_challenged', {
+      userId: user.id,
+      ip: factor.connection?.ip ?? null,
+      userAgent: factor.connection?.userAgent ?? null,
+      details: { amr: factor.amr },
+    });
+    return { mfaRequired: true, mfaToken: challenge.mfaToken, methods: ['totp', 'recovery_code'], expiresIn: challenge.expiresIn };
   }
 
   /**
@@ -97,7 +150,7 @@ export class LoginService {
         sessionId: issued.session.id,
         ip: issued.session.ip,
         userAgent: issued.session.userAgent,
-        ...(opts.grantedTo ? { details: { transport: opts.grantedTo.transport } } : {}),
+        details: { amr: issued.session.amr, ...(opts.grantedTo ? { transport: opts.grantedTo.transport } : {}) },
       });
     }
     return this.result(toPublicUser(user), issued.session, issued.refreshToken);

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
-import { APP_CONFIG, redisClientOptions, type AppConfig } from '../platform/config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { createRedisClient } from '../platform/config/redis-client.js';
 import { ANY_DOMAIN_EVENT, type DomainEvent } from './events.js';
 
 /**
@@ -23,8 +24,7 @@ export class RedisEventsPublisher implements OnModuleInit, OnApplicationShutdown
     const r = this.config.redis;
     if (!r) return;
     // A command timeout: with Redis not answering, publications would otherwise pile up in memory.
-    this.redis = new Redis({
-      ...redisClientOptions(r),
+    this.redis = createRedisClient(r, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,

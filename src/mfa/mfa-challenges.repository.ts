@@ -12,6 +12,11 @@ export interface LoginContext {
   userAgent: string | null;
   /** RFC 8176 methods of the first factor, e.g. ["pwd"]. */
   amr: string[];
+  /**
+   * For a password first factor: the SHA-256 of the password hash it checked, so that a password
+   * changed or reset before the second factor voids the step (the hash itself stays in users).
+   */
+  passwordFingerprint?: string;
 }
 
 /** A challenge to open: the hash of its token, whose it is, and what the first factor asked for. */

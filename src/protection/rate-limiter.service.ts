@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
-import { APP_CONFIG, redisClientOptions, type AppConfig } from '../platform/config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/app-config.js';
+import { createRedisClient } from '../platform/config/redis-client.js';
 
 const WINDOW_MS = 60_000;
 /** A Redis that does not answer (frozen, or cut off without a reset) is given this long per request. */
@@ -25,8 +26,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     const r = this.config.redis;
     if (!r) return;
-    this.redis = new Redis({
-      ...redisClientOptions(r),
+    this.redis = createRedisClient(r, {
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,

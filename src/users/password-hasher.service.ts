@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { hash, verify } from '@node-rs/argon2';
-import { verify as verifyBcrypt } from '@node-rs/bcrypt';
 
 import { Semaphore } from '../shared/semaphore.js';
 import { normalizePassword } from '../shared/validation/normalize.js';
@@ -14,6 +13,9 @@ export const ARGON2_PARAMS = { algorithm: 2 /* Argon2id */, memoryCost: 19456, t
 export const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|1[0-4])\$[./A-Za-z0-9]{53}$/;
 const ARGON2_HASH = /^\$argon2(id|i|d)\$v=\d+\$m=(\d{1,6}),t=(\d{1,2}),p=(\d)\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 const ARGON2_LIMITS = { memoryCost: 262144, timeCost: 10, parallelism: 4 };
+
+/** Loaded with the first imported bcrypt hash: its native library is about 1 MiB resident, and most instances never check one. */
+let bcrypt: Promise<typeof import('@node-rs/bcrypt')> | undefined;
 
 /** Whether a hash can be verified here at bounded cost (what users.import accepts). */
 export function isSupportedHash(hash: string): boolean {
@@ -70,7 +72,10 @@ export class PasswordHasher implements OnModuleInit {
       if (BCRYPT_HASH.test(storedHash)) {
         // Imported hashes were made from the password as typed. bcrypt reads 72 bytes at most: a
         // longer password is not rehashed, or a variant differing after byte 72 would become the password.
-        const [ok] = await Promise.all([verifyBcrypt(password, storedHash), this.padToNativeCost(normalized)]);
+        const [ok] = await Promise.all([
+          (bcrypt ??= import('@node-rs/bcrypt')).then(({ verify: verifyBcrypt }) => verifyBcrypt(password, storedHash)),
+          this.padToNativeCost(normalized),
+        ]);
         return { ok, needsRehash: Buffer.byteLength(password, 'utf8') <= 72 };
       }
       const weaker = isWeakerArgon2(storedHash);

@@ -200,6 +200,18 @@ interface Doc {
   }>;
 }
 
+/**
+ * A login's 200: one of the session (LoginResult, or CookieLoginResult in cookie mode) and the step
+ * to a second factor (MfaRequired); the session's schema, resolved.
+ */
+function loginSessionSchema(doc: Doc, schema: Schema | undefined): Schema {
+  const outcomes = (schema?.oneOf ?? []).map((s) => s.$ref);
+  expect(outcomes).toHaveLength(2);
+  expect(outcomes[1]).toBe('#/components/schemas/MfaRequired');
+  expect(resolve(doc, schema?.oneOf?.[1]).required).toEqual(['mfaRequired', 'mfaToken', 'methods', 'expiresIn']);
+  return resolve(doc, schema?.oneOf?.[0]);
+}
+
 function resolve(doc: Doc, schema: Schema | undefined): Schema {
   if (!schema) throw new Error('no schema');
   if (!schema.$ref) return schema;
@@ -353,7 +365,7 @@ describe('OpenAPI document and UI', () => {
     );
 
     const login = await t.http().post('/auth/login').send({ email: user.email, password: user.password }).expect(200);
-    const loginSchema = resolve(doc, jsonSchema(operation(doc, 'post', '/auth/login').responses['200']));
+    const loginSchema = loginSessionSchema(doc, jsonSchema(operation(doc, 'post', '/auth/login').responses['200']));
     expect(loginSchema.required).toEqual(expect.arrayContaining(['sessionId', 'tokens', 'user']));
     expect(Object.keys(login.body as object).sort()).toEqual(Object.keys(loginSchema.properties ?? {}).sort());
     const tokenPair = resolve(doc, loginSchema.properties?.tokens);
@@ -434,7 +446,7 @@ describe('OpenAPI document and UI', () => {
       expect(doc.info.description).toContain(`\`${expected.pattern}\``);
     }
     const login = patterns.find((p) => p.pattern === 'auth.login');
-    expect(resolve(doc, login?.reply).required).toEqual(expect.arrayContaining(['sessionId', 'tokens', 'user']));
+    expect(loginSessionSchema(doc, login?.reply).required).toEqual(expect.arrayContaining(['sessionId', 'tokens', 'user']));
     expect(login?.errors.map((e) => e.code)).toEqual(expect.arrayContaining(['INVALID_CREDENTIALS', 'TOO_MANY_REQUESTS']));
     expect(patterns.find((p) => p.pattern === 'users.findById')?.reply).toMatchObject({ nullable: true });
     expect(patterns.find((p) => p.pattern === 'sessions.list')?.reply).toMatchObject({ type: 'array' });
@@ -534,7 +546,7 @@ describe('OpenAPI document in cookie mode', () => {
   });
 
   it('answers login and refresh without the refresh token in the body, as documented', async () => {
-    const schema = resolve(doc, jsonSchema(operation(doc, 'post', '/auth/login').responses['200']));
+    const schema = loginSessionSchema(doc, jsonSchema(operation(doc, 'post', '/auth/login').responses['200']));
     expect(schema.required).toContain('csrfToken');
     expect(resolve(doc, schema.properties?.tokens).properties).not.toHaveProperty('refreshToken');
     expect(resolve(doc, jsonSchema(operation(doc, 'post', '/auth/refresh').responses['200']))).toBe(schema);

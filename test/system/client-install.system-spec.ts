@@ -193,6 +193,15 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
       expect(await call(offline, 'orders.purge', { accessToken: boss.accessToken })).toEqual({ purgedBy: boss.id });
     });
 
+    it("refuses a password sign-in an aal-2 handler with gatehouse's MFA_REQUIRED body, over HTTP and TCP, in every mode", async () => {
+      const { accessToken } = await signedInUser(g, 'installed');
+      const MFA_REQUIRED = { statusCode: 403, code: 'MFA_REQUIRED', message: 'a second factor is required' };
+      for (const mode of Object.values(apps[platform].modes)) {
+        expect((await mode.http().get('/orders/export').set(bearer(accessToken)).expect(403)).body).toEqual(MFA_REQUIRED);
+        expect(await fail(mode, 'orders.export', { accessToken })).toEqual(MFA_REQUIRED);
+      }
+    });
+
     it('after a logout: refused at once live (TCP to gatehouse), within moments with pushed revocations (Redis), over HTTP and TCP', async () => {
       const { offline, live, pushed } = apps[platform].modes;
       const { accessToken: token, id: userId } = await signedInUser(g, 'installed');

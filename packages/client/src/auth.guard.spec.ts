@@ -37,6 +37,9 @@ const ALICE: AuthenticatedUser = {
   isImpersonated: false,
   impersonatorId: null,
   claims: {},
+  amr: [],
+  aal: 1,
+  authTime: null,
 };
 const GOOD = 'good.token.value';
 

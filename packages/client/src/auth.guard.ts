@@ -2,7 +2,8 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 
 import { carrierOf, noteGuarded, PUBLIC_HANDLER, setCaller, transportError } from './caller.js';
-import { IS_OPTIONAL_AUTH, IS_PUBLIC_ROUTE, REQUIRED_ROLES } from './decorators.js';
+import type { AssuranceLevel } from './client-options.js';
+import { IS_OPTIONAL_AUTH, IS_PUBLIC_ROUTE, MAX_AUTH_AGE, REQUIRED_AAL, REQUIRED_ROLES } from './decorators.js';
 import { AuthClientError } from './refusals.js';
 import { findToken, httpRequestOf, passesCsrfCheck } from './token-sources.js';
 import { TokenVerifier } from './token-verifier.js';
@@ -11,7 +12,8 @@ import { TokenVerifier } from './token-verifier.js';
  * Protects HTTP routes, message patterns, WebSocket messages and GraphQL resolvers: the token from
  * `tokenFrom` (the bearer header by default) over HTTP and GraphQL, the payload's `accessToken` over
  * RPC and WebSocket. Deny by default (@Public() opens, @OptionalAuth() admits anonymous callers),
- * @Roles() restricts. Refusals carry gatehouse's error body over every transport.
+ * @Roles(), @RequireAal() and @RequireRecentAuth() restrict. Refusals carry gatehouse's error body
+ * over every transport.
  */
 @Injectable()
 export class GatehouseGuard implements CanActivate {
@@ -33,8 +35,11 @@ export class GatehouseGuard implements CanActivate {
       // Before any token is looked at: a context the guard cannot keep a caller in is a setup error.
       carrierOf(context);
       const roles = this.reflector.getAllAndOverride<string[] | undefined>(REQUIRED_ROLES, targets);
+      const aal = this.reflector.getAllAndOverride<AssuranceLevel | undefined>(REQUIRED_AAL, targets);
+      const maxAge = this.reflector.getAllAndOverride<number | undefined>(MAX_AUTH_AGE, targets);
       const { token, from } = findToken(context, this.verifier.tokenSources);
-      if (!token && !roles?.length && this.reflector.getAllAndOverride<boolean | undefined>(IS_OPTIONAL_AUTH, targets)) {
+      const restricted = !!roles?.length || aal !== undefined || maxAge !== undefined;
+      if (!token && !restricted && this.reflector.getAllAndOverride<boolean | undefined>(IS_OPTIONAL_AUTH, targets)) {
         setCaller(context, null);
         return true;
       }
@@ -43,6 +48,8 @@ export class GatehouseGuard implements CanActivate {
       if (roles?.length && !roles.some((role) => user.roles.includes(role))) {
         throw this.verifier.refusal('role', `needs one of ${JSON.stringify(roles)}, has ${JSON.stringify(user.roles)}`);
       }
+      // After the role: a caller who lacks it gains nothing by proving a factor.
+      if (aal !== undefined || maxAge !== undefined) this.verifier.checkAssurance(user, { aal, maxAge });
       setCaller(context, user);
       return true;
     } catch (error) {

@@ -73,6 +73,9 @@ export type LiveOptions =
 
 export const AUTH_CLIENT_OPTIONS = Symbol('AUTH_CLIENT_OPTIONS');
 
+/** Authenticator assurance level, as gatehouse's `aal` claim: 1 (one factor) or 2 (a second factor proven). */
+export type AssuranceLevel = 1 | 2;
+
 /** Who called: what the guard puts on the request (HTTP) or context (RPC), for @CurrentUser(). */
 export interface AuthenticatedUser {
   userId: string;
@@ -83,6 +86,12 @@ export interface AuthenticatedUser {
   /** The admin acting as the user, when impersonated. */
   impersonatorId: string | null;
   claims: Record<string, unknown>;
+  /** How the user authenticated (the token's `amr`, RFC 8176 values such as `pwd`, `otp`, `hwk`); empty when it has none. */
+  amr: string[];
+  /** The token's `aal`: 2 only when a second factor was proven; 1 when the token has no (or another) `aal`. */
+  aal: AssuranceLevel;
+  /** When the user last proved a factor (the token's `auth_time`), seconds since the epoch; null when it has none (or not a positive number). */
+  authTime: number | null;
   /**
    * Live mode only: the user's current email, from gatehouse's answer. Undefined offline and with
    * pushed revocations: access tokens carry no email.

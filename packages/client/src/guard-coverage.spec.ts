@@ -59,6 +59,7 @@ describe('GuardCoverage: a message handled without the global GatehouseGuard', (
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0][0]).toContain('the message "orders.purge" was handled without GatehouseGuard');
     expect(warn.mock.calls[0][0]).toContain('{ inheritAppConfig: true }');
+    expect(warn.mock.calls[0][0]).toContain('their @Roles(), @RequireAal() and @RequireRecentAuth() unchecked');
     expect(previous).toHaveBeenCalledTimes(3);
   });
 

@@ -71,7 +71,8 @@ export class GuardCoverage implements OnApplicationBootstrap, OnApplicationShutd
         this.logger.warn(
           `the message "${patternOf(context)}" was handled without GatehouseGuard, the app's global guard (unless another guard refused it first): ` +
             "a hybrid app's global guards reach message patterns only when each microservice is connected with " +
-            'app.connectMicroservice(options, { inheritAppConfig: true }). @CurrentUser() refuses such messages with 401, but handlers that do not ask for the caller run unguarded.',
+            'app.connectMicroservice(options, { inheritAppConfig: true }). @CurrentUser() refuses such messages with 401, but handlers that do not ask for the caller run unguarded, ' +
+            'their @Roles(), @RequireAal() and @RequireRecentAuth() unchecked.',
         );
       }
       previous?.call(server, transportId, context);

@@ -1,6 +1,7 @@
 export { AuthClientModule, type AuthClientAsyncOptions } from './auth-client.module.js';
 export { AuthGuard, GatehouseGuard } from './auth.guard.js';
 export type {
+  AssuranceLevel,
   AuthClientOptions,
   AuthenticatedUser,
   AuthErrorBody,
@@ -9,7 +10,7 @@ export type {
   TokenExtractor,
   TokenSource,
 } from './client-options.js';
-export { CurrentUser, OptionalAuth, Public, Roles } from './decorators.js';
+export { CurrentUser, OptionalAuth, Public, RequireAal, RequireRecentAuth, Roles } from './decorators.js';
 export { AuthClientError, type Refusal, type RefusalReason } from './refusals.js';
 export { TokenVerifier } from './token-verifier.js';
 export {

@@ -2,7 +2,7 @@
 export interface AuthErrorBody {
   statusCode: number;
   /** INTERNAL_ERROR (500) only for a setup problem: a context the guard cannot read, a failing tokenFrom function. */
-  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR';
+  code: 'UNAUTHORIZED' | 'FORBIDDEN' | 'MFA_REQUIRED' | 'REAUTH_REQUIRED' | 'SERVICE_UNAVAILABLE' | 'INTERNAL_ERROR';
   message: string;
 }
 
@@ -38,6 +38,10 @@ export type RefusalReason =
   | 'rejected'
   /** @Roles(): none of the required roles. */
   | 'role'
+  /** @RequireAal(): the token's `aal` is below the level (no `aal` counts as 1). */
+  | 'aal'
+  /** @RequireRecentAuth(): `auth_time` older than allowed, missing, not a number, or in the future. */
+  | 'reauth'
   /** A write authenticated by the gh_access cookie without the matching X-CSRF-Token header. */
   | 'csrf'
   /** gatehouse (its key set, or `auth.verify` in live mode) could not be reached. */
@@ -58,6 +62,8 @@ export const REFUSAL_REASONS: readonly RefusalReason[] = [
   'revoked',
   'rejected',
   'role',
+  'aal',
+  'reauth',
   'csrf',
   'unavailable',
 ];
@@ -80,6 +86,9 @@ const BODIES: Record<RefusalReason, AuthErrorBody> = {
   revoked: { statusCode: 401, code: 'UNAUTHORIZED', message: 'session revoked' },
   rejected: INVALID,
   role: { statusCode: 403, code: 'FORBIDDEN', message: 'insufficient role' },
+  // gatehouse's own messages for these codes: a client handles them the same from either.
+  aal: { statusCode: 403, code: 'MFA_REQUIRED', message: 'a second factor is required' },
+  reauth: { statusCode: 401, code: 'REAUTH_REQUIRED', message: 'please re-authenticate' },
   csrf: { statusCode: 403, code: 'FORBIDDEN', message: 'CSRF check failed: send the gh_csrf cookie value in X-CSRF-Token' },
   unavailable: { statusCode: 503, code: 'SERVICE_UNAVAILABLE', message: 'gatehouse unreachable' },
 };

@@ -7,7 +7,7 @@ import { Test } from '@nestjs/testing';
 import { AuthClientModule } from './auth-client.module.js';
 import { AuthGuard } from './auth.guard.js';
 import type { AuthClientOptions, AuthenticatedUser } from './client-options.js';
-import { CurrentUser, Roles } from './decorators.js';
+import { CurrentUser, RequireAal, RequireRecentAuth, Roles } from './decorators.js';
 import { createTestIssuer, type TestIssuer } from './testing.js';
 import { TokenVerifier } from './token-verifier.js';
 
@@ -23,6 +23,13 @@ class OrdersController {
   @Get('admin/report')
   report(@CurrentUser() user: AuthenticatedUser): { reportBy: string } {
     return { reportBy: user.userId };
+  }
+
+  @RequireAal(2)
+  @RequireRecentAuth(300)
+  @Get('payouts')
+  payouts(@CurrentUser() user: AuthenticatedUser): { userId: string; amr: string[] } {
+    return { userId: user.userId, amr: user.amr };
   }
 }
 
@@ -96,6 +103,23 @@ describe("@gatehouse/client/testing: a sibling app's tests without gatehouse", (
     expect(await get(app, '/admin/report', gh.token({ sub: 'admin-1', roles: ['admin'] }))).toEqual({
       status: 200,
       body: { reportBy: 'admin-1' },
+    });
+  });
+
+  it('has step-up handlers tested with the assurance claims passed as claims', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const stepUp = { amr: ['pwd', 'otp'], aal: 2, auth_time: now - 10 };
+    expect(await get(app, '/payouts', gh.token({ sub: 'user-1', claims: stepUp }))).toEqual({
+      status: 200,
+      body: { userId: 'user-1', amr: ['pwd', 'otp'] },
+    });
+    expect(await get(app, '/payouts', gh.token({ sub: 'user-1', claims: { ...stepUp, aal: 1 } }))).toMatchObject({
+      status: 403,
+      body: { code: 'MFA_REQUIRED' },
+    });
+    expect(await get(app, '/payouts', gh.token({ sub: 'user-1', claims: { ...stepUp, auth_time: now - 600 } }))).toMatchObject({
+      status: 401,
+      body: { code: 'REAUTH_REQUIRED' },
     });
   });
 

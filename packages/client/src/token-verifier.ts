@@ -4,6 +4,7 @@ import { ClientProxy, ClientProxyFactory } from '@nestjs/microservices';
 import type { Redis } from 'ioredis';
 import { firstValueFrom, timeout } from 'rxjs';
 
+import { assuranceOf, assuranceProblem, type AssuranceRequirement } from './assurance.js';
 import {
   AUTH_CLIENT_OPTIONS,
   type AuthClientOptions,
@@ -175,6 +176,15 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
     return user;
   }
 
+  /**
+   * Refuses a caller whose token falls short of @RequireAal() (403 MFA_REQUIRED) or
+   * @RequireRecentAuth() (401 REAUTH_REQUIRED); `auth_time` is judged against this clock, now.
+   */
+  checkAssurance(user: AuthenticatedUser, required: AssuranceRequirement): void {
+    const problem = assuranceProblem(user, required, Date.now(), this.options.clockTolerance ?? 30);
+    if (problem) throw this.refusal(problem.reason, problem.detail);
+  }
+
   /** Refusals since start, by reason: a mis-set `issuer` shows as a growing `issuer` count. */
   refusals(): Record<RefusalReason, number> {
     return { ...this.counts };
@@ -226,6 +236,7 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
       isImpersonated: claims.isImpersonated === true,
       impersonatorId: typeof act?.sub === 'string' ? act.sub : null,
       claims: Object.freeze(claims),
+      ...assuranceOf(claims),
     });
     if (this.verified.size >= MAX_CACHED) {
       const oldest = this.verified.keys().next().value;
@@ -268,6 +279,7 @@ export class TokenVerifier implements OnModuleInit, OnApplicationShutdown {
       isImpersonated: reply.isImpersonated,
       impersonatorId: typeof act?.sub === 'string' ? act.sub : null,
       claims: reply.claims,
+      ...assuranceOf(reply.claims),
       // Only gatehouse's answer has them: access tokens carry no email.
       ...(reply.user && typeof reply.user.email === 'string' ? { email: reply.user.email, username: reply.user.username ?? null } : {}),
     };

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsDefined, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
+import { IsDefined, IsIn, IsInt, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 
 import {
   ACCESS_TOKEN_PROPERTY,
@@ -20,6 +20,9 @@ import {
 } from '../../shared/validation/dto-helpers.js';
 import { normalizeEmail, normalizeUsername, USERNAME_PATTERN } from '../../shared/validation/normalize.js';
 import { LOGIN_IDENTIFIER_REQUIRED, StringFields } from '../../shared/validation/validation.js';
+
+const REAUTH_PROOF_REQUIRED = 'send password or code';
+const TOTP_CODE_PROPERTY = { type: 'string', pattern: '^[0-9]{6}$', example: '492039' } as const;
 
 const USERNAME_MESSAGE = 'username must be 3-32 characters of a-z, 0-9, ".", "_" or "-"';
 
@@ -187,10 +190,20 @@ export class RpcChangePasswordDto extends ChangePasswordDto {
   accessToken: string;
 }
 
+/** One proof: the password, or a code of the user's confirmed TOTP. */
 export class ReauthenticateDto {
-  @ApiProperty({ ...PASSWORD_INPUT_PROPERTY, description: "The caller's password, proven again." })
+  @ApiPropertyOptional({ ...PASSWORD_INPUT_PROPERTY, description: "The caller's password; or else `code`." })
+  @ValidateIf((o: ReauthenticateDto) => o.code === undefined || o.password !== undefined)
+  @IsDefined({ message: REAUTH_PROOF_REQUIRED })
   @IsPasswordInput()
-  password: string;
+  password?: string;
+
+  @ApiPropertyOptional({ ...TOTP_CODE_PROPERTY, description: "A code of the caller's authenticator app, when no `password` is sent." })
+  @ValidateIf((o: ReauthenticateDto) => o.password === undefined)
+  @IsDefined({ message: REAUTH_PROOF_REQUIRED })
+  @IsString()
+  @Matches(/^\d{6}$/, { message: 'code must be the 6 digits of the authenticator app' })
+  code?: string;
 }
 
 export class RpcReauthenticateDto extends ReauthenticateDto {
@@ -198,6 +211,28 @@ export class RpcReauthenticateDto extends ReauthenticateDto {
   @IsString()
   @MaxLength(8192)
   accessToken: string;
+}
+
+export const SECOND_FACTOR_METHODS = ['totp', 'recovery_code'] as const;
+
+export class MfaVerifyDto {
+  @ApiProperty({ maxLength: 64, description: "The mfaToken of the first factor's answer (single use, 5 minutes)." })
+  @IsString()
+  @MaxLength(64)
+  mfaToken: string;
+
+  @ApiProperty({ enum: SECOND_FACTOR_METHODS, description: 'Which second factor `code` is.' })
+  @IsIn(SECOND_FACTOR_METHODS, { message: `method must be one of ${SECOND_FACTOR_METHODS.join(', ')}` })
+  method: (typeof SECOND_FACTOR_METHODS)[number];
+
+  @ApiProperty({
+    maxLength: 64,
+    example: '492039',
+    description: 'The 6 digits of the authenticator app (`totp`), or a recovery code such as `abcd-efgh-jkmn` (`recovery_code`).',
+  })
+  @IsString()
+  @MaxLength(64)
+  code: string;
 }
 
 export class ImpersonateDto {

@@ -2,7 +2,7 @@ import { ApiProperty, ApiSchema } from '@nestjs/swagger';
 
 import type { AuthContext } from '../../shared/access/auth-context.js';
 import { UserResponse } from '../../users/dto/user.response.js';
-import type { LoginResult } from '../login.service.js';
+import type { LoginResult, MfaRequired, SecondFactorMethod } from '../login.service.js';
 
 // Response shapes for the OpenAPI document; the handlers return plain objects of these shapes.
 
@@ -34,6 +34,24 @@ export class LoginResultResponse implements LoginResult {
 
   @ApiProperty({ type: UserResponse })
   user: UserResponse;
+}
+
+@ApiSchema({
+  name: 'MfaRequired',
+  description: 'The first factor was right and the user has a second factor: complete the sign-in with POST /auth/mfa/verify.',
+})
+export class MfaRequiredResponse implements MfaRequired {
+  @ApiProperty({ enum: [true] })
+  mfaRequired: true;
+
+  @ApiProperty({ description: 'Single use; lives `expiresIn` seconds and dies after 5 wrong codes. Opaque: never parse it.' })
+  mfaToken: string;
+
+  @ApiProperty({ enum: ['totp', 'recovery_code'], isArray: true, description: 'The second factors the user can complete with.' })
+  methods: SecondFactorMethod[];
+
+  @ApiProperty({ example: 300 })
+  expiresIn: number;
 }
 
 @ApiSchema({ name: 'CookieTokenPair', description: 'In cookie mode the refresh token travels only in the gh_refresh cookie.' })

@@ -1,10 +1,11 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 
-import { APP_CONFIG, redisClientOptions, type AppConfig } from '../../config/app-config.js';
+import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
+import { createRedisClient } from '../../config/redis-client.js';
 import { DatabaseConnection } from '../../database/database-connection.js';
 import { pgPool, queryWithTimeout } from '../../database/sql.js';
 
@@ -73,8 +74,7 @@ export class ReadinessChecks implements OnModuleInit, OnApplicationShutdown {
     const r = this.config.redis;
     if (!r) return;
     const timeout = this.config.health.timeoutMs;
-    this.redis = new Redis({
-      ...redisClientOptions(r),
+    this.redis = createRedisClient(r, {
       connectionName: 'gatehouse-health',
       lazyConnect: true,
       enableOfflineQueue: false,

@@ -93,6 +93,7 @@ interface UserRow {
   password_hash: string | null;
   email_verified: boolean;
   roles: string[];
+  mfa_enabled: boolean;
   deactivated_at: Date | null;
   created_at: Date;
   updated_at: Date;
@@ -213,7 +214,7 @@ export class PgUsersRepository implements UsersRepository {
   /** Every login runs this one: a plain statement, without the query builder's per-call work. */
   private async findOneWithPassword(column: 'id' | 'email' | 'username', value: string, tx?: Tx): Promise<UserEntity | null> {
     const rows: UserRow[] = await (tx ?? this.dataSource.manager).query(
-      `SELECT id, email, username, password_hash, email_verified, roles, deactivated_at, created_at, updated_at
+      `SELECT id, email, username, password_hash, email_verified, roles, mfa_enabled, deactivated_at, created_at, updated_at
          FROM users WHERE ${column} = $1`,
       [value],
     );
@@ -226,6 +227,7 @@ export class PgUsersRepository implements UsersRepository {
       passwordHash: row.password_hash,
       emailVerified: row.email_verified,
       roles: row.roles,
+      mfaEnabled: row.mfa_enabled,
       deactivatedAt: row.deactivated_at,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -148,8 +148,10 @@ describe('TotpService', () => {
   }
 
   it("keeps the user's mfa_enabled in step with the factor: pending no, confirmed yes, removed no", async () => {
-    const flag = async (id: string): Promise<boolean> =>
-      ((await db.dataSource.query('SELECT mfa_enabled FROM users WHERE id = $1', [id])) as Array<{ mfa_enabled: boolean }>)[0]!.mfa_enabled;
+    const flag = async (id: string): Promise<boolean> => {
+      const rows: Array<{ mfa_enabled: boolean }> = await db.dataSource.query('SELECT mfa_enabled FROM users WHERE id = $1', [id]);
+      return rows[0]?.mfa_enabled ?? false;
+    };
     const user = await newUser();
     expect(await flag(user.id)).toBe(false);
     const setup = await totp.startSetup(user);

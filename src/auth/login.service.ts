@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 
 import { DomainEvents } from '../events/domain-events.service.js';
 import { MfaChallengesService } from '../mfa/mfa-challenges.service.js';
-import { TotpService } from '../mfa/totp.service.js';
 import { MetricsService } from '../platform/observability/metrics/metrics.service.js';
 import type { MessageTransport } from '../platform/rpc/observed-handlers.js';
 import type { SessionEntity } from '../sessions/session.entity.js';
@@ -73,7 +72,6 @@ export class LoginService {
     private readonly accessTokens: AccessTokensService,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
-    private readonly totp: TotpService,
     private readonly challenges: MfaChallengesService,
   ) {}
 
@@ -88,7 +86,8 @@ export class LoginService {
    * factor gets a single-use step to complete instead of tokens; anyone else gets the session.
    */
   async completeFirstFactor(user: Omit<UserEntity, 'passwordHash'>, factor: FirstFactor): Promise<LoginResult | MfaRequired> {
-    if (!(await this.totp.hasConfirmedFactor(user.id))) {
+    // Read with the user's row: no statement of its own for the many users without a second factor.
+    if (!user.mfaEnabled) {
       return this.startSession(user, { ...factor, assurance: { amr: factor.amr, aal: 1 } });
     }
     const challenge = await this.challenges.create(user.id, factor.amr.join(' '), {

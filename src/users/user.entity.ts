@@ -30,6 +30,10 @@ export class UserEntity {
   @Column({ type: 'text', array: true, default: () => "'{user}'" })
   roles: string[];
 
+  /** A confirmed second factor: sign-ins need it. Kept by the database from the factors (never written here). */
+  @Column({ name: 'mfa_enabled', type: 'boolean', insert: false, update: false })
+  mfaEnabled: boolean;
+
   @Column({ name: 'deactivated_at', type: 'timestamptz', nullable: true })
   deactivatedAt: Date | null;
 

@@ -124,6 +124,7 @@ interface UserRow {
   password_hash: string | null;
   email_verified: boolean;
   roles: string[];
+  mfa_enabled: boolean;
   deactivated_at: Date | null;
   erase_after: Date | null;
   created_at: Date;
@@ -301,7 +302,8 @@ export class PgUsersRepository implements UsersRepository {
   private async findOneWithPassword(column: 'id' | 'email' | 'username', value: string, tx?: Tx): Promise<UserEntity | null> {
     const rows: UserRow[] = await (tx ?? this.dataSource.manager).query(
       // An account being erased is not found: its login takes the unknown user's path, dummy hash and all.
-      `SELECT id, email, username, display_name, password_hash, email_verified, roles, deactivated_at, erase_after, created_at, updated_at
+      `SELECT id, email, username, display_name, password_hash, email_verified, roles, mfa_enabled, deactivated_at, erase_after,
+              created_at, updated_at
          FROM users WHERE ${column} = $1 AND erase_after IS NULL`,
       [value],
     );
@@ -315,6 +317,7 @@ export class PgUsersRepository implements UsersRepository {
       passwordHash: row.password_hash,
       emailVerified: row.email_verified,
       roles: row.roles,
+      mfaEnabled: row.mfa_enabled,
       deactivatedAt: row.deactivated_at,
       eraseAfter: row.erase_after,
       createdAt: row.created_at,

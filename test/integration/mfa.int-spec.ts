@@ -147,6 +147,22 @@ describe('TotpService', () => {
     return { user, secret: setup!.secret };
   }
 
+  it("keeps the user's mfa_enabled in step with the factor: pending no, confirmed yes, removed no", async () => {
+    const flag = async (id: string): Promise<boolean> => {
+      const rows: Array<{ mfa_enabled: boolean }> = await db.dataSource.query('SELECT mfa_enabled FROM users WHERE id = $1', [id]);
+      return rows[0]?.mfa_enabled ?? false;
+    };
+    const user = await newUser();
+    expect(await flag(user.id)).toBe(false);
+    const setup = await totp.startSetup(user);
+    expect(await flag(user.id)).toBe(false);
+    await midStep();
+    expect(await totp.confirm(user.id, codeAt(setup!.secret, Date.now()))).toBe(true);
+    expect(await flag(user.id)).toBe(true);
+    expect(await totp.disable(user.id)).toBe(true);
+    expect(await flag(user.id)).toBe(false);
+  });
+
   it('sets up a pending factor that satisfies nothing until a code confirms it', async () => {
     const user = await newUser();
     const setup = await totp.startSetup(user);

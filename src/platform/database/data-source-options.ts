@@ -9,6 +9,7 @@ import { VerificationPendingPassword1764300000000 } from './migrations/176430000
 import { AccountIntegrity1764400000000 } from './migrations/1764400000000-account-integrity.js';
 import { SessionAssurance1764500000000 } from './migrations/1764500000000-session-assurance.js';
 import { Mfa1764600000000 } from './migrations/1764600000000-mfa.js';
+import { UserMfaEnabled1764650000000 } from './migrations/1764650000000-user-mfa-enabled.js';
 import { SelfService1764700000000 } from './migrations/1764700000000-self-service.js';
 
 export const MIGRATIONS = [
@@ -21,6 +22,7 @@ export const MIGRATIONS = [
   AccountIntegrity1764400000000,
   SessionAssurance1764500000000,
   Mfa1764600000000,
+  UserMfaEnabled1764650000000,
   SelfService1764700000000,
 ];
 

@@ -30,6 +30,24 @@ async function withSecondFactors(t: TestApp, userId: string): Promise<string[]> 
   return [secret.toString('hex'), secret.toString('base64'), ...hashes];
 }
 
+/**
+ * A reset link, a pending email change and second factors for a signed-in account, its background
+ * work done and audited; the second factors' stored secrets, to look for.
+ */
+async function leaveTraces(t: TestApp, u: SignedIn): Promise<string[]> {
+  await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
+  await t
+    .http()
+    .post('/auth/email/change')
+    .set(u.auth)
+    .send({ newEmail: uniqueUser('elsewhere').email })
+    .expect(202);
+  await t.app.get(BackgroundTasks).settled();
+  const secrets = await withSecondFactors(t, u.id);
+  await t.app.get(AuditService).flushed();
+  return secrets;
+}
+
 /** Every text-like column of every table of the schema, to look for an address in. */
 async function textColumns(t: TestApp): Promise<Array<{ table: string; column: string }>> {
   return t.db.query(
@@ -65,16 +83,7 @@ describe('account export and deletion, over REST and TCP', () => {
     it('holds the profile, the sessions, the audit entries and the second factors, and not one hash, token or secret', async () => {
       const u = await signedInUser(t, 'exporter', { connection: undefined });
       const second = await signIn(t, u);
-      await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
-      await t
-        .http()
-        .post('/auth/email/change')
-        .set(u.auth)
-        .send({ newEmail: uniqueUser('elsewhere').email })
-        .expect(202);
-      await t.app.get(BackgroundTasks).settled();
-      await t.app.get(AuditService).flushed();
-      const factors = await withSecondFactors(t, u.id);
+      const factors = await leaveTraces(t, u);
 
       const res = await t.http().get('/auth/me/export').set(u.auth).expect(200);
       const body = res.body as Record<string, unknown> & { sessions: Array<{ id: string }>; auditLog: Array<{ type: string }> };
@@ -312,17 +321,8 @@ describe('account erasure after the grace period (ACCOUNT_DELETION_GRACE=0)', ()
     await signIn(t, u);
     await t.http().post('/auth/login').set('user-agent', 'Erasable/1.0').send({ email: u.email, password: 'wrong password here' });
     await t.http().patch('/auth/me').set(u.auth).send({ displayName: 'Soon Gone' }).expect(200);
-    await t.http().post('/auth/password/forgot').send({ email: u.email }).expect(202);
-    await t
-      .http()
-      .post('/auth/email/change')
-      .set(u.auth)
-      .send({ newEmail: uniqueUser('never').email })
-      .expect(202);
-    await t.app.get(BackgroundTasks).settled();
+    await leaveTraces(t, u);
     await mailedToken(sink, u.email, '/reset-password');
-    await withSecondFactors(t, u.id);
-    await t.app.get(AuditService).flushed();
     return u;
   }
 

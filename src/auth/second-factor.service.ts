@@ -5,6 +5,7 @@ import { MfaChallengesService, type MfaChallenge } from '../mfa/mfa-challenges.s
 import { MfaLockoutService } from '../mfa/mfa-lockout.service.js';
 import { RecoveryCodesService } from '../mfa/recovery-codes.service.js';
 import { TotpService } from '../mfa/totp.service.js';
+import { MetricsService, type SecondFactorOutcome } from '../platform/observability/metrics/metrics.service.js';
 import { sha256Hex } from '../shared/crypto.js';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
 import { UsersService } from '../users/users.service.js';
@@ -36,22 +37,24 @@ export class SecondFactorService {
     private readonly users: UsersService,
     private readonly login: LoginService,
     private readonly events: DomainEvents,
+    private readonly metrics: MetricsService,
   ) {}
 
   async verify(proof: SecondFactorProof): Promise<LoginResult> {
     const challenge = await this.challenges.find(proof.mfaToken);
-    if (!challenge) throw deadStep();
+    if (!challenge) return this.refused(proof.method, 'expired', deadStep());
     const { userId } = challenge;
-    const attempt = await this.lockout.begin(userId);
+    const attempt = await this.counted(userId, proof.method);
     const proven = await this.check(userId, proof);
     if (!proven) {
       await this.challenges.recordWrongCode(challenge.id);
       this.failed(challenge, proof.method, attempt.number);
-      throw invalidMfaCode();
+      return this.refused(proof.method, 'wrong', invalidMfaCode());
     }
     // Of concurrent right answers to one mfaToken (two different codes), one gets the session.
-    if (!(await this.challenges.consume(proof.mfaToken))) throw deadStep();
+    if (!(await this.challenges.consume(proof.mfaToken))) return this.refused(proof.method, 'expired', deadStep());
     await this.lockout.succeeded(userId);
+    this.metrics.secondFactorChecked(proof.method, 'ok');
     const result = await this.openSession(challenge, proven.amr);
     if (proven.remaining !== undefined) {
       this.events.publish('user.recovery_code_used', { userId, sessionId: result.sessionId, details: { remaining: proven.remaining } });
@@ -61,12 +64,27 @@ export class SecondFactorService {
 
   /** A code of the user's confirmed TOTP (its step claimed), for re-authentication. */
   async proveTotp(userId: string, code: string): Promise<void> {
-    const attempt = await this.lockout.begin(userId);
+    const attempt = await this.counted(userId, 'totp');
     if (!(await this.totp.verify(userId, code))) {
       this.events.publish('user.mfa_failed', { userId, details: { method: 'totp', consecutive: attempt.number } });
-      throw invalidMfaCode();
+      return this.refused('totp', 'wrong', invalidMfaCode());
     }
     await this.lockout.succeeded(userId);
+    this.metrics.secondFactorChecked('totp', 'ok');
+  }
+
+  /** Counts the attempt toward the account's second-factor lockout, before its code is checked. */
+  private async counted(userId: string, method: SecondFactorMethod): Promise<{ number: number }> {
+    try {
+      return await this.lockout.begin(userId);
+    } catch (error) {
+      return this.refused(method, 'locked', error);
+    }
+  }
+
+  private refused(method: SecondFactorMethod, outcome: SecondFactorOutcome, error: unknown): never {
+    this.metrics.secondFactorChecked(method, outcome);
+    throw error;
   }
 
   private async check(userId: string, proof: SecondFactorProof): Promise<{ amr: string[]; remaining?: number } | null> {

@@ -115,7 +115,18 @@ describe('second factor at sign-in', () => {
     expect(await t.db.query('SELECT count(*)::int AS n FROM sessions WHERE user_id = $1', [u.id])).toEqual([{ n: 1 }]);
   });
 
-  it('an mfaToken dies after 5 wrong codes, and after 5 minutes', async () => {
+  const checks = async (): Promise<Record<string, number>> => {
+    const text = (await t.http().get('/metrics').expect(200)).text;
+    const counts: Record<string, number> = {};
+    for (const [, labels, value] of text.matchAll(/^gatehouse_second_factor_checks_total\{([^}]*)\} (\d+)$/gm))
+      counts[labels] = Number(value);
+    return counts;
+  };
+  const delta = (after: Record<string, number>, before: Record<string, number>, labels: string): number =>
+    (after[labels] ?? 0) - (before[labels] ?? 0);
+
+  it('an mfaToken dies after 5 wrong codes, and after 5 minutes; the metric counts each outcome', async () => {
+    const before = await checks();
     const u = await enrolled();
     const step = await firstFactor(u);
     for (let i = 0; i < 5; i += 1) expect((await verify(step.mfaToken, '000000').expect(401)).body.code).toBe('INVALID_MFA_CODE');
@@ -128,6 +139,10 @@ describe('second factor at sign-in', () => {
     ]);
     expect((await verify(old.mfaToken, totpCode(u.secret)).expect(401)).body).toEqual(DEAD_STEP);
     expect((await verify('not-a-token', totpCode(u.secret)).expect(401)).body).toEqual(DEAD_STEP);
+    const after = await checks();
+    expect(delta(after, before, 'method="totp",outcome="wrong"')).toBe(5);
+    expect(delta(after, before, 'method="totp",outcome="expired"')).toBe(3);
+    expect(delta(after, before, 'method="totp",outcome="ok"')).toBe(0);
   });
 
   it('10 consecutive wrong codes lock the second factor (429, Retry-After); other accounts go on', async () => {

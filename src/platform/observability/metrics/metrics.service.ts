@@ -10,6 +10,10 @@ export type LoginFailureReason = 'invalid_credentials' | 'locked' | 'inactive' |
 
 export type { MessageTransport as RpcTransport } from '../../rpc/observed-handlers.js';
 
+/** The labels of gatehouse_second_factor_checks_total; closed sets. */
+export type SecondFactorMetricMethod = 'totp' | 'recovery_code';
+export type SecondFactorOutcome = 'ok' | 'wrong' | 'locked' | 'expired';
+
 const LOGIN_FAILURE_REASONS: Partial<Record<ErrorCode, LoginFailureReason>> = {
   [ErrorCode.INVALID_CREDENTIALS]: 'invalid_credentials',
   [ErrorCode.TOO_MANY_REQUESTS]: 'locked',
@@ -126,6 +130,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  private readonly secondFactorChecks = new Counter({
+    name: 'gatehouse_second_factor_checks_total',
+    help: 'Second-factor codes checked at sign-in and re-authentication, by method (totp, recovery_code) and outcome (ok, wrong, locked, expired).',
+    labelNames: ['method', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   private readonly lockouts = new Counter({
     name: 'gatehouse_account_lockouts_total',
     help: 'Accounts (or unknown identifiers) locked after LOCKOUT_THRESHOLD consecutive failed password checks.',
@@ -159,8 +170,8 @@ export class MetricsService {
   });
 
   constructor() {
-    for (const stage of ['requested', 'erased']) this.accountDeletions.inc({ stage }, 0);
     // Every series present from the start (label-less counters already are), so rates and alerts work before the first event.
+    for (const stage of ['requested', 'erased']) this.accountDeletions.inc({ stage }, 0);
     for (const reason of LOGIN_FAILURE_LABELS) this.loginFailures.inc({ reason }, 0);
     for (const final of ['false', 'true']) this.mailFailures.inc({ final }, 0);
   }
@@ -227,6 +238,10 @@ export class MetricsService {
 
   loginFailed(reason: LoginFailureReason): void {
     this.loginFailures.inc({ reason });
+  }
+
+  secondFactorChecked(method: SecondFactorMetricMethod, outcome: SecondFactorOutcome): void {
+    this.secondFactorChecks.inc({ method, outcome });
   }
 
   accountLocked(): void {

@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 
 import { MailModule } from '../mail/mail.module.js';
+import { MfaModule } from '../mfa/mfa.module.js';
 import { BackgroundTasks } from '../platform/lifecycle/background-tasks.service.js';
 import { ProtectionModule } from '../protection/protection.module.js';
 import { SessionsModule } from '../sessions/sessions.module.js';
@@ -20,6 +21,9 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { ImpersonationService } from './impersonation.service.js';
 import { LoginService } from './login.service.js';
+import { MfaSettingsService } from './mfa-settings.service.js';
+import { AdminMfaController, MfaController } from './mfa.controller.js';
+import { MfaRpcController } from './mfa.rpc.controller.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationService } from './registration.service.js';
@@ -28,8 +32,8 @@ import { LocalStrategy } from './strategies/local.strategy.js';
 import { VerifiedTokensCache } from './verified-tokens.cache.js';
 
 @Module({
-  imports: [PassportModule, UsersModule, SessionsModule, TokensModule, ProtectionModule, MailModule],
-  controllers: [AuthController, AuthRpcController],
+  imports: [PassportModule, UsersModule, SessionsModule, TokensModule, ProtectionModule, MailModule, MfaModule],
+  controllers: [AuthController, AuthRpcController, MfaController, AdminMfaController, MfaRpcController],
   providers: [
     { provide: AccountTokensRepository, useClass: PgAccountTokensRepository },
     AuthStateCache,
@@ -42,6 +46,7 @@ import { VerifiedTokensCache } from './verified-tokens.cache.js';
     BackgroundTasks,
     LoginService,
     ReauthenticationService,
+    MfaSettingsService,
     LocalStrategy,
     JwtStrategy,
     VerifiedTokensCache,

@@ -1,9 +1,11 @@
+import { Redis } from 'ioredis';
 import { Secret, TOTP } from 'otpauth';
 
 import { AuditService } from '../../src/audit/audit.service';
 import { RecoveryCodesService } from '../../src/mfa/recovery-codes.service';
 import { TOTP_PARAMS } from '../../src/mfa/totp';
 import { bearer, signedInUser, signIn, type LoginBody, type SignedIn } from '../support/accounts';
+import { TEST_REDIS_URL } from '../support/services';
 import { SmtpSink } from '../support/smtp-sink';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
@@ -34,13 +36,20 @@ describe('second-factor settings', () => {
   const root = { email: `mfa-root-${process.pid}-${Date.now()}@example.com`, password: 'root admin password here' };
   let t: TestApp;
   let admin: LoginBody;
+  /** What sibling apps receive on the events channel. */
+  let subscriber: Redis;
+  const published: Array<{ type: string; userId: string; sessionId?: string; reason?: string }> = [];
 
   beforeAll(async () => {
     await sink.start();
     t = await startTestApp({ SMTP_URL: sink.url, BOOTSTRAP_ADMIN_EMAIL: root.email, BOOTSTRAP_ADMIN_PASSWORD: root.password });
+    subscriber = new Redis(TEST_REDIS_URL);
+    subscriber.on('message', (_channel: string, message: string) => published.push(JSON.parse(message) as (typeof published)[number]));
+    await subscriber.subscribe(`${t.config.redis?.prefix ?? 'no-redis'}.events`);
     admin = (await t.http().post('/auth/login').send(root).expect(200)).body as LoginBody;
   });
   afterAll(async () => {
+    subscriber.disconnect();
     await t.close();
     await sink.stop();
   });
@@ -99,6 +108,8 @@ describe('second-factor settings', () => {
       expect(url.searchParams.get('secret')).toBe(first.secret);
       expect(decodeURIComponent(url.pathname)).toContain(s.email);
       expect(await status(s.accessToken)).toMatchObject({ totp: { enabled: false, confirmedAt: null } });
+      // A pending setup never stands in the way of a login (meaningful once the login gate asks for factors).
+      expect((await signIn(t, s)).tokens.accessToken).toEqual(expect.any(String));
 
       const second = await t.rpc.tcp.send<Setup>('auth.mfa.totp.setup', { accessToken: s.accessToken });
       expect(second.secret).not.toBe(first.secret);
@@ -198,6 +209,15 @@ describe('second-factor settings', () => {
         [other.sessionId, viaTcp.sessionId],
       ]);
       expect(revoked).toEqual([{ revoke_reason: 'mfa_enabled' }, { revoke_reason: 'mfa_enabled' }]);
+      // Pushed to sibling apps as their session.revoked events, within a second.
+      for (let waited = 0; waited < 1000 && published.filter((e) => e.userId === s.id).length < 3; waited += 25) await sleep(25);
+      expect(published.filter((e) => e.userId === s.id && e.type === 'session.revoked')).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ sessionId: other.sessionId, reason: 'mfa_enabled' }),
+          expect.objectContaining({ sessionId: viaTcp.sessionId, reason: 'mfa_enabled' }),
+        ]),
+      );
+      expect(published).toContainEqual(expect.objectContaining({ type: 'user.mfa_enabled', userId: s.id, sessionId: s.sessionId }));
 
       // The current token keeps its claims; the next refresh carries the session's new ones.
       expect(claimsOf(s.accessToken)).toMatchObject({ aal: 1, amr: ['pwd'] });
@@ -235,6 +255,20 @@ describe('second-factor settings', () => {
         retryAfter: expect.any(Number),
       });
       expect(await status(s.accessToken)).toMatchObject({ totp: { enabled: false } });
+    });
+
+    it('of concurrent confirmations with one code, exactly one turns the factor on', async () => {
+      const s = await signedInUser(t, 'mfarace');
+      const { secret } = await setup(s);
+      await roomInStep();
+      const code = codeAt(secret);
+      const answers = await Promise.all(Array.from({ length: 5 }, () => confirm(s, code)));
+      // The others lost the step's claim (401), or came after the winner had turned the factor on (403).
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+      for (const lost of answers.filter((a) => a.status !== 200)) expect(['INVALID_MFA_CODE', 'FORBIDDEN']).toContain(lost.body.code);
+      const rows = await t.db.query(`SELECT count(*)::int AS n FROM mfa_recovery_codes WHERE user_id = $1`, [s.id]);
+      expect(rows).toEqual([{ n: 10 }]);
+      expect(await audit(s.id, 'user.mfa_enabled')).toHaveLength(1);
     });
 
     it('a right code ends the run of failures', async () => {

@@ -374,6 +374,13 @@ describe('OpenAPI document and UI', () => {
     ]);
     expect(userSchema.properties?.username).toMatchObject({ type: 'string', nullable: true });
 
+    const mfa = await t.http().get('/auth/mfa').set('Authorization', bearer).expect(200);
+    const mfaSchema = resolve(doc, jsonSchema(operation(doc, 'get', '/auth/mfa').responses['200']));
+    expect(Object.keys(mfa.body as object).sort()).toEqual(Object.keys(mfaSchema.properties ?? {}).sort());
+    expect(Object.keys(mfa.body.totp as object).sort()).toEqual(
+      Object.keys(resolve(doc, mfaSchema.properties?.totp).properties ?? {}).sort(),
+    );
+
     const sessions = await t.http().get('/sessions').set('Authorization', bearer).expect(200);
     const list = jsonSchema(operation(doc, 'get', '/sessions').responses['200']);
     expect(list?.type).toBe('array');

@@ -7,8 +7,11 @@ import { MailOutboxRepository } from './mail-outbox.repository.js';
 import {
   accountExistsMail,
   MailKind,
+  mfaDisabledMail,
+  mfaEnabledMail,
   passwordChangedMail,
   passwordResetMail,
+  recoveryCodeUsedMail,
   RenderedMail,
   usernameTakenMail,
   verifyEmailChoosePasswordMail,
@@ -63,7 +66,7 @@ export class MailOutbox {
   }
 
   queueAccountExists(tx: Tx, to: string): Promise<void> {
-    return this.queue(tx, to, accountExistsMail(`${this.config.appUrl}/forgot-password`));
+    return this.queue(tx, to, accountExistsMail(this.forgotLink()));
   }
 
   queuePasswordReset(tx: Tx, to: string, token: string): Promise<void> {
@@ -71,12 +74,30 @@ export class MailOutbox {
   }
 
   queuePasswordChanged(tx: Tx, to: string): Promise<void> {
-    return this.queue(tx, to, passwordChangedMail(`${this.config.appUrl}/forgot-password`));
+    return this.queue(tx, to, passwordChangedMail(this.forgotLink()));
+  }
+
+  queueMfaEnabled(tx: Tx, to: string): Promise<void> {
+    return this.queue(tx, to, mfaEnabledMail(this.forgotLink()));
+  }
+
+  /** `byAdmin`: the mail says an administrator turned it off. */
+  queueMfaDisabled(tx: Tx, to: string, opts: { byAdmin: boolean }): Promise<void> {
+    return this.queue(tx, to, mfaDisabledMail(this.forgotLink(), opts.byAdmin));
+  }
+
+  /** After a recovery code was spent: how many of the set are left. */
+  queueRecoveryCodeUsed(tx: Tx, to: string, remaining: number): Promise<void> {
+    return this.queue(tx, to, recoveryCodeUsedMail(remaining, this.forgotLink()));
   }
 
   /** Wakes the worker; call after the transaction that queued mail has committed. */
   wakeWorker(): void {
     this.events.emit(MAIL_QUEUED);
+  }
+
+  private forgotLink(): string {
+    return `${this.config.appUrl}/forgot-password`;
   }
 
   private async queue(tx: Tx, to: string, mail: RenderedMail): Promise<void> {

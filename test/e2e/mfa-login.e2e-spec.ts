@@ -205,6 +205,14 @@ describe('second factor at sign-in', () => {
     expect(decodeJwt(granted.tokens.accessToken).payload).toMatchObject({ amr: [], aal: 1 });
   });
 
+  it('once the factor is removed (DELETE /users/:id/mfa by an admin, say), the password alone signs in again', async () => {
+    const u = await enrolled();
+    expect(await firstFactor(u)).toMatchObject({ mfaRequired: true });
+    expect(await t.rpc.tcp.send('users.mfa.reset', { id: u.id })).toEqual({ reset: true });
+    const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    expect(decodeJwt(res.body.tokens.accessToken).payload).toMatchObject({ sub: u.id, aal: 1, amr: ['pwd'] });
+  });
+
   it('over TCP: auth.mfa.verify answers the LoginResult; wrong codes the same body as REST', async () => {
     const u = await enrolled();
     const step = await t.rpc.tcp.send<MfaRequiredBody>('auth.login', { email: u.email, password: u.password });

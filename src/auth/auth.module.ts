@@ -21,6 +21,9 @@ import { JwtAuthGuard } from './guards/jwt-auth.guard.js';
 import { RolesGuard } from './guards/roles.guard.js';
 import { ImpersonationService } from './impersonation.service.js';
 import { LoginService } from './login.service.js';
+import { MfaSettingsService } from './mfa-settings.service.js';
+import { AdminMfaController, MfaController } from './mfa.controller.js';
+import { MfaRpcController } from './mfa.rpc.controller.js';
 import { PasswordRecoveryService } from './password-recovery.service.js';
 import { ReauthenticationService } from './reauthentication.service.js';
 import { RegistrationService } from './registration.service.js';
@@ -31,7 +34,7 @@ import { VerifiedTokensCache } from './verified-tokens.cache.js';
 
 @Module({
   imports: [PassportModule, UsersModule, SessionsModule, TokensModule, ProtectionModule, MailModule, MfaModule],
-  controllers: [AuthController, AuthRpcController],
+  controllers: [AuthController, AuthRpcController, MfaController, AdminMfaController, MfaRpcController],
   providers: [
     { provide: AccountTokensRepository, useClass: PgAccountTokensRepository },
     AuthStateCache,
@@ -45,6 +48,7 @@ import { VerifiedTokensCache } from './verified-tokens.cache.js';
     LoginService,
     ReauthenticationService,
     SecondFactorService,
+    MfaSettingsService,
     LocalStrategy,
     JwtStrategy,
     VerifiedTokensCache,

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 
 import { DomainEvents } from '../events/domain-events.service.js';
+import { MailOutbox } from '../mail/mail-outbox.service.js';
 import { MfaChallengesService, type MfaChallenge } from '../mfa/mfa-challenges.service.js';
 import { MfaLockoutService } from '../mfa/mfa-lockout.service.js';
 import { RecoveryCodesService } from '../mfa/recovery-codes.service.js';
 import { TotpService } from '../mfa/totp.service.js';
+import { Transactions } from '../platform/database/transactions.js';
 import { MetricsService, type SecondFactorOutcome } from '../platform/observability/metrics/metrics.service.js';
 import { sha256Hex } from '../shared/crypto.js';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
@@ -38,6 +40,8 @@ export class SecondFactorService {
     private readonly login: LoginService,
     private readonly events: DomainEvents,
     private readonly metrics: MetricsService,
+    private readonly outbox: MailOutbox,
+    private readonly transactions: Transactions,
   ) {}
 
   async verify(proof: SecondFactorProof): Promise<LoginResult> {
@@ -55,6 +59,8 @@ export class SecondFactorService {
     if (!(await this.challenges.consume(proof.mfaToken))) return this.refused(proof.method, 'expired', deadStep());
     await this.lockout.succeeded(userId);
     this.metrics.secondFactorChecked(proof.method, 'ok');
+    // The notice goes out whether or not the session then opens: the code is spent either way.
+    if (proven.remaining !== undefined) await this.mailRecoveryCodeUsed(userId, proven.remaining);
     const result = await this.openSession(challenge, proven.amr);
     if (proven.remaining !== undefined) {
       this.events.publish('user.recovery_code_used', { userId, sessionId: result.sessionId, details: { remaining: proven.remaining } });
@@ -71,6 +77,13 @@ export class SecondFactorService {
     }
     await this.lockout.succeeded(userId);
     this.metrics.secondFactorChecked('totp', 'ok');
+  }
+
+  private async mailRecoveryCodeUsed(userId: string, remaining: number): Promise<void> {
+    const user = await this.users.findById(userId);
+    if (!user) return;
+    await this.transactions.run((tx) => this.outbox.queueRecoveryCodeUsed(tx, user.email, remaining));
+    this.outbox.wakeWorker();
   }
 
   /** Counts the attempt toward the account's second-factor lockout, before its code is checked. */

@@ -64,6 +64,31 @@ describe('MailOutbox', () => {
     expect(mails[4].text).toContain('https://id.example.com/forgot-password');
   });
 
+  it('queues the second-factor notices, unthrottled: on, off (by the user or an admin), and a recovery code used with the count left', async () => {
+    await outbox.queueMfaEnabled(tx, 'ann@example.com');
+    await outbox.queueMfaDisabled(tx, 'ann@example.com', { byAdmin: false });
+    await outbox.queueMfaDisabled(tx, 'ann@example.com', { byAdmin: true });
+    for (const remaining of [9, 1, 0]) await outbox.queueRecoveryCodeUsed(tx, 'ann@example.com', remaining);
+    const mails = await queued();
+    expect(mails.map((m) => m.subject)).toEqual([
+      'Second factor turned on',
+      'Second factor turned off',
+      'Second factor turned off',
+      'A recovery code was used (9 left)',
+      'A recovery code was used (1 left)',
+      'A recovery code was used (0 left)',
+    ]);
+    expect(mails[0].text).toContain('other sessions were signed out');
+    expect(mails[1].text).not.toContain('administrator');
+    expect(mails[2].text).toContain('An administrator turned off');
+    expect(mails[3].text).toContain('You have 9 recovery codes left.');
+    expect(mails[4].text).toContain('You have 1 recovery code left. Generate a new set');
+    expect(mails[5].text).toContain('no recovery codes left');
+    for (const mail of mails) expect(mail.text).toContain('https://id.example.com/forgot-password');
+    for (const kind of ['mfa_enabled', 'mfa_disabled', 'recovery_code_used'] as const)
+      await expect(outbox.mayQueue(tx, 'ann@example.com', kind)).resolves.toBe(true);
+  });
+
   it('wakes the worker by an event', () => {
     const woken = jest.fn();
     events.on(MAIL_QUEUED, woken);

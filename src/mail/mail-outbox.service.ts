@@ -11,8 +11,11 @@ import {
   emailChangeRequestedMail,
   emailInUseMail,
   MailKind,
+  mfaDisabledMail,
+  mfaEnabledMail,
   passwordChangedMail,
   passwordResetMail,
+  recoveryCodeUsedMail,
   RenderedMail,
   usernameTakenMail,
   verifyEmailChoosePasswordMail,
@@ -75,7 +78,7 @@ export class MailOutbox {
   }
 
   queueAccountExists(tx: Tx, to: string): Promise<void> {
-    return this.queue(tx, to, accountExistsMail(`${this.config.appUrl}/forgot-password`));
+    return this.queue(tx, to, accountExistsMail(this.forgotLink()));
   }
 
   queuePasswordReset(tx: Tx, to: string, token: string): Promise<void> {
@@ -83,7 +86,21 @@ export class MailOutbox {
   }
 
   queuePasswordChanged(tx: Tx, to: string): Promise<void> {
-    return this.queue(tx, to, passwordChangedMail(`${this.config.appUrl}/forgot-password`));
+    return this.queue(tx, to, passwordChangedMail(this.forgotLink()));
+  }
+
+  queueMfaEnabled(tx: Tx, to: string): Promise<void> {
+    return this.queue(tx, to, mfaEnabledMail(this.forgotLink()));
+  }
+
+  /** `byAdmin`: the mail says an administrator turned it off. */
+  queueMfaDisabled(tx: Tx, to: string, opts: { byAdmin: boolean }): Promise<void> {
+    return this.queue(tx, to, mfaDisabledMail(this.forgotLink(), opts.byAdmin));
+  }
+
+  /** After a recovery code was spent: how many of the set are left. */
+  queueRecoveryCodeUsed(tx: Tx, to: string, remaining: number): Promise<void> {
+    return this.queue(tx, to, recoveryCodeUsedMail(remaining, this.forgotLink()));
   }
 
   emailChangeLink(token: string): string {
@@ -109,6 +126,10 @@ export class MailOutbox {
   /** Wakes the worker; call after the transaction that queued mail has committed. */
   wakeWorker(): void {
     this.events.emit(MAIL_QUEUED);
+  }
+
+  private forgotLink(): string {
+    return `${this.config.appUrl}/forgot-password`;
   }
 
   private async queue(tx: Tx, to: string, mail: RenderedMail): Promise<void> {

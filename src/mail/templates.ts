@@ -5,6 +5,9 @@ export type MailKind =
   | 'username_taken'
   | 'password_reset'
   | 'password_changed'
+  | 'mfa_enabled'
+  | 'mfa_disabled'
+  | 'recovery_code_used'
   | 'email_change'
   | 'email_change_requested'
   | 'email_in_use'
@@ -116,6 +119,55 @@ export function passwordChangedMail(forgotLink: string): RenderedMail {
     kind: 'password_changed',
     subject: 'Your password was changed',
     text: `${lines[0]}\n\n${lines[1]}\n${forgotLink}\n`,
+    html: page(lines, { label: 'Reset my password', url: forgotLink }),
+  };
+}
+
+/** Whoever turned the second factor on may lock the owner out: the mailbox is told at once. */
+export function mfaEnabledMail(forgotLink: string): RenderedMail {
+  const lines = [
+    'A second factor (an authenticator app) was just turned on for your account: signing in now also needs a code from that app, or one of your recovery codes.',
+    'Your other sessions were signed out.',
+    'If that was not you, reset your password now and ask an administrator to turn the second factor off:',
+  ];
+  return {
+    kind: 'mfa_enabled',
+    subject: 'Second factor turned on',
+    text: `${lines[0]}\n${lines[1]}\n\n${lines[2]}\n${forgotLink}\n`,
+    html: page(lines, { label: 'Reset my password', url: forgotLink }),
+  };
+}
+
+/** `byAdmin`: an administrator (or a trusted service) reset it, not the user. */
+export function mfaDisabledMail(forgotLink: string, byAdmin: boolean): RenderedMail {
+  const lines = [
+    byAdmin ? 'An administrator turned off the second factor of your account.' : 'The second factor of your account was just turned off.',
+    'Signing in now needs only your password, and your recovery codes no longer work. You can turn a second factor on again in your account settings.',
+    'If you did not ask for this, reset your password now:',
+  ];
+  return {
+    kind: 'mfa_disabled',
+    subject: 'Second factor turned off',
+    text: `${lines[0]}\n${lines[1]}\n\n${lines[2]}\n${forgotLink}\n`,
+    html: page(lines, { label: 'Reset my password', url: forgotLink }),
+  };
+}
+
+/** Sent on each use, with the count left, so a stolen code is noticed and a dwindling set renewed. */
+export function recoveryCodeUsedMail(remaining: number, forgotLink: string): RenderedMail {
+  const left =
+    remaining === 0
+      ? 'You have no recovery codes left: generate a new set in your account settings now.'
+      : `You have ${remaining} recovery code${remaining === 1 ? '' : 's'} left.${remaining <= 3 ? ' Generate a new set in your account settings soon.' : ''}`;
+  const lines = [
+    'A recovery code was just used to sign in to your account in place of your authenticator app. Each code works once.',
+    left,
+    'If that was not you, reset your password now and generate new recovery codes:',
+  ];
+  return {
+    kind: 'recovery_code_used',
+    subject: `A recovery code was used (${remaining} left)`,
+    text: `${lines[0]}\n${lines[1]}\n\n${lines[2]}\n${forgotLink}\n`,
     html: page(lines, { label: 'Reset my password', url: forgotLink }),
   };
 }

@@ -55,6 +55,16 @@ export interface SessionReauthentication {
   nextTokenHash: string;
 }
 
+/** A second factor just proven on a session, raising its assurance without a new token pair. */
+export interface SessionAssuranceRaise {
+  sessionId: string;
+  userId: string;
+  /** The factors just proven (RFC 8176 values), added to the session's. */
+  amr: string[];
+  /** The level the session reaches; never lowered. */
+  aal: 1 | 2;
+}
+
 /** What is known of a refresh token that could not be rotated. */
 export interface RefreshTokenState {
   sessionId: string;
@@ -108,6 +118,15 @@ export abstract class SessionsRepository {
    * or the user is deactivated.
    */
   abstract reauthenticate(reauth: SessionReauthentication): Promise<RotatedRefreshToken | null>;
+
+  /**
+   * Records a second factor proven on a live session of an active user: `auth_time` now, the factors
+   * added to its `amr`, `aal` raised to the level given (never lowered). Its refresh tokens stay as
+   * they are: the next refresh copies the new values into the access token. An impersonation is never
+   * raised (it proved no factor of the user's). Null when the session is not live, not the user's, an
+   * impersonation, or the user is deactivated.
+   */
+  abstract raiseAssurance(raise: SessionAssuranceRaise, tx?: Tx): Promise<SessionEntity | null>;
 
   abstract findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null>;
 
@@ -306,6 +325,21 @@ export class PgSessionsRepository implements SessionsRepository {
       [reauth.sessionId, reauth.userId, reauth.amr, reauth.nextTokenHash],
     );
     return rows[0] ? { session: fromRow(rows[0]), user: userFromRow(rows[0]) } : null;
+  }
+
+  async raiseAssurance(raise: SessionAssuranceRaise, tx?: Tx): Promise<SessionEntity | null> {
+    if (!UUID_PATTERN.test(raise.sessionId)) return null;
+    const [row] = await updateReturning<SessionRow>(
+      tx ?? this.dataSource.manager,
+      `UPDATE sessions SET auth_time = now(), aal = greatest(sessions.aal, $4),
+              amr = ARRAY(SELECT DISTINCT unnest(sessions.amr || $3::text[]) ORDER BY 1)
+         FROM users u
+        WHERE sessions.id = $1 AND sessions.user_id = $2 AND u.id = sessions.user_id AND u.deactivated_at IS NULL
+          AND sessions.impersonator_id IS NULL AND sessions.revoked_at IS NULL AND sessions.expires_at > now()
+        RETURNING ${SESSION_COLUMNS}`,
+      [raise.sessionId, raise.userId, raise.amr, raise.aal],
+    );
+    return row ? fromRow(row) : null;
   }
 
   /** One statement: the new token goes only if it is the old one's successor and was never rotated itself. */

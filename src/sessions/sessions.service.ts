@@ -114,6 +114,17 @@ export class SessionsService {
   }
 
   /**
+   * Records a second factor just proven on the caller's session, inside the caller's transaction:
+   * `auth_time` now, the factors added to its `amr`, `aal` raised. No new tokens: the access token
+   * keeps its claims until the next refresh, which copies the session's values. False when the
+   * session ended meanwhile, is an impersonation, or its user was deactivated.
+   */
+  async raiseAssuranceIn(tx: Tx, caller: { userId: string; sessionId: string }, proven: { amr: string[]; aal: 1 | 2 }): Promise<boolean> {
+    const raised = await this.sessions.raiseAssurance({ sessionId: caller.sessionId, userId: caller.userId, ...proven }, tx);
+    return raised !== null;
+  }
+
+  /**
    * Exchanges a refresh token for a new one, in one statement. At most one new token is ever minted
    * from one token, however many calls race. Refused (INVALID_REFRESH_TOKEN, or REFRESH_TOKEN_REUSED
    * with the session revoked) when the token cannot be rotated; a session of a deactivated user

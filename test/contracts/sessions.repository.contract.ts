@@ -261,6 +261,44 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
       await h.deactivateUser(userId);
       expect(await reauth(session.id)).toBeNull();
     });
+    it('raiseAssurance moves auth_time, adds the factors and raises aal, in a transaction too; the refresh token stays', async () => {
+      const userId = await h.givenUser();
+      const { session, refreshTokenHash } = await open(userId);
+      const raised = await h.transactions.run((tx) =>
+        repository.raiseAssurance({ sessionId: session.id, userId, amr: ['otp', 'mfa'], aal: 2 }, tx),
+      );
+      expect(raised).toMatchObject({ id: session.id, amr: ['mfa', 'otp', 'pwd'], aal: 2, expiresAt: session.expiresAt });
+      expect(raised!.authTime.getTime()).toBeGreaterThan(session.authTime.getTime());
+      expect(await repository.findRefreshToken(refreshTokenHash, { reuseIntervalSeconds: 0 })).toMatchObject({ rotated: false });
+      // The next refresh carries the raised values.
+      const rotated = await repository.rotateRefreshToken({
+        tokenHash: refreshTokenHash,
+        nextTokenHash: hash(),
+        ip: null,
+        userAgent: null,
+      });
+      expect(rotated?.session).toMatchObject({ amr: ['mfa', 'otp', 'pwd'], aal: 2, authTime: raised!.authTime });
+      // Never lowered.
+      expect(await repository.raiseAssurance({ sessionId: session.id, userId, amr: ['pwd'], aal: 1 })).toMatchObject({ aal: 2 });
+    });
+
+    it("raiseAssurance refuses a session that is not live, another user's, an impersonation, a deactivated user's, or a malformed id", async () => {
+      const userId = await h.givenUser();
+      const admin = await h.givenUser();
+      const raise = (sessionId: string, as = userId) => repository.raiseAssurance({ sessionId, userId: as, amr: ['otp'], aal: 2 });
+      const revoked = await open(userId);
+      await repository.revoke(revoked.session.id, 'logout');
+      expect(await raise(revoked.session.id)).toBeNull();
+      const { session: adminSession } = await open(admin);
+      const { session: held } = await open(userId, { impersonator: { userId: admin, sessionId: adminSession.id } });
+      expect(await raise(held.id)).toBeNull();
+      const { session } = await open(userId);
+      expect(await raise(session.id, admin)).toBeNull();
+      expect(await raise('nope')).toBeNull();
+      await h.deactivateUser(userId);
+      expect(await raise(session.id)).toBeNull();
+      expect(await repository.findLive(session.id, userId)).toMatchObject({ aal: 1, amr: ['pwd'] });
+    });
   });
 
   describe('restoreRefreshToken', () => {

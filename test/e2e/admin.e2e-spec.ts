@@ -96,9 +96,9 @@ describe('administration: bootstrap admin, roles, user management', () => {
       m.id,
     ]);
     expect(rows).toEqual([
-      { type: 'user.logged_in', details: null },
-      { type: 'user.logged_in_by_service', details: { transport: 'tcp' } },
-      { type: 'user.logged_in_by_service', details: { transport: 'redis' } },
+      { type: 'user.logged_in', details: { amr: ['pwd'] } },
+      { type: 'user.logged_in_by_service', details: { amr: [], transport: 'tcp' } },
+      { type: 'user.logged_in_by_service', details: { amr: [], transport: 'redis' } },
     ]);
   });
 

@@ -1,3 +1,4 @@
+import { AuditService } from '../../src/audit/audit.service';
 import { bearer, registerUser, signedInUser, signIn, type LoginBody } from '../support/accounts';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
@@ -81,6 +82,7 @@ describe('assurance claims and re-authentication', () => {
       // The token it answered to still works until it expires: re-authentication ends nothing.
       await t.http().get('/auth/me').set(s.auth).expect(200);
 
+      await t.app.get(AuditService).flushed();
       const audit = await t.db.query(`SELECT session_id, details FROM audit_log WHERE user_id = $1 AND type = 'user.reauthenticated'`, [
         s.id,
       ]);

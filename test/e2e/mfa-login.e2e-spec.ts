@@ -1,6 +1,8 @@
+import { AuditService } from '../../src/audit/audit.service';
 import { RecoveryCodesService } from '../../src/mfa/recovery-codes.service';
 import { TotpService } from '../../src/mfa/totp.service';
 import { registerUser, type LoginBody, type Registered } from '../support/accounts';
+import { SmtpSink } from '../support/smtp-sink';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
 import { awayFromStepEdge, enrolTotp, totpCode } from '../support/totp';
@@ -18,11 +20,21 @@ const DEAD_STEP = { statusCode: 401, code: 'INVALID_MFA_CODE', message: 'invalid
 /** The gate between factors: password login of a user with TOTP, and POST /auth/mfa/verify (auth.mfa.verify). */
 describe('second factor at sign-in', () => {
   let t: TestApp;
+  const sink = new SmtpSink();
 
   beforeAll(async () => {
-    t = await startTestApp();
+    await sink.start();
+    t = await startTestApp({ SMTP_URL: sink.url });
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    await sink.stop();
+  });
+
+  const audit = async (userId: string, type: string): Promise<unknown[]> => {
+    await t.app.get(AuditService).flushed();
+    return t.db.query('SELECT details FROM audit_log WHERE user_id = $1 AND type = $2 ORDER BY at', [userId, type]);
+  };
 
   async function enrolled(prefix = 'mfa'): Promise<Registered & { secret: string }> {
     const u = await registerUser(t, prefix);
@@ -58,8 +70,7 @@ describe('second factor at sign-in', () => {
     const rows = await t.db.query('SELECT token_hash FROM mfa_challenges WHERE user_id = $1', [u.id]);
     expect(rows).toHaveLength(2);
     for (const row of rows) expect([step.mfaToken, overTcp.mfaToken]).not.toContain(row.token_hash);
-    const audit = await t.db.query(`SELECT details FROM audit_log WHERE user_id = $1 AND type = 'user.mfa_challenged'`, [u.id]);
-    expect(audit).toEqual([{ details: { amr: ['pwd'] } }, { details: { amr: ['pwd'] } }]);
+    expect(await audit(u.id, 'user.mfa_challenged')).toEqual([{ details: { amr: ['pwd'] } }, { details: { amr: ['pwd'] } }]);
   });
 
   it('the right code opens the session the first factor asked for, at aal 2; the mfaToken works once', async () => {
@@ -161,7 +172,7 @@ describe('second factor at sign-in', () => {
     await verify(otherStep.mfaToken, totpCode(other.secret)).expect(200);
   });
 
-  it('a recovery code works once, and the use is audited with the count left', async () => {
+  it('a recovery code works once; the use is mailed and audited with the count left', async () => {
     const u = await enrolled();
     const codes = await t.app.get(RecoveryCodesService).regenerate(u.id);
     const step = await firstFactor(u);
@@ -169,8 +180,9 @@ describe('second factor at sign-in', () => {
     expect(decodeJwt(res.body.tokens.accessToken).payload).toMatchObject({ amr: ['mfa', 'pwd'], aal: 2 });
     const again = await firstFactor(u);
     expect((await verify(again.mfaToken, codes[3], 'recovery_code').expect(401)).body).toEqual(INVALID_CODE);
-    const audit = await t.db.query(`SELECT details FROM audit_log WHERE user_id = $1 AND type = 'user.recovery_code_used'`, [u.id]);
-    expect(audit).toEqual([{ details: { remaining: 9 } }]);
+    expect(await audit(u.id, 'user.recovery_code_used')).toEqual([{ details: { remaining: 9 } }]);
+    const [mail] = await sink.waitForSubject(u.email, 'A recovery code was used (9 left)');
+    expect(mail.text).toContain('9');
   });
 
   it('a password changed between the factors voids the step', async () => {
@@ -191,6 +203,14 @@ describe('second factor at sign-in', () => {
     const v = await enrolled();
     const granted = await t.rpc.tcp.send<LoginBody>('auth.loginWithUser', { userId: v.id });
     expect(decodeJwt(granted.tokens.accessToken).payload).toMatchObject({ amr: [], aal: 1 });
+  });
+
+  it('once the factor is removed (DELETE /users/:id/mfa by an admin, say), the password alone signs in again', async () => {
+    const u = await enrolled();
+    expect(await firstFactor(u)).toMatchObject({ mfaRequired: true });
+    expect(await t.rpc.tcp.send('users.mfa.reset', { id: u.id })).toEqual({ reset: true });
+    const res = await t.http().post('/auth/login').send({ email: u.email, password: u.password }).expect(200);
+    expect(decodeJwt(res.body.tokens.accessToken).payload).toMatchObject({ sub: u.id, aal: 1, amr: ['pwd'] });
   });
 
   it('over TCP: auth.mfa.verify answers the LoginResult; wrong codes the same body as REST', async () => {

@@ -103,6 +103,12 @@ const CONTRACT: ContractRoute[] = [
   { method: 'post', path: '/users/{id}/activate', access: 'admin', success: [204], errors: [404], db: true },
   { method: 'put', path: '/users/{id}/roles', access: 'admin', success: [200], errors: [404], body: ['roles'], db: true },
   { method: 'post', path: '/auth/impersonate', access: 'admin', success: [200], errors: [404], body: ['userId'], db: true },
+  { method: 'get', path: '/auth/mfa', access: 'auth', success: [200], db: true },
+  { method: 'post', path: '/auth/mfa/totp/setup', access: 'auth', success: [200], errors: [401, 403], db: true },
+  { method: 'post', path: '/auth/mfa/totp/confirm', access: 'auth', success: [200], errors: [401, 403, 429], body: ['code'], db: true },
+  { method: 'delete', path: '/auth/mfa/totp', access: 'auth', success: [204], errors: [401, 403], db: true },
+  { method: 'post', path: '/auth/mfa/recovery-codes', access: 'auth', success: [200], errors: [401, 403], db: true },
+  { method: 'delete', path: '/users/{id}/mfa', access: 'admin', success: [204], errors: [404], db: true },
   { method: 'get', path: '/audit', access: 'admin', success: [200], errors: [400], query: ['userId', 'type', 'limit', 'cursor'], db: true },
   { method: 'get', path: '/.well-known/jwks.json', access: 'public', success: [200] },
   { method: 'get', path: '/health/live', access: 'public', success: [200] },
@@ -133,6 +139,12 @@ const PATTERNS: Array<{ pattern: string; access: 'trusted' | 'token' | 'admin'; 
   { pattern: 'auth.email.change.confirm', access: 'trusted', payload: ['token'] },
   { pattern: 'users.export', access: 'token', payload: ['accessToken'] },
   { pattern: 'users.delete', access: 'token', payload: ['accessToken'] },
+  { pattern: 'auth.mfa.status', access: 'token', payload: ['accessToken'] },
+  { pattern: 'auth.mfa.totp.setup', access: 'token', payload: ['accessToken'] },
+  { pattern: 'auth.mfa.totp.confirm', access: 'token', payload: ['accessToken', 'code'] },
+  { pattern: 'auth.mfa.totp.disable', access: 'token', payload: ['accessToken'] },
+  { pattern: 'auth.mfa.recoveryCodes.regenerate', access: 'token', payload: ['accessToken'] },
+  { pattern: 'users.mfa.reset', access: 'trusted', payload: ['id'] },
   { pattern: 'sessions.list', access: 'trusted', payload: ['userId'] },
   { pattern: 'sessions.revoke', access: 'trusted', payload: ['sessionId'] },
 ];
@@ -152,6 +164,8 @@ const CODES = [
   'INVALID_TOKEN',
   'PASSWORD_REQUIRED',
   'LAST_ADMIN',
+  'MFA_REQUIRED',
+  'INVALID_MFA_CODE',
   'REAUTH_REQUIRED',
   'TOO_MANY_REQUESTS',
   'SERVICE_UNAVAILABLE',
@@ -354,6 +368,11 @@ describe('OpenAPI document and UI', () => {
     expect(described('get', '/auth/me', 401)).toContain('UNAUTHORIZED');
     expect(described('get', '/auth/me', 503)).toContain('SERVICE_UNAVAILABLE');
     expect(described('post', '/auth/impersonate', 404)).toContain('NOT_FOUND');
+    expect(described('post', '/auth/mfa/totp/setup', 401)).toContain('REAUTH_REQUIRED');
+    expect(described('post', '/auth/mfa/totp/confirm', 401)).toContain('INVALID_MFA_CODE');
+    expect(described('delete', '/auth/mfa/totp', 403)).toContain('MFA_REQUIRED');
+    expect(described('delete', '/auth/mfa/totp', 401)).toContain('REAUTH_REQUIRED');
+    expect(described('post', '/auth/mfa/recovery-codes', 403)).toContain('MFA_REQUIRED');
     expect(operation(doc, 'post', '/auth/login').responses['429']).toHaveProperty('headers.Retry-After');
   });
 
@@ -388,6 +407,13 @@ describe('OpenAPI document and UI', () => {
       'username',
     ]);
     expect(userSchema.properties?.username).toMatchObject({ type: 'string', nullable: true });
+
+    const mfa = await t.http().get('/auth/mfa').set('Authorization', bearer).expect(200);
+    const mfaSchema = resolve(doc, jsonSchema(operation(doc, 'get', '/auth/mfa').responses['200']));
+    expect(Object.keys(mfa.body as object).sort()).toEqual(Object.keys(mfaSchema.properties ?? {}).sort());
+    expect(Object.keys(mfa.body.totp as object).sort()).toEqual(
+      Object.keys(resolve(doc, mfaSchema.properties?.totp).properties ?? {}).sort(),
+    );
 
     const sessions = await t.http().get('/sessions').set('Authorization', bearer).expect(200);
     const list = jsonSchema(operation(doc, 'get', '/sessions').responses['200']);

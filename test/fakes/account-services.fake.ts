@@ -24,6 +24,8 @@ import { InMemoryUsersRepository } from './users.repository.fake';
 export interface QueuedMail {
   kind: MailKind;
   to: string;
+  byAdmin?: boolean;
+  remaining?: number;
   token?: string;
   choosePassword?: boolean;
   username?: string;
@@ -52,6 +54,15 @@ export class RecordingOutbox {
   }
   queuePasswordChanged(_tx: Tx, to: string): Promise<void> {
     return this.record({ kind: 'password_changed', to });
+  }
+  queueMfaEnabled(_tx: Tx, to: string): Promise<void> {
+    return this.record({ kind: 'mfa_enabled', to });
+  }
+  queueMfaDisabled(_tx: Tx, to: string, opts: { byAdmin: boolean }): Promise<void> {
+    return this.record({ kind: 'mfa_disabled', to, byAdmin: opts.byAdmin });
+  }
+  queueRecoveryCodeUsed(_tx: Tx, to: string, remaining: number): Promise<void> {
+    return this.record({ kind: 'recovery_code_used', to, remaining });
   }
   wakeWorker(): void {
     this.wakeUps += 1;

@@ -9,6 +9,7 @@ import {
   type RefreshTokenState,
   type RevokedSession,
   type RotatedRefreshToken,
+  type SessionAssuranceRaise,
   type SessionReauthentication,
   type SessionsRepository,
 } from '../../src/sessions/sessions.repository';
@@ -145,6 +146,18 @@ export class InMemorySessionsRepository implements SessionsRepository {
     for (const token of this.tokens.values()) if (token.sessionId === session.id && token.rotatedAt === null) token.rotatedAt = now;
     this.tokens.set(r.nextTokenHash, { sessionId: session.id, rotatedAt: null });
     return Promise.resolve({ session: copy(session), user: publicUser(session.userId, user) });
+  }
+
+  raiseAssurance(r: SessionAssuranceRaise, _tx?: Tx): Promise<SessionEntity | null> {
+    const now = this.now();
+    const session = this.sessions.get(r.sessionId);
+    const user = session && this.users.get(session.userId);
+    if (!session || !user || user.deactivated || session.userId !== r.userId || session.impersonatorId !== null || !isLive(session, now))
+      return Promise.resolve(null);
+    session.authTime = new Date(now);
+    session.aal = Math.max(session.aal, r.aal);
+    session.amr = [...new Set([...session.amr, ...r.amr])].sort();
+    return Promise.resolve(copy(session));
   }
 
   findRefreshToken(tokenHash: string, opts: { reuseIntervalSeconds: number }): Promise<RefreshTokenState | null> {

@@ -109,6 +109,17 @@ export class SmtpSink {
       await new Promise((r) => setTimeout(r, 25));
     }
   }
+
+  /** Waits until `count` mails with this subject have reached `address`, or fails after `ms`. */
+  async waitForSubject(address: string, subject: string, count = 1, ms = 15_000): Promise<ReceivedMail[]> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const got = this.to(address).filter((m) => m.subject === subject);
+      if (got.length >= count) return got;
+      if (Date.now() > deadline) throw new Error(`expected ${count} "${subject}" mails to ${address}, got ${got.length}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
 }
 
 export function tokenOf(link: string): string {

@@ -32,7 +32,7 @@ export class AuditEntryResponse implements AuditEntry {
     nullable: true,
     example: { roles: ['user', 'admin'] },
     description:
-      'What the type records beyond the columns: `roles` for user.roles_changed, `transport` for user.logged_in_by_service, `fields` for user.updated, `eraseAfter` for user.deletion_requested.',
+      'What the type records beyond the columns: `roles` for user.roles_changed, `amr` (the factors proven) for user.logged_in, user.reauthenticated and user.mfa_challenged, `amr` and `transport` for user.logged_in_by_service, `remaining` for user.recovery_code_used, `method` for the second-factor events, `fields` for user.updated, `eraseAfter` for user.deletion_requested.',
   })
   details: Record<string, unknown> | null;
 

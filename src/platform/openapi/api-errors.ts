@@ -186,6 +186,19 @@ export const RATE_LIMITED: DocumentedError = {
   when: 'over RATE_LIMIT_PER_MINUTE requests from this client address in the current minute (shared by the unauthenticated auth routes); `Retry-After` header in seconds',
 };
 
+/** The refusals of a route marked @RequireRecentAuth() (REST: `POST /auth/reauthenticate`, then retry). */
+export const RECENT_AUTH_ERRORS: DocumentedError[] = [
+  ErrorCode.REAUTH_REQUIRED,
+  {
+    code: ErrorCode.FORBIDDEN,
+    when: "the session is an impersonation: the admin proved none of the user's factors",
+    message: 'an impersonated session cannot do this',
+  },
+];
+
+/** The refusal of a route marked @RequireAal(2). */
+export const SECOND_FACTOR_REQUIRED: DocumentedError = ErrorCode.MFA_REQUIRED;
+
 const SIMILAR_OR_COMMON = (field: string): DocumentedError => ({
   code: ErrorCode.VALIDATION_FAILED,
   when: `the ${field === 'password' ? 'password' : 'new password'} is too common, or built on the email or username`,

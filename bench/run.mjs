@@ -9,6 +9,8 @@
 //   refresh      with chained single-use tokens (must be all 2xx to count), vs its floors: the same
 //                number of chains rotating tokens in one statement straight through pg, and ES256
 //                signatures on one thread,
+//   mfa verify   TOTP codes against seeded mfaTokens (one per request, each account's step unused),
+//                in alternating rounds with refresh, the nearest path without a hash,
 //   health       p99 alone vs while logins saturate the hash pool,
 //   memory       RSS of the gatehouse process idle and at its peak under load,
 //   legacy       a wrong password for imported bcrypt (cost 4) and weak argon2 accounts vs a native one,
@@ -43,6 +45,7 @@ import {
   ROOT,
   USER,
 } from './harness.mjs';
+import { mfaLoadFits, mfaVerifyOptions, removeMfaAccounts, seedMfaChallenges } from './mfa-verify.mjs';
 import { rotationFloor, signingFloor } from './refresh-floor.mjs';
 import { tcpLoad } from './tcp-load.mjs';
 
@@ -59,6 +62,9 @@ const CONFIG = {
   // Login is argon2-bound: more connections than threadpool slots only adds queueing latency.
   loginConnections: positiveInt('BENCH_LOGIN_CONNECTIONS', 8),
   refreshConnections: positiveInt('BENCH_REFRESH_CONNECTIONS', 10),
+  mfaConnections: positiveInt('BENCH_MFA_CONNECTIONS', 8),
+  // Each verify spends a seeded mfaToken: the seeding provides for this many per second of load.
+  mfaRate: positiveInt('BENCH_MFA_RATE', 2000),
   // Nest TCP clients multiplex: each connection keeps several requests outstanding.
   tcpConnections: positiveInt('BENCH_TCP_CONNECTIONS', 4),
   tcpInFlight: positiveInt('BENCH_TCP_IN_FLIGHT', 4),
@@ -81,13 +87,15 @@ const CONFIG = {
 };
 if (CONFIG.usersLarge <= CONFIG.usersSmall) throw new Error('BENCH_USERS_LARGE must be greater than BENCH_USERS_SMALL');
 
-/** Ratios to the same-run baseline, but for `refresh` (req/s), `rss*` (MiB) and `health*` (ms p99). */
+/** Ratios to the same-run baseline, but for `refresh`, `mfaVerify` (req/s), `rss*` (MiB) and `health*`, `mfaVerifyP99` (ms p99). */
 const TARGETS = {
   login: 0.9,
   me: 0.7,
   sibling: 0.8,
   verify: 0.8,
   refresh: 1700,
+  mfaVerify: 500,
+  mfaVerifyP99: 30,
   tableSize: 0.9,
   rssIdle: 120,
   rssLogin: 180,
@@ -358,12 +366,14 @@ async function rawArgon2(threads) {
  * One autocannon run. Latencies are taken from its `response` events (fractional milliseconds):
  * its own histogram counts whole milliseconds only, too coarse for sub-millisecond routes.
  */
-async function autocannonRun(opts) {
+async function autocannonRun({ answers, ...opts }) {
   const latencies = [];
   const rated = opts.overallRate !== undefined || opts.connectionRate !== undefined;
   const instance = autocannon(rated ? { ...opts, ignoreCoordinatedOmission: true } : opts);
   instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   const result = await instance;
+  // Answers with the expected status but not the expected body, counted by the options' own check.
+  if (answers) result.mismatches += answers.mismatches;
   latencies.sort((a, b) => a - b);
   return { result, latencies };
 }
@@ -408,6 +418,9 @@ async function load(title, opts, { expected, rssPid, durationS, warmupS } = {}) 
   return (await loadTogether([{ key: 'only', title, opts, expected }], { rssPid, durationS, warmupS })).only;
 }
 
+/** The length of one round of alternating(). */
+const roundSeconds = () => Math.max(1, Math.round(CONFIG.durationS / CONFIG.rounds));
+
 /**
  * A figure and its baseline measured in alternation, `CONFIG.rounds` rounds of `durationS / rounds`
  * each (warmed up once, before the first round), so that a slow spell of the machine falls on both.
@@ -417,7 +430,7 @@ async function load(title, opts, { expected, rssPid, durationS, warmupS } = {}) 
 async function alternating(measures) {
   const keys = Object.keys(measures);
   const rounds = Object.fromEntries(keys.map((key) => [key, []]));
-  const durationS = Math.max(1, Math.round(CONFIG.durationS / CONFIG.rounds));
+  const durationS = roundSeconds();
   for (let round = 0; round < CONFIG.rounds; round++) {
     for (const key of keys) rounds[key].push(await measures[key](durationS, round === 0 ? CONFIG.warmupS : 0));
   }
@@ -434,6 +447,7 @@ async function alternating(measures) {
         non2xx: sum('non2xx'),
         errors: sum('errors'),
         timeouts: sum('timeouts'),
+        mismatches: sum('mismatches'),
         reqPerSec: sum('reqPerSec') / runs.length,
         p50: median(runs.map((r) => r.p50)),
         p99: Math.max(...runs.map((r) => r.p99)),
@@ -615,6 +629,15 @@ function buildRows(m) {
       () =>
         `≥ ${fmtInt(TARGETS.refresh)} req/s ${check(m.refresh.valid && m.refresh.reqPerSec >= TARGETS.refresh)}; ` +
         `0 non-2xx ${check(m.refresh.valid)} (${m.refresh.non2xx})`,
+    ),
+    versus(
+      `POST /auth/mfa/verify, TOTP, a fresh mfaToken each (${CONFIG.mfaConnections} conn)${invalid(m.mfaVerify)}`,
+      m.mfaVerify,
+      perSec(m.refresh.reqPerSec, 'refresh: a session write and signatures, no hash, alternating'),
+      m.mfaVerify.reqPerSec,
+      () =>
+        `≥ ${TARGETS.mfaVerify} req/s ${check(m.mfaVerify.valid && m.mfaVerify.reqPerSec >= TARGETS.mfaVerify)}; ` +
+        `p99 ≤ ${TARGETS.mfaVerifyP99} ms ${check(m.mfaVerify.valid && m.mfaVerify.p99 <= TARGETS.mfaVerifyP99)}`,
     ),
     row(`echo over TCP, bare Nest microservice (${inFlight})${invalid(m.echo)}`, m.echo),
     versus(
@@ -823,8 +846,38 @@ async function main() {
         ),
     }),
   );
-  // Fresh chains for warmup and for the measured run: a chain cut off mid-request cannot be resumed.
-  m.refresh = await load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
+  // Every verify spends a seeded mfaToken: as many as the loads below can send at CONFIG.mfaRate.
+  const mfaLoadS = CONFIG.warmupS + roundSeconds() * CONFIG.rounds;
+  if (!mfaLoadFits(mfaLoadS))
+    throw new Error(`mfaTokens live 5 minutes: ${mfaLoadS}s of /auth/mfa/verify load is too long for one seeding`);
+  const mfaAccounts = Math.ceil(mfaLoadS * CONFIG.mfaRate);
+  log(`seeding ${fmtInt(mfaAccounts)} accounts with a confirmed TOTP factor and an mfaToken each`);
+  const mfaPool = await seedMfaChallenges({
+    harness,
+    databaseUrl,
+    count: mfaAccounts,
+    passwordHash: await storedHash(databaseUrl, USER.email),
+  });
+  log(`seeded them in ${mfaPool.seconds.toFixed(1)}s`);
+  // Refresh is the baseline: also a session-level write and signatures, and no hash.
+  Object.assign(
+    m,
+    await alternating({
+      // Fresh chains for warmup and for each round: a chain cut off mid-request cannot be resumed.
+      refresh: (durationS, warmupS) =>
+        load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)), {
+          durationS,
+          warmupS,
+        }),
+      mfaVerify: (durationS, warmupS) =>
+        load('POST /auth/mfa/verify', () => mfaVerifyOptions(base, mfaPool, CONFIG.mfaConnections), { durationS, warmupS }),
+    }),
+  );
+  if (mfaPool.exhausted > 0) log(`POST /auth/mfa/verify ran out of mfaTokens ${mfaPool.exhausted} times: raise BENCH_MFA_RATE`);
+  m.mfaSeeding = { accounts: mfaPool.seeded, seconds: mfaPool.seconds, used: mfaPool.used, exhausted: mfaPool.exhausted };
+  // Gone before the table-size runs, which count the accounts in the table.
+  m.mfaSeeding.removedS = await removeMfaAccounts(databaseUrl);
+  log(`removed the accounts seeded for /auth/mfa/verify in ${m.mfaSeeding.removedS.toFixed(1)}s`);
   log(`measuring the refresh floors for ${CONFIG.durationS}s`);
   m.refreshFloor = await rotationFloor({
     databaseUrl,
@@ -911,7 +964,9 @@ async function main() {
     `Seeding: ${fmtInt(seeding.small.rows)} accounts in ${seeding.small.insertS.toFixed(2)} s, then ` +
     `${fmtInt(seeding.large.rows)} more in ${seeding.large.insertS.toFixed(1)} s ` +
     `(${fmtInt(Math.round(seeding.large.rows / seeding.large.insertS))} rows/s; one INSERT … SELECT generate_series with a precomputed ` +
-    `argon2id hash, three unique indexes maintained; ${seeding.large.totalS.toFixed(1)} s with VACUUM ANALYZE and CHECKPOINT).`;
+    `argon2id hash, three unique indexes maintained; ${seeding.large.totalS.toFixed(1)} s with VACUUM ANALYZE and CHECKPOINT). ` +
+    `For /auth/mfa/verify: ${fmtInt(m.mfaSeeding.accounts)} accounts with a confirmed TOTP factor and an mfaToken each in ` +
+    `${m.mfaSeeding.seconds.toFixed(1)} s, ${fmtInt(m.mfaSeeding.used)} of them used.`;
   const machineLine =
     `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, node ${machine.node}, ` +
     `PostgreSQL ${machine.postgres}, libuv threadpool ${machine.uvThreadpoolSize} (hashes at most ${machine.cores} at a time); ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
@@ -930,6 +985,7 @@ async function main() {
     me: m.me,
     sibling: m.sibling,
     refresh: m.refresh,
+    mfaVerify: m.mfaVerify,
     echo: m.echo,
     verify: m.verify,
     healthLive: m.healthAlone.live,
@@ -970,7 +1026,7 @@ async function main() {
         rows,
         rss: m.rss,
         flood: m.flood,
-        seeding,
+        seeding: { ...seeding, mfa: m.mfaSeeding },
         markdown: `${machineLine}\n\n${table}\n\n${seedLine}\n`,
         measurements: raw,
       },

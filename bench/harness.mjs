@@ -70,6 +70,29 @@ export async function waitFor(child, name, ready, timeoutMs = 60_000) {
   throw new Error(`${name} not ready after ${timeoutMs / 1000}s`);
 }
 
+/**
+ * The environment the bench runs the service in (ports aside): no Redis, LOG_LEVEL=warn, limits and
+ * lockout out of the way. Also what a process using the built service's modules on the bench
+ * database runs with (bench/mfa-seed.mjs), so that both read the same configuration.
+ */
+export function gatehouseEnv(databaseUrl) {
+  return {
+    ...process.env,
+    HOST: '127.0.0.1',
+    RPC_HOST: '127.0.0.1',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: '',
+    REQUIRE_EMAIL_VERIFICATION: 'false',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+    // Outlives the whole run, so the /me token never expires mid-measurement.
+    ACCESS_TOKEN_TTL: '3600',
+    // A load generator is one address hammering one account: limits would measure themselves.
+    RATE_LIMIT_PER_MINUTE: '10000000',
+    LOCKOUT_THRESHOLD: '1000000',
+  };
+}
+
 /** Child processes and databases of one run, released by cleanup() (also on SIGINT and SIGTERM). */
 export class Harness {
   children = new Set();
@@ -166,24 +189,7 @@ export class Harness {
       spawn(process.execPath, [...nodeArgs, '--import', ORPHAN_GUARD, join(ROOT, 'dist/src/main.js')], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: {
-          ...process.env,
-          PORT: String(port),
-          HOST: '127.0.0.1',
-          RPC_HOST: '127.0.0.1',
-          RPC_PORT: String(rpcPort),
-          DATABASE_URL: databaseUrl,
-          REDIS_URL: '',
-          REQUIRE_EMAIL_VERIFICATION: 'false',
-          LOG_LEVEL: 'warn',
-          NODE_ENV: 'production',
-          // Outlives the whole run, so the /me token never expires mid-measurement.
-          ACCESS_TOKEN_TTL: '3600',
-          // A load generator is one address hammering one account: limits would measure themselves.
-          RATE_LIMIT_PER_MINUTE: '10000000',
-          LOCKOUT_THRESHOLD: '1000000',
-          ...env,
-        },
+        env: { ...gatehouseEnv(databaseUrl), PORT: String(port), RPC_PORT: String(rpcPort), ...env },
       }),
       name,
     );

@@ -1,6 +1,8 @@
 // Benchmarks gatehouse against the ceilings it cannot beat on this machine, each measured in the
 // same run:
-//   login        vs raw argon2id verifies (login is one verify plus a session insert and a JWT),
+//   login        vs raw argon2id verifies (login is one verify plus a session insert and a JWT), and
+//                the reads of mfa_totp PostgreSQL counted per login of an account without a second
+//                factor (the gate must need none),
 //   login        with 1,000 vs 1,000,000 accounts in the table (bulk-seeded, a random account each),
 //   /auth/me     vs a bare Nest+Fastify route (the framework floor), in alternating rounds,
 //   sibling      GET /orders of the example sibling app, @gatehouse/client installed from its packed
@@ -9,6 +11,8 @@
 //   refresh      with chained single-use tokens (must be all 2xx to count), vs its floors: the same
 //                number of chains rotating tokens in one statement straight through pg, and ES256
 //                signatures on one thread,
+//   mfa verify   TOTP codes against seeded mfaTokens (one per request, each account's step unused),
+//                in alternating rounds with refresh, the nearest path without a hash,
 //   health       p99 alone vs while logins saturate the hash pool,
 //   memory       RSS of the gatehouse process idle and at its peak under load,
 //   legacy       a wrong password for imported bcrypt (cost 4) and weak argon2 accounts vs a native one,
@@ -43,6 +47,7 @@ import {
   ROOT,
   USER,
 } from './harness.mjs';
+import { mfaLoadFits, mfaVerifyOptions, removeMfaAccounts, seedMfaChallenges } from './mfa-verify.mjs';
 import { rotationFloor, signingFloor } from './refresh-floor.mjs';
 import { tcpLoad } from './tcp-load.mjs';
 
@@ -59,6 +64,9 @@ const CONFIG = {
   // Login is argon2-bound: more connections than threadpool slots only adds queueing latency.
   loginConnections: positiveInt('BENCH_LOGIN_CONNECTIONS', 8),
   refreshConnections: positiveInt('BENCH_REFRESH_CONNECTIONS', 10),
+  mfaConnections: positiveInt('BENCH_MFA_CONNECTIONS', 8),
+  // Each verify spends a seeded mfaToken: the seeding provides for this many per second of load.
+  mfaRate: positiveInt('BENCH_MFA_RATE', 2000),
   // Nest TCP clients multiplex: each connection keeps several requests outstanding.
   tcpConnections: positiveInt('BENCH_TCP_CONNECTIONS', 4),
   tcpInFlight: positiveInt('BENCH_TCP_IN_FLIGHT', 4),
@@ -81,13 +89,15 @@ const CONFIG = {
 };
 if (CONFIG.usersLarge <= CONFIG.usersSmall) throw new Error('BENCH_USERS_LARGE must be greater than BENCH_USERS_SMALL');
 
-/** Ratios to the same-run baseline, but for `refresh` (req/s), `rss*` (MiB) and `health*` (ms p99). */
+/** Ratios to the same-run baseline, but for `refresh`, `mfaVerify` (req/s), `rss*` (MiB) and `health*`, `mfaVerifyP99` (ms p99). */
 const TARGETS = {
   login: 0.9,
   me: 0.7,
   sibling: 0.8,
   verify: 0.8,
   refresh: 1700,
+  mfaVerify: 500,
+  mfaVerifyP99: 30,
   tableSize: 0.9,
   rssIdle: 120,
   rssLogin: 180,
@@ -281,6 +291,42 @@ async function revocationWindow(baseA, baseB, n) {
   };
 }
 
+/**
+ * PostgreSQL's own counters for the bench database: sessions in the table, and reads (index and
+ * sequential scans) of mfa_totp. A busy backend publishes its counts at most once a second, and
+ * what it holds back 10 s after it goes idle (PostgreSQL 15: PGSTAT_IDLE_INTERVAL).
+ */
+async function databaseCounters(databaseUrl) {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT (SELECT count(*)::int FROM sessions) AS sessions,
+              (SELECT (seq_scan + coalesce(idx_scan, 0))::int FROM pg_stat_user_tables WHERE relname = 'mfa_totp') AS totp_reads`,
+    );
+    return rows[0];
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Reads of mfa_totp per login of an account without a second factor, counted by PostgreSQL: the
+ * gate must not need one (it reads users.mfa_enabled). `before` is databaseCounters() taken before
+ * the logins, which ended at `loginEnded` (performance.now()); the database must have been left
+ * alone since.
+ */
+async function perLogin(databaseUrl, before, loginEnded) {
+  const published = loginEnded + 11_000 - performance.now();
+  if (published > 0) await new Promise((resolve) => setTimeout(resolve, published));
+  const after = await databaseCounters(databaseUrl);
+  const logins = after.sessions - before.sessions;
+  return {
+    logins,
+    totpReads: (after.totp_reads - before.totp_reads) / logins,
+  };
+}
+
 /** The hash the service itself stored for the bench account: every seeded account shares its password. */
 async function storedHash(databaseUrl, email) {
   const client = new pg.Client({ connectionString: databaseUrl });
@@ -358,12 +404,14 @@ async function rawArgon2(threads) {
  * One autocannon run. Latencies are taken from its `response` events (fractional milliseconds):
  * its own histogram counts whole milliseconds only, too coarse for sub-millisecond routes.
  */
-async function autocannonRun(opts) {
+async function autocannonRun({ answers, ...opts }) {
   const latencies = [];
   const rated = opts.overallRate !== undefined || opts.connectionRate !== undefined;
   const instance = autocannon(rated ? { ...opts, ignoreCoordinatedOmission: true } : opts);
   instance.on('response', (_client, _status, _bytes, ms) => latencies.push(ms));
   const result = await instance;
+  // Answers with the expected status but not the expected body, counted by the options' own check.
+  if (answers) result.mismatches += answers.mismatches;
   latencies.sort((a, b) => a - b);
   return { result, latencies };
 }
@@ -408,6 +456,9 @@ async function load(title, opts, { expected, rssPid, durationS, warmupS } = {}) 
   return (await loadTogether([{ key: 'only', title, opts, expected }], { rssPid, durationS, warmupS })).only;
 }
 
+/** The length of one round of alternating(). */
+const roundSeconds = () => Math.max(1, Math.round(CONFIG.durationS / CONFIG.rounds));
+
 /**
  * A figure and its baseline measured in alternation, `CONFIG.rounds` rounds of `durationS / rounds`
  * each (warmed up once, before the first round), so that a slow spell of the machine falls on both.
@@ -417,7 +468,7 @@ async function load(title, opts, { expected, rssPid, durationS, warmupS } = {}) 
 async function alternating(measures) {
   const keys = Object.keys(measures);
   const rounds = Object.fromEntries(keys.map((key) => [key, []]));
-  const durationS = Math.max(1, Math.round(CONFIG.durationS / CONFIG.rounds));
+  const durationS = roundSeconds();
   for (let round = 0; round < CONFIG.rounds; round++) {
     for (const key of keys) rounds[key].push(await measures[key](durationS, round === 0 ? CONFIG.warmupS : 0));
   }
@@ -434,6 +485,7 @@ async function alternating(measures) {
         non2xx: sum('non2xx'),
         errors: sum('errors'),
         timeouts: sum('timeouts'),
+        mismatches: sum('mismatches'),
         reqPerSec: sum('reqPerSec') / runs.length,
         p50: median(runs.map((r) => r.p50)),
         p99: Math.max(...runs.map((r) => r.p99)),
@@ -559,6 +611,12 @@ function buildRows(m) {
       m.login.reqPerSec,
       atLeast(m.login, TARGETS.login),
     ),
+    row(
+      `POST /auth/login (the row above), as PostgreSQL counted it: per login of an account without a second factor, ` +
+        `${m.loginDatabase.totpReads.toFixed(2)} reads of mfa_totp (${fmtInt(m.loginDatabase.logins)} logins, warm-up included)`,
+      undefined,
+      { target: `≤ 1 indexed look-up for the gate ${check(m.loginDatabase.totpReads <= 1)}` },
+    ),
     row(`POST /auth/login, wrong password → 401 (${CONFIG.loginConnections} conn)${invalid(m.wrongPassword)}`, m.wrongPassword),
     versus(
       `POST /auth/login, unknown user → 401 (${CONFIG.loginConnections} conn)${invalid(m.unknownUser)}`,
@@ -615,6 +673,15 @@ function buildRows(m) {
       () =>
         `≥ ${fmtInt(TARGETS.refresh)} req/s ${check(m.refresh.valid && m.refresh.reqPerSec >= TARGETS.refresh)}; ` +
         `0 non-2xx ${check(m.refresh.valid)} (${m.refresh.non2xx})`,
+    ),
+    versus(
+      `POST /auth/mfa/verify, TOTP, a fresh mfaToken each (${CONFIG.mfaConnections} conn)${invalid(m.mfaVerify)}`,
+      m.mfaVerify,
+      perSec(m.refresh.reqPerSec, 'refresh: a session write and signatures, no hash, alternating'),
+      m.mfaVerify.reqPerSec,
+      () =>
+        `≥ ${TARGETS.mfaVerify} req/s ${check(m.mfaVerify.valid && m.mfaVerify.reqPerSec >= TARGETS.mfaVerify)}; ` +
+        `p99 ≤ ${TARGETS.mfaVerifyP99} ms ${check(m.mfaVerify.valid && m.mfaVerify.p99 <= TARGETS.mfaVerifyP99)}`,
     ),
     row(`echo over TCP, bare Nest microservice (${inFlight})${invalid(m.echo)}`, m.echo),
     versus(
@@ -766,17 +833,21 @@ async function main() {
   m.rss = { gatehouseIdle: await idleRssMiB(gatehouse.pid), helloIdle: await idleRssMiB(hello.pid, 0) };
   log(`idle RSS: gatehouse ${fmtMiB(m.rss.gatehouseIdle)} MiB, bare hello ${fmtMiB(m.rss.helloIdle)} MiB`);
 
-  // The service runs one hash per core at a time; the ceiling is the better of that and Node's default pool.
-  log(`measuring raw argon2id verify for ${CONFIG.durationS}s, on 4 threads and on ${os.availableParallelism()}`);
-  const [pool4, perCore] = [await rawArgon2(4), await rawArgon2(os.availableParallelism())];
-  m.argon2 = pool4.perSecond >= perCore.perSecond ? pool4 : perCore;
-  m.argon2Runs = { pool4, perCore };
   const loginOptions = {
     ...jsonPost(base, '/auth/login'),
     connections: CONFIG.loginConnections,
     body: JSON.stringify({ email: USER.email, password: USER.password }),
   };
+  const countersBeforeLogin = await databaseCounters(databaseUrl);
   m.login = await load('POST /auth/login', loginOptions, { rssPid: gatehouse.pid });
+  const loginEnded = performance.now();
+  // The service runs one hash per core at a time; the ceiling is the better of that and Node's default pool.
+  // Measured after the login, while the database is left alone and the counters of the login come in.
+  log(`measuring raw argon2id verify for ${CONFIG.durationS}s, on 4 threads and on ${os.availableParallelism()}`);
+  const [pool4, perCore] = [await rawArgon2(4), await rawArgon2(os.availableParallelism())];
+  m.argon2 = pool4.perSecond >= perCore.perSecond ? pool4 : perCore;
+  m.argon2Runs = { pool4, perCore };
+  m.loginDatabase = await perLogin(databaseUrl, countersBeforeLogin, loginEnded);
   // Wrong password and unknown user must cost the same (a dummy hash is verified on a miss).
   const failedLogin = (email, password) => ({
     ...jsonPost(base, '/auth/login'),
@@ -823,8 +894,38 @@ async function main() {
         ),
     }),
   );
-  // Fresh chains for warmup and for the measured run: a chain cut off mid-request cannot be resumed.
-  m.refresh = await load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)));
+  // Every verify spends a seeded mfaToken: as many as the loads below can send at CONFIG.mfaRate.
+  const mfaLoadS = CONFIG.warmupS + roundSeconds() * CONFIG.rounds;
+  if (!mfaLoadFits(mfaLoadS))
+    throw new Error(`mfaTokens live 5 minutes: ${mfaLoadS}s of /auth/mfa/verify load is too long for one seeding`);
+  const mfaAccounts = Math.ceil(mfaLoadS * CONFIG.mfaRate);
+  log(`seeding ${fmtInt(mfaAccounts)} accounts with a confirmed TOTP factor and an mfaToken each`);
+  const mfaPool = await seedMfaChallenges({
+    harness,
+    databaseUrl,
+    count: mfaAccounts,
+    passwordHash: await storedHash(databaseUrl, USER.email),
+  });
+  log(`seeded them in ${mfaPool.seconds.toFixed(1)}s`);
+  // Refresh is the baseline: also a session-level write and signatures, and no hash.
+  Object.assign(
+    m,
+    await alternating({
+      // Fresh chains for warmup and for each round: a chain cut off mid-request cannot be resumed.
+      refresh: (durationS, warmupS) =>
+        load('POST /auth/refresh', async () => refreshOptions(base, await freshRefreshTokens(base, CONFIG.refreshConnections)), {
+          durationS,
+          warmupS,
+        }),
+      mfaVerify: (durationS, warmupS) =>
+        load('POST /auth/mfa/verify', () => mfaVerifyOptions(base, mfaPool, CONFIG.mfaConnections), { durationS, warmupS }),
+    }),
+  );
+  if (mfaPool.exhausted > 0) log(`POST /auth/mfa/verify ran out of mfaTokens ${mfaPool.exhausted} times: raise BENCH_MFA_RATE`);
+  m.mfaSeeding = { accounts: mfaPool.seeded, seconds: mfaPool.seconds, used: mfaPool.used, exhausted: mfaPool.exhausted };
+  // Gone before the table-size runs, which count the accounts in the table.
+  m.mfaSeeding.removedS = await removeMfaAccounts(databaseUrl);
+  log(`removed the accounts seeded for /auth/mfa/verify in ${m.mfaSeeding.removedS.toFixed(1)}s`);
   log(`measuring the refresh floors for ${CONFIG.durationS}s`);
   m.refreshFloor = await rotationFloor({
     databaseUrl,
@@ -911,7 +1012,9 @@ async function main() {
     `Seeding: ${fmtInt(seeding.small.rows)} accounts in ${seeding.small.insertS.toFixed(2)} s, then ` +
     `${fmtInt(seeding.large.rows)} more in ${seeding.large.insertS.toFixed(1)} s ` +
     `(${fmtInt(Math.round(seeding.large.rows / seeding.large.insertS))} rows/s; one INSERT … SELECT generate_series with a precomputed ` +
-    `argon2id hash, three unique indexes maintained; ${seeding.large.totalS.toFixed(1)} s with VACUUM ANALYZE and CHECKPOINT).`;
+    `argon2id hash, three unique indexes maintained; ${seeding.large.totalS.toFixed(1)} s with VACUUM ANALYZE and CHECKPOINT). ` +
+    `For /auth/mfa/verify: ${fmtInt(m.mfaSeeding.accounts)} accounts with a confirmed TOTP factor and an mfaToken each in ` +
+    `${m.mfaSeeding.seconds.toFixed(1)} s, ${fmtInt(m.mfaSeeding.used)} of them used.`;
   const machineLine =
     `Machine: ${machine.cores} cores, ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, node ${machine.node}, ` +
     `PostgreSQL ${machine.postgres}, libuv threadpool ${machine.uvThreadpoolSize} (hashes at most ${machine.cores} at a time); ${CONFIG.durationS}s per measurement after ${CONFIG.warmupS}s warmup; ` +
@@ -930,6 +1033,7 @@ async function main() {
     me: m.me,
     sibling: m.sibling,
     refresh: m.refresh,
+    mfaVerify: m.mfaVerify,
     echo: m.echo,
     verify: m.verify,
     healthLive: m.healthAlone.live,
@@ -970,7 +1074,8 @@ async function main() {
         rows,
         rss: m.rss,
         flood: m.flood,
-        seeding,
+        seeding: { ...seeding, mfa: m.mfaSeeding },
+        loginDatabase: m.loginDatabase,
         markdown: `${machineLine}\n\n${table}\n\n${seedLine}\n`,
         measurements: raw,
       },

@@ -14,6 +14,7 @@ function context(sessionId: string, userId = 'u1'): Omit<AuthContext, 'claims'> 
       email: 'a@example.com',
       username: null,
       displayName: null,
+      mfaEnabled: false,
       emailVerified: true,
       roles: ['user'],
       deactivated: false,

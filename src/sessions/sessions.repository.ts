@@ -209,6 +209,7 @@ interface RotatedRow extends SessionRow {
   user_email: string;
   user_username: string | null;
   user_display_name: string | null;
+  user_mfa_enabled: boolean;
   user_email_verified: boolean;
   user_roles: string[];
   user_deactivated_at: Date | null;
@@ -217,7 +218,7 @@ interface RotatedRow extends SessionRow {
 }
 
 /** The public fields of the session's user `u`, as RotatedRow has them. */
-const SESSION_USER_COLUMNS = `u.email AS user_email, u.username AS user_username, u.display_name AS user_display_name, u.email_verified AS user_email_verified,
+const SESSION_USER_COLUMNS = `u.email AS user_email, u.username AS user_username, u.display_name AS user_display_name, u.mfa_enabled AS user_mfa_enabled, u.email_verified AS user_email_verified,
   u.roles AS user_roles, u.deactivated_at AS user_deactivated_at, u.created_at AS user_created_at, u.updated_at AS user_updated_at`;
 
 function userFromRow(row: RotatedRow): PublicUser {
@@ -226,6 +227,7 @@ function userFromRow(row: RotatedRow): PublicUser {
     email: row.user_email,
     username: row.user_username,
     displayName: row.user_display_name,
+    mfaEnabled: row.user_mfa_enabled,
     emailVerified: row.user_email_verified,
     roles: row.user_roles,
     deactivated: row.user_deactivated_at !== null,

@@ -9,6 +9,7 @@ export function toPublicUser(user: Omit<UserEntity, 'passwordHash'>): PublicUser
     email: user.email,
     username: user.username,
     displayName: user.displayName,
+    mfaEnabled: user.mfaEnabled,
     emailVerified: user.emailVerified,
     roles: [...user.roles],
     deactivated: user.deactivatedAt !== null,

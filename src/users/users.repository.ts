@@ -183,7 +183,7 @@ export class PgUsersRepository implements UsersRepository {
   /** The unique indexes decide races: two concurrent inserts of one address give one row and one EMAIL_TAKEN. */
   async insert(input: NewUserRecord, tx?: Tx): Promise<UserEntity> {
     const users = this.users(tx);
-    const user = users.create({ ...input, displayName: null, deactivatedAt: null, eraseAfter: null });
+    const user = users.create({ ...input, displayName: null, mfaEnabled: false, deactivatedAt: null, eraseAfter: null });
     try {
       // insert() fills in the generated id and timestamps on the entity.
       await users.insert(user);

@@ -187,6 +187,7 @@ export function describeSessionsRepository(setup: () => Promise<SessionsReposito
         email: 'rotating@example.com',
         username: null,
         displayName: null,
+        mfaEnabled: false,
         emailVerified: false,
         roles: ['user', 'auditor'],
         deactivated: false,

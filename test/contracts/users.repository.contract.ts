@@ -48,6 +48,7 @@ export function describeUsersRepository(setup: () => Promise<UsersRepositorySetu
         email: 'ada@example.test',
         username: 'ada',
         displayName: null,
+        mfaEnabled: false,
         emailVerified: true,
         roles: ['user', 'auditor'],
         deactivatedAt: null,

@@ -64,6 +64,7 @@ describe('GatehouseClient against a real gatehouse', () => {
         email: user.email,
         username: user.username,
         displayName: null,
+        mfaEnabled: false,
         emailVerified: false,
         roles: ['user'],
         deactivated: false,

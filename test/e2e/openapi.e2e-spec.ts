@@ -402,6 +402,7 @@ describe('OpenAPI document and UI', () => {
       'email',
       'emailVerified',
       'id',
+      'mfaEnabled',
       'roles',
       'updatedAt',
       'username',

@@ -243,6 +243,7 @@ function publicUser(id: string, user: StoredUser): PublicUser {
     email: user.email,
     username: null,
     displayName: null,
+    mfaEnabled: false,
     emailVerified: false,
     roles: [...user.roles],
     deactivated: user.deactivated,

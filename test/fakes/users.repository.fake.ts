@@ -61,6 +61,7 @@ export class InMemoryUsersRepository implements UsersRepository {
         ...input,
         roles: [...input.roles],
         displayName: null,
+        mfaEnabled: false,
         deactivatedAt: null,
         eraseAfter: null,
         createdAt: now,

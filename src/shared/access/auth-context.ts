@@ -4,6 +4,8 @@ export interface PublicUser {
   email: string;
   username: string | null;
   displayName: string | null;
+  /** A confirmed second factor: sign-ins need it. */
+  mfaEnabled: boolean;
   emailVerified: boolean;
   roles: string[];
   deactivated: boolean;

@@ -24,6 +24,9 @@ export class UserResponse implements PublicUser {
   })
   displayName: string | null;
 
+  @ApiProperty({ description: 'A confirmed second factor: sign-ins answer `mfaRequired` until it is proven.' })
+  mfaEnabled: boolean;
+
   @ApiProperty()
   emailVerified: boolean;
 

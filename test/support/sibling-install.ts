@@ -259,11 +259,29 @@ export function sizeOf(path: string): number {
   return readdirSync(path).reduce((sum, entry) => sum + sizeOf(join(path, entry)), 0);
 }
 
-/** The paths of every copy of `name` that `npm ls` finds in the app. */
-export async function copiesOf(cache: string, dir: string, name: string): Promise<{ paths: string[]; tree: string }> {
-  const parseable = await npm(cache, ['ls', name, '--all', '--parseable'], dir);
-  const tree = await npm(cache, ['ls', name, '--all'], dir);
-  return { paths: [...new Set(parseable.split('\n').filter((line) => line.includes(`node_modules/${name}`)))], tree };
+/**
+ * Every copy of each package that one `npm ls` finds in the app (which fails on a missing or invalid
+ * one), as its path inside the app and its version: `/node_modules/@nestjs/core@12.6.3`.
+ */
+export async function copiesOf(cache: string, dir: string, names: string[]): Promise<Record<string, string[]>> {
+  // One line per copy: `<path>:<name>@<version>`, and `:<problem>` after it if npm sees one.
+  const lines = (await npm(cache, ['ls', ...names, '--all', '--parseable', '--long'], dir)).split('\n');
+  return Object.fromEntries(
+    names.map((name) => {
+      const copies = lines.flatMap((line) => {
+        const [path, id] = line.split(':');
+        return path.endsWith(`/node_modules/${name}`) && id?.startsWith(`${name}@`)
+          ? [`${path.slice(dir.length)}${id.slice(name.length)}`]
+          : [];
+      });
+      return [name, [...new Set(copies)]];
+    }),
+  );
+}
+
+/** What copiesOf finds when the app has one copy of each, its own, at this version. */
+export function oneCopyEach(names: string[], version: string): Record<string, string[]> {
+  return Object.fromEntries(names.map((name) => [name, [`/node_modules/${name}@${version}`]]));
 }
 
 export interface RunningSibling {

@@ -14,6 +14,7 @@ import {
   installedPackages,
   mustRun,
   npm,
+  oneCopyEach,
   packClient,
   removeDir,
   ROOT,
@@ -143,11 +144,8 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
   describe.each(['express', 'fastify'] as const)('on %s', (platform) => {
     it("installs beside the app's Nest without a second copy, adding only itself, under 5 MB", async () => {
       const app = apps[platform];
-      for (const name of ['@nestjs/core', '@nestjs/common']) {
-        const { paths, tree } = await copiesOf(registry.cache, app.dir, name);
-        expect({ name, paths: paths.map((p) => p.slice(app.dir.length)) }).toEqual({ name, paths: [`/node_modules/${name}`] });
-        expect(tree).toContain(`${name}@${registry.nest}`);
-      }
+      const nest = ['@nestjs/core', '@nestjs/common'];
+      expect(await copiesOf(registry.cache, app.dir, nest)).toEqual(oneCopyEach(nest, registry.nest));
       expect(app.after.filter((p) => !app.before.includes(p))).toEqual(['@gatehouse/client']);
       expect(app.before.filter((p) => !app.after.includes(p))).toEqual([]);
       expect(sizeOf(join(app.dir, 'node_modules/@gatehouse/client'))).toBeLessThan(MAX_CLIENT_BYTES);
@@ -247,8 +245,7 @@ describe('@gatehouse/client installed from its tarball into fresh Nest apps', ()
     const { dir } = apps.express;
     const output = await npm(registry.cache, ['install', '--install-links', join(ROOT, 'packages/client')], dir);
     expect(lstatSync(join(dir, 'node_modules/@gatehouse/client')).isSymbolicLink()).toBe(false);
-    const { paths } = await copiesOf(registry.cache, dir, '@nestjs/core');
-    expect(paths.map((p) => p.slice(dir.length))).toEqual(['/node_modules/@nestjs/core']);
+    expect(await copiesOf(registry.cache, dir, ['@nestjs/core'])).toEqual(oneCopyEach(['@nestjs/core'], registry.nest));
     const loaded = await mustRun(
       process.execPath,
       ['--input-type=module', '-e', "const c = await import('@gatehouse/client'); console.log(typeof c.AuthClientModule.forRoot)"],

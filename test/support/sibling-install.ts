@@ -1,6 +1,8 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+
+import { testDataDir } from './test-app';
 
 /**
  * Fresh sibling Nest apps outside this repository, installed with npm the way a user installs
@@ -82,9 +84,19 @@ export interface Registry {
 
 /**
  * Asks the registry for Nest 12's releases (which also freshens the cache's copy of their metadata).
- * These tests install from the registry as users do: without it they fail, saying so.
+ * These tests install from the registry as users do: without it they fail, saying so. The answer is
+ * kept in the run's directory: the install suites of one run ask once, and install the same Nest.
  */
 export async function checkRegistry(): Promise<Registry> {
+  const kept = join(testDataDir(), 'install-suites-registry.json');
+  if (existsSync(kept)) return JSON.parse(readFileSync(kept, 'utf8')) as Registry;
+  const registry = await askRegistry();
+  mkdirSync(testDataDir(), { recursive: true });
+  writeFileSync(kept, JSON.stringify(registry));
+  return registry;
+}
+
+async function askRegistry(): Promise<Registry> {
   const cache = process.env.CLIENT_INSTALL_NPM_CACHE || (await mustRun('npm', ['config', 'get', 'cache'], ROOT)).trim();
   const releases = async (name: string): Promise<string[]> => {
     const result = await run('npm', ['view', name, 'versions', '--json', '--cache', cache, '--prefer-online'], ROOT, 120_000);

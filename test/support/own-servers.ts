@@ -1,11 +1,24 @@
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, chownSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  chownSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 
-import { freePort } from './test-app';
+import { freePort, testDataDir } from './test-app';
 
 /**
  * PostgreSQL and Redis servers that a fault test starts, stops, pauses and restarts itself, on free
@@ -143,7 +156,7 @@ process.once('exit', () => {
 const WATCHDOG = `
 const [pgid, dir] = process.argv.slice(1);
 const end = () => {
-  try { process.kill(-Number(pgid), 'SIGKILL'); } catch {}
+  if (Number(pgid) > 0) try { process.kill(-Number(pgid), 'SIGKILL'); } catch {}
   setTimeout(() => {
     try { require('node:fs').rmSync(dir, { recursive: true, force: true }); } catch {}
     process.exit(0);
@@ -153,6 +166,15 @@ process.stdin.on('end', end);
 process.stdin.on('error', end);
 process.stdin.resume();
 `;
+
+/** Starts a watchdog that removes `dir`, after killing the process group `pgid` if given, once the test process is gone. */
+function watchdog(dir: string, pgid = 0): ChildProcess {
+  const watcher = spawn(process.execPath, ['-e', WATCHDOG, String(pgid), dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  // It does not keep the test process alive.
+  watcher.unref();
+  (watcher.stdin as unknown as { unref(): void } | null)?.unref();
+  return watcher;
+}
 
 /** A server process in its own process group, so a pause or a kill reaches all of its processes. */
 class ServerProcess {
@@ -175,17 +197,11 @@ class ServerProcess {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const watchdog =
-      child.pid === undefined
-        ? undefined
-        : spawn(process.execPath, ['-e', WATCHDOG, String(child.pid), dir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    // Neither keeps the test process alive.
-    watchdog?.unref();
-    (watchdog?.stdin as unknown as { unref(): void } | undefined)?.unref();
+    const watcher = child.pid === undefined ? undefined : watchdog(dir, child.pid);
     this.exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     void this.exited.then(() => {
       // Stopped by the test: the watchdog has nothing left to do (and must not kill a reused group id).
-      watchdog?.kill('SIGKILL');
+      watcher?.kill('SIGKILL');
       running.delete(child);
       if (this.child === child) this.child = undefined;
     });
@@ -238,6 +254,51 @@ class ServerProcess {
   }
 }
 
+/**
+ * initdb into `dir`/data. With a password, TCP connections must present it (scram-sha-256); without,
+ * they are trusted.
+ */
+function initdb(program: string, runAs: RunAs | undefined, dir: string, password?: string): void {
+  const args = ['-D', join(dir, 'data'), '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C', '--auth-local=trust'];
+  if (password) {
+    const pwfile = join(dir, 'pwfile');
+    writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+    if (runAs) chownSync(pwfile, runAs.uid, runAs.gid);
+    args.push('--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+  } else {
+    args.push('--auth-host=trust');
+  }
+  execFileSync(runAs ? runAs.prefix[0] : program, [...(runAs ? [...runAs.prefix.slice(1), program] : []), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/**
+ * A cluster without a password, made by initdb once per test run (in the run's directory) for every
+ * such cluster to start as a copy of: initdb takes about a second, a copy a tenth.
+ */
+function trustingClusterTemplate(program: string, runAs: RunAs | undefined): string {
+  const template = join(testDataDir(), 'postgres-cluster-template');
+  if (existsSync(template)) return template;
+  mkdirSync(testDataDir(), { recursive: true });
+  const staging = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
+  try {
+    if (runAs) chownSync(staging, runAs.uid, runAs.gid);
+    initdb(program, runAs, staging);
+    try {
+      renameSync(join(staging, 'data'), template);
+      // Removed with the run's directory, or by this if the run is killed.
+      watchdog(template);
+    } catch (error) {
+      // Another test process made it meanwhile: theirs will do.
+      if (!existsSync(template)) throw error;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return template;
+}
+
 /** A PostgreSQL cluster of its own: initdb into a temporary directory, served on a free port. */
 export class OwnPostgres {
   readonly port: number;
@@ -263,23 +324,18 @@ export class OwnPostgres {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-pg-'));
     try {
       if (runAs) chownSync(dir, runAs.uid, runAs.gid);
-      const args = ['-D', join(dir, 'data'), '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C', '--auth-local=trust'];
       if (options.password) {
-        const pwfile = join(dir, 'pwfile');
-        writeFileSync(pwfile, `${options.password}\n`, { mode: 0o600 });
-        if (runAs) chownSync(pwfile, runAs.uid, runAs.gid);
-        args.push('--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+        initdb(binaries.initdb, runAs, dir, options.password);
       } else {
-        args.push('--auth-host=trust');
+        // Owners and modes kept: PostgreSQL refuses a data directory it does not own.
+        const template = trustingClusterTemplate(binaries.initdb, runAs);
+        execFileSync('cp', ['-a', template, join(dir, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
       }
-      execFileSync(runAs ? runAs.prefix[0] : binaries.initdb, [...(runAs ? [...runAs.prefix.slice(1), binaries.initdb] : []), ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
       return new OwnPostgres(dir, binaries, runAs, await freePort(), options.password);
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       const stderr = (error as { stderr?: Buffer }).stderr?.toString() ?? '';
-      throw new Error(`initdb failed: ${(error as Error).message}\n${stderr}`, { cause: error });
+      throw new Error(`making the PostgreSQL cluster failed: ${(error as Error).message}\n${stderr}`, { cause: error });
     }
   }
 

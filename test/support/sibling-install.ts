@@ -1,6 +1,8 @@
 import { ChildProcess, fork, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+
+import { testDataDir } from './test-app';
 
 /**
  * Fresh sibling Nest apps outside this repository, installed with npm the way a user installs
@@ -82,9 +84,19 @@ export interface Registry {
 
 /**
  * Asks the registry for Nest 12's releases (which also freshens the cache's copy of their metadata).
- * These tests install from the registry as users do: without it they fail, saying so.
+ * These tests install from the registry as users do: without it they fail, saying so. The answer is
+ * kept in the run's directory: the install suites of one run ask once, and install the same Nest.
  */
 export async function checkRegistry(): Promise<Registry> {
+  const kept = join(testDataDir(), 'install-suites-registry.json');
+  if (existsSync(kept)) return JSON.parse(readFileSync(kept, 'utf8')) as Registry;
+  const registry = await askRegistry();
+  mkdirSync(testDataDir(), { recursive: true });
+  writeFileSync(kept, JSON.stringify(registry));
+  return registry;
+}
+
+async function askRegistry(): Promise<Registry> {
   const cache = process.env.CLIENT_INSTALL_NPM_CACHE || (await mustRun('npm', ['config', 'get', 'cache'], ROOT)).trim();
   const releases = async (name: string): Promise<string[]> => {
     const result = await run('npm', ['view', name, 'versions', '--json', '--cache', cache, '--prefer-online'], ROOT, 120_000);
@@ -221,6 +233,14 @@ export async function typecheckWith(dir: string, resolution: Resolution): Promis
   return run(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', file], dir);
 }
 
+/**
+ * The app's build (`tsc -p tsconfig.json`, moduleResolution nodenext), resolving to tsc's output
+ * (empty when clean): it emits dist/ even with type errors, so it is also the type check under nodenext.
+ */
+export function compile(dir: string): Promise<CommandResult> {
+  return run(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], dir);
+}
+
 export async function build(dir: string): Promise<void> {
   await mustRun(process.execPath, [join(dir, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], dir);
 }
@@ -259,11 +279,29 @@ export function sizeOf(path: string): number {
   return readdirSync(path).reduce((sum, entry) => sum + sizeOf(join(path, entry)), 0);
 }
 
-/** The paths of every copy of `name` that `npm ls` finds in the app. */
-export async function copiesOf(cache: string, dir: string, name: string): Promise<{ paths: string[]; tree: string }> {
-  const parseable = await npm(cache, ['ls', name, '--all', '--parseable'], dir);
-  const tree = await npm(cache, ['ls', name, '--all'], dir);
-  return { paths: [...new Set(parseable.split('\n').filter((line) => line.includes(`node_modules/${name}`)))], tree };
+/**
+ * Every copy of each package that one `npm ls` finds in the app (which fails on a missing or invalid
+ * one), as its path inside the app and its version: `/node_modules/@nestjs/core@12.6.3`.
+ */
+export async function copiesOf(cache: string, dir: string, names: string[]): Promise<Record<string, string[]>> {
+  // One line per copy: `<path>:<name>@<version>`, and `:<problem>` after it if npm sees one.
+  const lines = (await npm(cache, ['ls', ...names, '--all', '--parseable', '--long'], dir)).split('\n');
+  return Object.fromEntries(
+    names.map((name) => {
+      const copies = lines.flatMap((line) => {
+        const [path, id] = line.split(':');
+        return path.endsWith(`/node_modules/${name}`) && id?.startsWith(`${name}@`)
+          ? [`${path.slice(dir.length)}${id.slice(name.length)}`]
+          : [];
+      });
+      return [name, [...new Set(copies)]];
+    }),
+  );
+}
+
+/** What copiesOf finds when the app has one copy of each, its own, at this version. */
+export function oneCopyEach(names: string[], version: string): Record<string, string[]> {
+  return Object.fromEntries(names.map((name) => [name, [`/node_modules/${name}@${version}`]]));
 }
 
 export interface RunningSibling {

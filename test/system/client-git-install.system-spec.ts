@@ -11,6 +11,7 @@ import {
   copiesOf,
   mustRun,
   npm,
+  oneCopyEach,
   removeDir,
   ROOT,
   startSibling,
@@ -78,11 +79,8 @@ describe('gatehouse installed from a git URL: gatehouse/client in a fresh Nest a
   });
 
   it("uses the app's Nest: one copy of @nestjs/core and @nestjs/common", async () => {
-    for (const name of ['@nestjs/core', '@nestjs/common']) {
-      const { paths, tree } = await copiesOf(registry.cache, dir, name);
-      expect({ name, paths: paths.map((p) => p.slice(dir.length)) }).toEqual({ name, paths: [`/node_modules/${name}`] });
-      expect(tree).toContain(`${name}@${registry.nest}`);
-    }
+    const nest = ['@nestjs/core', '@nestjs/common'];
+    expect(await copiesOf(registry.cache, dir, nest)).toEqual(oneCopyEach(nest, registry.nest));
   });
 
   it('guards HTTP routes and TCP message patterns with gatehouse/client', async () => {

@@ -2,7 +2,18 @@ import { login, registerUser, type LoginBody } from '../support/accounts';
 import { startTestApp, TestApp, uniqueUser } from '../support/test-app';
 import { decodeJwt } from '../support/tokens';
 
-const USER_KEYS = ['createdAt', 'deactivated', 'displayName', 'email', 'emailVerified', 'id', 'mfaEnabled', 'roles', 'updatedAt', 'username'];
+const USER_KEYS = [
+  'createdAt',
+  'deactivated',
+  'displayName',
+  'email',
+  'emailVerified',
+  'id',
+  'mfaEnabled',
+  'roles',
+  'updatedAt',
+  'username',
+];
 
 describe('REST: register, login, me, refresh, logout, sessions', () => {
   let t: TestApp;

@@ -10,6 +10,7 @@ import { Transactions } from '../platform/database/transactions.js';
 import { MetricsService, type SecondFactorOutcome } from '../platform/observability/metrics/metrics.service.js';
 import { sha256Hex } from '../shared/crypto.js';
 import { AppError, ErrorCode } from '../shared/errors/app-error.js';
+import type { UserEntity } from '../users/user.entity.js';
 import { UsersService } from '../users/users.service.js';
 import { LoginResult, LoginService, type SecondFactorMethod } from './login.service.js';
 
@@ -59,9 +60,12 @@ export class SecondFactorService {
     if (!(await this.challenges.consume(proof.mfaToken))) return this.refused(proof.method, 'expired', deadStep());
     await this.lockout.succeeded(userId);
     this.metrics.secondFactorChecked(proof.method, 'ok');
+    // One read of the user serves the notice and the session.
+    const user = await this.users.findByIdWithPassword(userId);
+    if (!user) throw deadStep();
     // The notice goes out whether or not the session then opens: the code is spent either way.
-    if (proven.remaining !== undefined) await this.mailRecoveryCodeUsed(userId, proven.remaining);
-    const result = await this.openSession(challenge, proven.amr);
+    if (proven.remaining !== undefined) await this.mailRecoveryCodeUsed(user.email, proven.remaining);
+    const result = await this.openSession(challenge, user, proven.amr);
     if (proven.remaining !== undefined) {
       this.events.publish('user.recovery_code_used', { userId, sessionId: result.sessionId, details: { remaining: proven.remaining } });
     }
@@ -79,10 +83,8 @@ export class SecondFactorService {
     this.metrics.secondFactorChecked('totp', 'ok');
   }
 
-  private async mailRecoveryCodeUsed(userId: string, remaining: number): Promise<void> {
-    const user = await this.users.findById(userId);
-    if (!user) return;
-    await this.transactions.run((tx) => this.outbox.queueRecoveryCodeUsed(tx, user.email, remaining));
+  private async mailRecoveryCodeUsed(email: string, remaining: number): Promise<void> {
+    await this.transactions.run((tx) => this.outbox.queueRecoveryCodeUsed(tx, email, remaining));
     this.outbox.wakeWorker();
   }
 
@@ -111,10 +113,8 @@ export class SecondFactorService {
    * The session the first factor asked for (its lifetime, address and agent), if that factor still
    * stands: the user active and, for a password, the same password as when it was checked.
    */
-  private async openSession(challenge: MfaChallenge, secondAmr: string[]): Promise<LoginResult> {
+  private openSession(challenge: MfaChallenge, user: UserEntity, secondAmr: string[]): Promise<LoginResult> {
     const context = challenge.loginContext;
-    const user = await this.users.findByIdWithPassword(challenge.userId);
-    if (!user) throw deadStep();
     const { passwordHash, ...rest } = user;
     if (context.passwordFingerprint !== undefined && (!passwordHash || sha256Hex(passwordHash) !== context.passwordFingerprint)) {
       throw deadStep();

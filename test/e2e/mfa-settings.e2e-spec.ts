@@ -66,14 +66,6 @@ describe('second-factor settings', () => {
     await t.app.get(AuditService).flushed();
     return t.db.query(`SELECT session_id, actor_id, details FROM audit_log WHERE user_id = $1 AND type = $2 ORDER BY at`, [userId, type]);
   };
-  const mailsTo = async (email: string, subject: string, count = 1) => {
-    for (let waited = 0; ; waited += 50) {
-      const found = sink.to(email).filter((m) => m.subject === subject);
-      if (found.length >= count) return found;
-      if (waited > 15_000) throw new Error(`no "${subject}" mail reached ${email}`);
-      await sleep(50);
-    }
-  };
   /** Makes the session's last proof of a factor 10 minutes old; its next refresh carries that auth_time. */
   const ageAuthTime = (sessionId: string) =>
     t.db.query(`UPDATE sessions SET auth_time = now() - interval '10 minutes' WHERE id = $1`, [sessionId]);
@@ -234,7 +226,7 @@ describe('second-factor settings', () => {
       expect(again.body).toEqual({ statusCode: 403, code: 'FORBIDDEN', message: 'a second factor is on already; turn it off first' });
       expect((await t.http().post('/auth/mfa/totp/setup').set(bearer(raised.tokens.accessToken)).expect(403)).body.code).toBe('FORBIDDEN');
 
-      const [mail] = await mailsTo(s.email, 'Second factor turned on');
+      const [mail] = await sink.waitForSubject(s.email, 'Second factor turned on');
       expect(mail.text).toContain('other sessions were signed out');
       expect(await audit(s.id, 'user.mfa_enabled')).toEqual([{ session_id: s.sessionId, actor_id: null, details: { method: 'totp' } }]);
       const rows = await t.db.query(`SELECT count(*)::int AS n FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL`, [s.id]);
@@ -384,7 +376,7 @@ describe('second-factor settings', () => {
       });
       expect(await t.db.query(`SELECT 1 FROM mfa_totp WHERE user_id = $1`, [s.id])).toEqual([]);
       expect(await t.db.query(`SELECT 1 FROM mfa_recovery_codes WHERE user_id = $1`, [s.id])).toEqual([]);
-      const [mail] = await mailsTo(s.email, 'Second factor turned off');
+      const [mail] = await sink.waitForSubject(s.email, 'Second factor turned off');
       expect(mail.text).toContain('was just turned off');
       expect(mail.text).not.toContain('administrator');
 
@@ -403,7 +395,7 @@ describe('second-factor settings', () => {
       expect(await t.rpc.tcp.send('auth.mfa.status', { accessToken: raised.tokens.accessToken })).toMatchObject({
         totp: { enabled: false },
       });
-      await mailsTo(s.email, 'Second factor turned off');
+      await sink.waitForSubject(s.email, 'Second factor turned off');
     });
   });
 
@@ -470,7 +462,7 @@ describe('second-factor settings', () => {
 
       await t.http().delete(`/users/${s.id}/mfa`).set(bearer(admin.tokens.accessToken)).expect(204);
       expect(await status(s.accessToken)).toMatchObject({ totp: { enabled: false }, recoveryCodesLeft: 0 });
-      const [mail] = await mailsTo(s.email, 'Second factor turned off');
+      const [mail] = await sink.waitForSubject(s.email, 'Second factor turned off');
       expect(mail.text).toContain('An administrator turned off');
       expect(await audit(s.id, 'user.mfa_disabled')).toEqual([
         { session_id: null, actor_id: admin.user.id, details: { method: 'totp', reset: true } },
@@ -487,7 +479,7 @@ describe('second-factor settings', () => {
       const { s } = await userWithTotp('mfaresettcp');
       expect(await t.rpc.tcp.send('users.mfa.reset', { id: s.id })).toEqual({ reset: true });
       expect(await status(s.accessToken)).toMatchObject({ totp: { enabled: false } });
-      await mailsTo(s.email, 'Second factor turned off');
+      await sink.waitForSubject(s.email, 'Second factor turned off');
       expect(await audit(s.id, 'user.mfa_disabled')).toEqual([
         { session_id: null, actor_id: null, details: { method: 'totp', reset: true } },
       ]);
